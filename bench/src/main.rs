@@ -1,0 +1,302 @@
+//! Load benchmark for Glidepath's ServiceNow webhook, measured beside a trivial actix-web +
+//! SQLite endpoint under the same load in the same process, so that the figures say how much
+//! Glidepath costs relative to what this machine can do at all, not just raw numbers.
+
+mod baseline;
+mod driver;
+mod glidepath;
+mod report;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use reqwest::Client;
+
+use crate::driver::RunStats;
+use crate::workload::{Plan, PlanSpec};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "glidepath-bench",
+    // scripts/bench.sh passes --bin; a --bin given after it must win.
+    args_override_self = true,
+    about = "Drive Glidepath's ServiceNow webhook with a realistic event mix and compare it with a plain actix-web + SQLite INSERT endpoint"
+)]
+struct Args {
+    /// The glidepath binary to benchmark; use a release build.
+    #[arg(long = "bin", default_value_os_t = default_bin())]
+    bin: PathBuf,
+
+    /// Webhook events sent to each target in the measured phase.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+
+    /// Stop the measured phase after this many seconds even if events remain.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<u64>,
+
+    /// Events sent to each target before measuring, with incidents of their own.
+    #[arg(long, default_value_t = 1_000)]
+    warmup: usize,
+
+    /// Concurrent connections, each with one request in flight.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+
+    /// Share of deliveries that repeat an event already delivered.
+    #[arg(long, default_value_t = 0.10)]
+    duplicates: f64,
+
+    /// Seed of the event mix; the same seed gives byte-identical requests.
+    #[arg(long, default_value_t = 20_261_128)]
+    seed: u64,
+
+    /// SQLite pool size of the baseline endpoint; 1 matches Glidepath, which writes through a
+    /// single connection.
+    #[arg(long, default_value_t = 1)]
+    baseline_pool: u32,
+
+    /// Only measure Glidepath.
+    #[arg(long)]
+    no_baseline: bool,
+
+    /// Also print the figures as Markdown table rows for BENCHMARKS.md.
+    #[arg(long)]
+    markdown: bool,
+
+    /// Keep the temporary directory (databases, server log) for inspection.
+    #[arg(long)]
+    keep_temp: bool,
+}
+
+fn default_bin() -> PathBuf {
+    // The bench crate sits one level below the workspace root.
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.parent().map_or(manifest.clone(), PathBuf::from);
+    root.join("target").join("release").join("glidepath")
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    // Dropping the run on Ctrl-C drops the child process handle, which kills the server
+    // instead of leaving it behind.
+    let outcome = tokio::select! {
+        result = run(args) => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("glidepath-bench: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<ExitCode> {
+    if args.events == 0 {
+        bail!("--events must be at least 1");
+    }
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if !args.bin.is_file() {
+        bail!(
+            "{} does not exist: build it with `cargo build --release -p server` or pass --bin",
+            args.bin.display()
+        );
+    }
+    if args.bin.components().any(|c| c.as_os_str() == "debug") {
+        eprintln!(
+            "warning: {} looks like a debug build; the figures will not mean much",
+            args.bin.display()
+        );
+    }
+
+    let warmup = build_plan(&args, args.warmup, args.seed.wrapping_add(1), 9_000_000)?;
+    let measured = build_plan(&args, args.events, args.seed, 0)?;
+    let mix = measured.mix;
+    println!(
+        "mix: {} new, {} in progress, {} resolved, {} duplicates ({} events, seed {})",
+        mix.new,
+        mix.in_progress,
+        mix.resolved,
+        mix.duplicates,
+        mix.total(),
+        args.seed
+    );
+
+    let temp = tempfile::Builder::new()
+        .prefix("glidepath-bench-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let client = driver::client(args.concurrency)?;
+    let time_limit = args.duration.map(Duration::from_secs);
+
+    println!("glidepath: {}", args.bin.display());
+    let (glidepath, peak_rss_kib) =
+        bench_glidepath(&args, &client, temp.path(), &warmup, &measured, time_limit).await?;
+
+    let baseline = if args.no_baseline {
+        None
+    } else {
+        Some(bench_baseline(&args, &client, temp.path(), &warmup, &measured, time_limit).await?)
+    };
+
+    let report = report::Report {
+        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        machine: report::Machine::detect(),
+        events: args.events,
+        concurrency: args.concurrency,
+        glidepath: &glidepath,
+        baseline: baseline.as_ref(),
+        peak_rss_kib,
+    };
+    report.print_table();
+    if args.markdown {
+        report.print_markdown();
+    }
+
+    if args.keep_temp {
+        let kept = temp.keep();
+        println!("kept {}", kept.display());
+    }
+
+    if BROKEN.load(Ordering::Relaxed) {
+        eprintln!(
+            "\n!!! FAILED: 5xx answers or broken connections were seen (details above); that is a bug, not a load effect"
+        );
+    }
+    Ok(if BROKEN.load(Ordering::Relaxed) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn build_plan(args: &Args, events: usize, seed: u64, number_base: u64) -> Result<Plan> {
+    workload::build(&PlanSpec {
+        events,
+        connections: args.concurrency,
+        duplicate_ratio: args.duplicates,
+        seed,
+        number_base,
+    })
+}
+
+async fn bench_glidepath(
+    args: &Args,
+    client: &Client,
+    dir: &std::path::Path,
+    warmup: &Plan,
+    measured: &Plan,
+    time_limit: Option<Duration>,
+) -> Result<(RunStats, Option<u64>)> {
+    let mut server = glidepath::Server::start(&args.bin, dir).await?;
+    println!("glidepath listening on {}", server.base_url);
+    server.wait_healthy(client).await?;
+    let url = server.create_alert_source(client).await?;
+
+    if warmup.len() > 0 {
+        let stats = driver::drive(client, &url, warmup, None).await?;
+        print_errors("glidepath warm-up", &stats);
+    }
+    let before = outcome_counts(&server, client).await;
+    let stats = driver::drive(client, &url, measured, time_limit).await?;
+    print_errors("glidepath", &stats);
+    server.ensure_running()?;
+
+    let peak_rss_kib = match server.peak_rss_kib() {
+        Ok(kib) => Some(kib),
+        Err(err) => {
+            eprintln!("warning: no peak RSS: {err:#}");
+            None
+        }
+    };
+    if let (Some(before), Some(after)) = (before, outcome_counts(&server, client).await) {
+        let diff: Vec<String> = after
+            .iter()
+            .map(|(k, v)| (k, v - before.get(k).copied().unwrap_or(0.0)))
+            .filter(|(_, v)| *v > 0.0)
+            .map(|(k, v)| format!("{k} {v:.0}"))
+            .collect();
+        println!(
+            "glidepath webhook outcomes (from /metrics): {}",
+            diff.join(", ")
+        );
+    }
+    if stats.server_errors > 0 {
+        eprintln!(
+            "glidepath log {}:\n{}",
+            server.log_path.display(),
+            glidepath::tail(&server.log_path)
+        );
+    }
+    server.stop().await?;
+    Ok((stats, peak_rss_kib))
+}
+
+async fn outcome_counts(
+    server: &glidepath::Server,
+    client: &Client,
+) -> Option<BTreeMap<String, f64>> {
+    match server.webhook_outcomes(client).await {
+        Ok(list) => Some(list.into_iter().collect()),
+        Err(err) => {
+            eprintln!("warning: webhook outcome counts unavailable: {err:#}");
+            None
+        }
+    }
+}
+
+async fn bench_baseline(
+    args: &Args,
+    client: &Client,
+    dir: &std::path::Path,
+    warmup: &Plan,
+    measured: &Plan,
+    time_limit: Option<Duration>,
+) -> Result<RunStats> {
+    let baseline = baseline::Baseline::start(&dir.join("baseline.db"), args.baseline_pool).await?;
+    println!("baseline listening on {}", baseline.url);
+    if warmup.len() > 0 {
+        let stats = driver::drive(client, &baseline.url, warmup, None).await?;
+        print_errors("baseline warm-up", &stats);
+    }
+    let stats = driver::drive(client, &baseline.url, measured, time_limit).await?;
+    print_errors("baseline", &stats);
+    baseline.stop().await?;
+    Ok(stats)
+}
+
+/// Set when any phase, warm-up included, saw a 5xx or a broken connection.
+static BROKEN: AtomicBool = AtomicBool::new(false);
+
+fn print_errors(name: &str, stats: &RunStats) {
+    if stats.errors() == 0 {
+        return;
+    }
+    let broken = stats.server_errors + stats.transport_errors > 0;
+    if broken {
+        BROKEN.store(true, Ordering::Relaxed);
+    }
+    let loud = if broken { "!!! " } else { "" };
+    eprintln!(
+        "{loud}{name}: {} of {} requests failed ({} 4xx, {} 5xx, {} transport); examples:",
+        stats.errors(),
+        stats.sent,
+        stats.client_errors,
+        stats.server_errors,
+        stats.transport_errors
+    );
+    for sample in &stats.samples {
+        eprintln!("    {sample}");
+    }
+}

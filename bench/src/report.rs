@@ -1,0 +1,178 @@
+//! Printing results: a terminal table, and the same figures as Markdown for BENCHMARKS.md.
+
+use crate::driver::RunStats;
+
+/// The targets, printed beside the figures; never asserted.
+pub const TARGET_THROUGHPUT_RATIO: f64 = 0.5;
+pub const TARGET_P99_MS: f64 = 25.0;
+
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub memory: String,
+}
+
+impl Machine {
+    pub fn detect() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .and_then(|rest| rest.split_once(':'))
+                    .map(|(_, model)| model.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".to_owned());
+        let memory = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|rest| {
+                        rest.trim()
+                            .trim_end_matches("kB")
+                            .trim()
+                            .parse::<u64>()
+                            .ok()
+                    })
+            })
+            .map_or_else(
+                || "unknown memory".to_owned(),
+                |kib| format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0),
+            );
+        Self {
+            cpus,
+            cpu_model,
+            memory,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!("{} × {}, {} RAM", self.cpus, self.cpu_model, self.memory)
+    }
+}
+
+pub struct Report<'a> {
+    pub date: String,
+    pub machine: Machine,
+    pub events: usize,
+    pub concurrency: usize,
+    pub glidepath: &'a RunStats,
+    pub baseline: Option<&'a RunStats>,
+    pub peak_rss_kib: Option<u64>,
+}
+
+impl Report<'_> {
+    fn ratio(&self) -> Option<f64> {
+        self.baseline
+            .map(RunStats::throughput)
+            .filter(|b| *b > 0.0)
+            .map(|b| self.glidepath.throughput() / b)
+    }
+
+    fn rss(&self) -> String {
+        self.peak_rss_kib.map_or_else(
+            || "n/a".to_owned(),
+            |kib| format!("{:.1} MiB", kib as f64 / 1024.0),
+        )
+    }
+
+    fn verdicts(&self) -> (String, String) {
+        let throughput = match self.ratio() {
+            Some(r) => format!(
+                "{} ({:.0}% of baseline, target ≥ {:.0}%)",
+                met(r >= TARGET_THROUGHPUT_RATIO),
+                r * 100.0,
+                TARGET_THROUGHPUT_RATIO * 100.0
+            ),
+            None => "not measured (no baseline run)".to_owned(),
+        };
+        let p99 = self.glidepath.quantile_ms(0.99);
+        let latency = format!(
+            "{} (p99 {p99:.2} ms, target < {TARGET_P99_MS} ms)",
+            met(p99 < TARGET_P99_MS)
+        );
+        (throughput, latency)
+    }
+
+    pub fn print_table(&self) {
+        println!();
+        println!(
+            "{} events per target, {} concurrent connections, {} on {}",
+            self.events,
+            self.concurrency,
+            self.date,
+            self.machine.describe()
+        );
+        println!(
+            "{:<10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>7}",
+            "target", "requests", "events/s", "p50 ms", "p99 ms", "max ms", "errors"
+        );
+        let row = |name: &str, s: &RunStats| {
+            println!(
+                "{:<10} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+                name,
+                s.sent,
+                s.throughput(),
+                s.quantile_ms(0.50),
+                s.quantile_ms(0.99),
+                s.max_ms(),
+                s.errors()
+            );
+        };
+        row("glidepath", self.glidepath);
+        if let Some(baseline) = self.baseline {
+            row("baseline", baseline);
+        }
+        println!();
+        if let Some(ratio) = self.ratio() {
+            println!("throughput glidepath/baseline: {ratio:.2}");
+        }
+        println!("glidepath peak RSS (VmHWM): {}", self.rss());
+        let (throughput, latency) = self.verdicts();
+        println!("target throughput: {throughput}");
+        println!("target p99:        {latency}");
+    }
+
+    pub fn print_markdown(&self) {
+        let machine = self.machine.describe();
+        println!();
+        println!(
+            "| Date | Machine | Target | Events | Conns | Events/s | p50 ms | p99 ms | Max ms | Errors | Peak RSS |"
+        );
+        println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let row = |name: &str, s: &RunStats, rss: &str| {
+            println!(
+                "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                self.date,
+                machine,
+                name,
+                s.sent,
+                self.concurrency,
+                s.throughput(),
+                s.quantile_ms(0.50),
+                s.quantile_ms(0.99),
+                s.max_ms(),
+                s.errors(),
+                rss
+            );
+        };
+        row("Glidepath", self.glidepath, &self.rss());
+        if let Some(baseline) = self.baseline {
+            row("Baseline (actix-web + 1 INSERT)", baseline, "—");
+        }
+        println!();
+        let (throughput, latency) = self.verdicts();
+        if let Some(ratio) = self.ratio() {
+            println!("- Throughput Glidepath/baseline: {ratio:.2}: {throughput}");
+        } else {
+            println!("- Throughput: {throughput}");
+        }
+        println!("- p99 latency: {latency}");
+    }
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}

@@ -1,0 +1,72 @@
+//! Configuration: one struct, read from flags or `GLIDEPATH_*` environment variables (clap's `env`).
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+use url::Url;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "glidepath",
+    version,
+    about = "On-call alerting for teams that run on ServiceNow"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run migrations, then serve HTTP (the default when no command is given).
+    Serve(ServeConfig),
+    /// Run the database migrations and exit.
+    Migrate(DatabaseConfig),
+    /// Print the GraphQL schema (SDL) and exit.
+    Schema,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER@HOST:PORT/DB`.
+    #[arg(
+        long,
+        env = "GLIDEPATH_DATABASE_URL",
+        default_value = "sqlite://glidepath.db"
+    )]
+    pub database_url: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "GLIDEPATH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    /// Base URL used to build webhook URLs; default `http://` + the bound address.
+    #[arg(long, env = "GLIDEPATH_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+
+    /// E-mail of the admin created when the database has no user yet.
+    #[arg(long, env = "GLIDEPATH_ADMIN_EMAIL", default_value = "admin@localhost")]
+    pub admin_email: String,
+
+    /// Password of that admin; when absent a random one is generated and logged once.
+    #[arg(long, env = "GLIDEPATH_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<SecretString>,
+}
+
+impl ServeConfig {
+    /// The configuration `glidepath` runs with when no command is given: flags are absent, so
+    /// every value comes from the environment or its default.
+    pub fn from_env() -> ServeConfig {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        Only::parse_from(["glidepath"]).serve
+    }
+}

@@ -1,0 +1,342 @@
+//! A ServiceNow incident as the business rule posts it, parsed into what Glidepath acts on.
+//!
+//! The business rule calls `getValue` on every field, so every value is a string or `null`.
+//! Numbers are also accepted where ServiceNow would send a numeric string, because scripted
+//! integrations sometimes send them unquoted.
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::Priority;
+
+/// ServiceNow's incident `state` choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncidentState {
+    New,
+    InProgress,
+    OnHold,
+    Resolved,
+    Closed,
+    Canceled,
+}
+
+impl IncidentState {
+    pub fn from_code(code: i64) -> Option<IncidentState> {
+        Some(match code {
+            1 => IncidentState::New,
+            2 => IncidentState::InProgress,
+            3 => IncidentState::OnHold,
+            6 => IncidentState::Resolved,
+            7 => IncidentState::Closed,
+            8 => IncidentState::Canceled,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> i32 {
+        match self {
+            IncidentState::New => 1,
+            IncidentState::InProgress => 2,
+            IncidentState::OnHold => 3,
+            IncidentState::Resolved => 6,
+            IncidentState::Closed => 7,
+            IncidentState::Canceled => 8,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IncidentState::New => "New",
+            IncidentState::InProgress => "In Progress",
+            IncidentState::OnHold => "On Hold",
+            IncidentState::Resolved => "Resolved",
+            IncidentState::Closed => "Closed",
+            IncidentState::Canceled => "Canceled",
+        }
+    }
+
+    /// Resolved, Closed and Canceled all end an incident.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            IncidentState::Resolved | IncidentState::Closed | IncidentState::Canceled
+        )
+    }
+}
+
+/// A record's `sys_id`: 32 hexadecimal characters, kept lower-case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SysId(String);
+
+impl SysId {
+    pub fn parse(raw: &str) -> Option<SysId> {
+        (raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| SysId(raw.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Maps a ServiceNow priority (`"1"` Critical … `"5"` Planning) to an alert priority.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriorityMapping {
+    high: Vec<String>,
+}
+
+impl Default for PriorityMapping {
+    /// 1 Critical and 2 High page as HIGH; 3 Moderate, 4 Low and 5 Planning as LOW.
+    fn default() -> Self {
+        PriorityMapping {
+            high: vec!["1".into(), "2".into()],
+        }
+    }
+}
+
+impl PriorityMapping {
+    /// An empty or unknown priority (instances can add their own choices) maps to LOW:
+    /// paging someone at night needs a positive signal.
+    pub fn map(&self, servicenow_priority: Option<&str>) -> Priority {
+        match servicenow_priority {
+            Some(p) if self.high.iter().any(|h| h == p) => Priority::High,
+            _ => Priority::Low,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IncidentError {
+    #[error("the body must be a JSON object of incident fields")]
+    NotAnObject,
+    #[error("field `{field}` {reason}")]
+    Field { field: &'static str, reason: String },
+}
+
+/// The fields of an incident event that Glidepath acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incident {
+    pub sys_id: SysId,
+    pub state: IncidentState,
+    pub number: Option<String>,
+    pub short_description: Option<String>,
+    pub description: Option<String>,
+    pub priority: Option<String>,
+    /// ServiceNow's per-record update counter; orders events of one incident.
+    pub mod_count: Option<i64>,
+    /// The instance base URL (`glide.servlet.uri`), always ending in `/`.
+    pub server_url: Option<Url>,
+    pub updated_by: Option<String>,
+}
+
+const MAX_TEXT: usize = 64 * 1024;
+
+impl Incident {
+    pub fn parse(body: &Value) -> Result<Incident, IncidentError> {
+        let fields = body.as_object().ok_or(IncidentError::NotAnObject)?;
+        let sys_id_raw = required_text(fields, "sys_id")?;
+        let sys_id = SysId::parse(&sys_id_raw).ok_or_else(|| IncidentError::Field {
+            field: "sys_id",
+            reason: "must be 32 hexadecimal characters".into(),
+        })?;
+        let state_code = integer(fields, "state")?.ok_or_else(|| IncidentError::Field {
+            field: "state",
+            reason: "is required".into(),
+        })?;
+        let state = IncidentState::from_code(state_code).ok_or_else(|| IncidentError::Field {
+            field: "state",
+            reason: format!(
+                "must be one of 1 (New), 2 (In Progress), 3 (On Hold), 6 (Resolved), 7 (Closed), 8 (Canceled); got {state_code}"
+            ),
+        })?;
+        let mod_count = integer(fields, "sys_mod_count")?;
+        if mod_count.is_some_and(|n| n < 0) {
+            return Err(IncidentError::Field {
+                field: "sys_mod_count",
+                reason: "must not be negative".into(),
+            });
+        }
+        Ok(Incident {
+            sys_id,
+            state,
+            number: text(fields, "number")?,
+            short_description: text(fields, "short_description")?,
+            description: text(fields, "description")?,
+            priority: text(fields, "priority")?,
+            mod_count,
+            server_url: text(fields, "server_url")?.and_then(|s| instance_url(&s)),
+            updated_by: text(fields, "sys_updated_by")?,
+        })
+    }
+
+    /// `short_description`, or the ticket number when it is empty, or the sys_id as a last resort.
+    pub fn summary(&self) -> String {
+        self.short_description
+            .clone()
+            .or_else(|| self.number.clone())
+            .unwrap_or_else(|| format!("ServiceNow incident {}", self.sys_id.as_str()))
+    }
+
+    /// The link a responder opens: `{server_url}nav_to.do?uri=incident.do?sys_id={sys_id}`.
+    pub fn ticket_url(&self) -> Option<String> {
+        self.server_url.as_ref().map(|base| {
+            format!(
+                "{base}nav_to.do?uri=incident.do?sys_id={}",
+                self.sys_id.as_str()
+            )
+        })
+    }
+}
+
+/// Only http(s) URLs become links: anything else (`javascript:` …) would be a trap in the UI.
+fn instance_url(raw: &str) -> Option<Url> {
+    let mut url = Url::parse(raw.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return None;
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Some(url)
+}
+
+/// A string field; empty strings count as absent. Text is capped so one payload cannot bloat a row.
+fn text(fields: &Map<String, Value>, field: &'static str) -> Result<Option<String>, IncidentError> {
+    match fields.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let trimmed = s.trim();
+            if trimmed.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(truncate(trimmed, MAX_TEXT)))
+            }
+        }
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(IncidentError::Field {
+            field,
+            reason: "must be a string or null".into(),
+        }),
+    }
+}
+
+fn required_text(
+    fields: &Map<String, Value>,
+    field: &'static str,
+) -> Result<String, IncidentError> {
+    text(fields, field)?.ok_or_else(|| IncidentError::Field {
+        field,
+        reason: "is required".into(),
+    })
+}
+
+fn integer(fields: &Map<String, Value>, field: &'static str) -> Result<Option<i64>, IncidentError> {
+    let Some(raw) = text(fields, field)? else {
+        return Ok(None);
+    };
+    raw.parse::<i64>()
+        .map(Some)
+        .map_err(|_| IncidentError::Field {
+            field,
+            reason: format!("must be a whole number; got {:?}", truncate(&raw, 40)),
+        })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({
+            "sys_id": "9D385017C611228701D22104CC95C371",
+            "state": "1",
+            "number": "INC0010042",
+            "short_description": "Core router packet loss",
+            "priority": "1",
+            "sys_mod_count": "0",
+            "server_url": "https://dev184512.service-now.com/"
+        })
+    }
+
+    #[test]
+    fn parses_fixture_shape() {
+        let i = Incident::parse(&base()).unwrap();
+        assert_eq!(i.sys_id.as_str(), "9d385017c611228701d22104cc95c371");
+        assert_eq!(i.state, IncidentState::New);
+        assert_eq!(i.mod_count, Some(0));
+        assert_eq!(
+            i.ticket_url().unwrap(),
+            "https://dev184512.service-now.com/nav_to.do?uri=incident.do?sys_id=9d385017c611228701d22104cc95c371"
+        );
+    }
+
+    #[test]
+    fn server_url_without_slash_or_with_bad_scheme() {
+        let mut v = base();
+        v["server_url"] = json!("https://x.service-now.com");
+        assert!(
+            Incident::parse(&v)
+                .unwrap()
+                .ticket_url()
+                .unwrap()
+                .starts_with("https://x.service-now.com/nav_to.do")
+        );
+        v["server_url"] = json!("javascript:alert(1)");
+        assert_eq!(Incident::parse(&v).unwrap().ticket_url(), None);
+    }
+
+    #[test]
+    fn rejects_bad_sys_id_and_state() {
+        for (field, value) in [
+            ("sys_id", json!("abc")),
+            ("sys_id", json!(null)),
+            ("sys_id", json!({"a": 1})),
+            ("sys_id", json!("zz385017c611228701d22104cc95c371")),
+            ("state", json!("4")),
+            ("state", json!("abc")),
+            ("state", json!(null)),
+            ("sys_mod_count", json!("-1")),
+            ("sys_mod_count", json!("x")),
+        ] {
+            let mut v = base();
+            v[field] = value.clone();
+            assert!(Incident::parse(&v).is_err(), "{field}={value}");
+        }
+        assert_eq!(Incident::parse(&json!([])), Err(IncidentError::NotAnObject));
+    }
+
+    #[test]
+    fn summary_falls_back_to_number() {
+        let mut v = base();
+        v["short_description"] = json!(null);
+        assert_eq!(Incident::parse(&v).unwrap().summary(), "INC0010042");
+        v["short_description"] = json!("   ");
+        assert_eq!(Incident::parse(&v).unwrap().summary(), "INC0010042");
+    }
+
+    #[test]
+    fn default_priority_mapping() {
+        let m = PriorityMapping::default();
+        assert_eq!(m.map(Some("1")), Priority::High);
+        assert_eq!(m.map(Some("2")), Priority::High);
+        for p in ["3", "4", "5", "99"] {
+            assert_eq!(m.map(Some(p)), Priority::Low);
+        }
+        assert_eq!(m.map(None), Priority::Low);
+    }
+}

@@ -1,0 +1,10 @@
+//! Pure types and rules: no I/O, no database, no HTTP. Everything here is parsed, not validated:
+//! a value of these types is known to be well formed.
+
+pub mod alert;
+pub mod incident;
+pub mod user;
+
+pub use alert::{AlertStatus, IngestDecision, IngestOutcome, Priority, TicketChange};
+pub use incident::{Incident, IncidentError, IncidentState, PriorityMapping, SysId};
+pub use user::{Email, Role};

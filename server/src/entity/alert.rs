@@ -1,0 +1,31 @@
+//! The `alerts` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "alerts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub alert_source_id: String,
+    pub alert_key: String,
+    pub summary: String,
+    pub details: Option<String>,
+    pub status: String,
+    pub priority: String,
+    pub escalation_policy_id: String,
+    pub assigned_to_id: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub accepted_at: Option<DateTimeUtc>,
+    pub resolved_at: Option<DateTimeUtc>,
+    pub ticket_number: Option<String>,
+    pub ticket_state: i32,
+    pub ticket_url: Option<String>,
+    pub ticket_mod_count: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

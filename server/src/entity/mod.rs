@@ -1,0 +1,12 @@
+//! sea-orm models, one per table. They never leave the service layer: GraphQL and HTTP have their
+//! own types, so the API does not change when the schema does.
+
+pub mod alert;
+pub mod alert_comment;
+pub mod alert_log;
+pub mod alert_source;
+pub mod auth_token;
+pub mod escalation_policy;
+pub mod escalation_rule;
+pub mod escalation_rule_user;
+pub mod user;

@@ -1,0 +1,49 @@
+//! The GraphQL API: one schema built at start-up, shared by every request; the caller is added
+//! per request. Resolvers only translate: the service layer decides and writes.
+
+mod mutation;
+mod query;
+mod types;
+
+use async_graphql::{Context, EmptySubscription, Schema};
+
+use crate::error::AppError;
+use crate::service::Caller;
+use crate::startup::AppState;
+
+pub use mutation::{MutationRoot, SESSION_COOKIE};
+pub use query::QueryRoot;
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// GraphiQL's introspection query nests `ofType` deeply; nothing in the schema itself comes close.
+const MAX_DEPTH: usize = 15;
+const MAX_COMPLEXITY: usize = 500;
+
+pub fn schema(state: Option<AppState>) -> AppSchema {
+    let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY);
+    match state {
+        Some(state) => builder.data(state).finish(),
+        None => builder.finish(),
+    }
+}
+
+pub(crate) trait ContextExt {
+    fn state(&self) -> Result<&AppState, AppError>;
+    fn caller(&self) -> Result<&Caller, AppError>;
+}
+
+impl ContextExt for Context<'_> {
+    fn state(&self) -> Result<&AppState, AppError> {
+        self.data::<AppState>()
+            .map_err(|e| anyhow::anyhow!("application state missing: {}", e.message).into())
+    }
+
+    fn caller(&self) -> Result<&Caller, AppError> {
+        self.data_opt::<Caller>().ok_or(AppError::Unauthorized(
+            "authentication required: send a bearer token or sign in",
+        ))
+    }
+}

@@ -1,0 +1,253 @@
+//! Write operations. Everything but `login` needs an authenticated caller; configuration needs an
+//! ADMIN.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use async_graphql::{Context, ID, InputObject, Object};
+use secrecy::SecretString;
+
+use super::ContextExt;
+use super::types::{
+    Alert, AlertSource, Comment, CreatedApiToken, EscalationPolicy, IntegrationType, LoginPayload,
+    RoleGql, User,
+};
+use crate::service::{
+    alerts, auth, policies,
+    sources::{self, NewSource},
+    users::{self, NewUser, require_admin},
+};
+
+type Result<T> = std::result::Result<T, async_graphql::Error>;
+use crate::error::gql;
+
+pub const SESSION_COOKIE: &str = "glidepath_session";
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    email: String,
+    name: String,
+    #[graphql(secret)]
+    password: String,
+    role: RoleGql,
+}
+
+#[derive(InputObject)]
+pub struct EscalationRuleInput {
+    escalation_timeout_minutes: i32,
+    user_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct CreateEscalationPolicyInput {
+    name: String,
+    routing_key: Option<String>,
+    rules: Vec<EscalationRuleInput>,
+}
+
+#[derive(InputObject)]
+pub struct CreateAlertSourceInput {
+    name: String,
+    escalation_policy_id: ID,
+    integration_type: IntegrationType,
+}
+
+fn session_cookie(value: String, max_age: CookieDuration, secure: bool) -> String {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(max_age)
+        .finish()
+        .to_string()
+}
+
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    /// Signs in: returns a bearer token and also sets it as an HttpOnly, SameSite=Strict cookie.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        #[graphql(secret)] password: String,
+    ) -> Result<LoginPayload> {
+        gql(async move {
+            let state = ctx.state()?;
+            let (token, user) =
+                auth::login(&state.db, &email, SecretString::from(password)).await?;
+            ctx.append_http_header(
+                "Set-Cookie",
+                session_cookie(
+                    token.clone(),
+                    CookieDuration::days(auth::SESSION_DAYS),
+                    state.secure_cookies(),
+                ),
+            );
+            Ok(LoginPayload {
+                token,
+                user: User(user),
+            })
+        })
+        .await
+    }
+
+    /// Ends the session (or revokes the API token) the request was made with.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            let state = ctx.state()?;
+            auth::revoke(&state.db, &caller.token_id).await?;
+            ctx.append_http_header(
+                "Set-Cookie",
+                session_cookie(String::new(), CookieDuration::ZERO, state.secure_cookies()),
+            );
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let user = users::create_user(
+                &ctx.state()?.db,
+                NewUser {
+                    email: input.email,
+                    name: input.name,
+                    password: SecretString::from(input.password),
+                    role: input.role.into(),
+                },
+            )
+            .await?;
+            Ok(User(user))
+        })
+        .await
+    }
+
+    /// A long-lived token for scripts; the token itself is shown only in this answer.
+    async fn create_api_token(&self, ctx: &Context<'_>, name: String) -> Result<CreatedApiToken> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            let (token, model) = auth::create_api_token(&ctx.state()?.db, caller, &name).await?;
+            Ok(CreatedApiToken {
+                id: ID(model.id),
+                name: model.name,
+                token,
+                created_at: model.created_at,
+            })
+        })
+        .await
+    }
+
+    async fn create_escalation_policy(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateEscalationPolicyInput,
+    ) -> Result<EscalationPolicy> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let policy = policies::create(
+                &ctx.state()?.db,
+                policies::NewPolicy {
+                    name: input.name,
+                    routing_key: input.routing_key,
+                    rules: input
+                        .rules
+                        .into_iter()
+                        .map(|r| policies::NewRule {
+                            escalation_timeout_minutes: r.escalation_timeout_minutes,
+                            user_ids: r.user_ids.into_iter().map(|id| id.0).collect(),
+                        })
+                        .collect(),
+                },
+            )
+            .await?;
+            Ok(EscalationPolicy(policy))
+        })
+        .await
+    }
+
+    async fn create_alert_source(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAlertSourceInput,
+    ) -> Result<AlertSource> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let IntegrationType::ServiceNow = input.integration_type;
+            let source = sources::create(
+                &ctx.state()?.db,
+                NewSource {
+                    name: input.name,
+                    escalation_policy_id: input.escalation_policy_id.0,
+                },
+            )
+            .await?;
+            Ok(AlertSource(source))
+        })
+        .await
+    }
+
+    /// Takes a PENDING alert: it stops escalating and is assigned to the caller.
+    async fn accept_alert(&self, ctx: &Context<'_>, id: ID) -> Result<Alert> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            Ok(Alert(alerts::accept(&ctx.state()?.db, caller, &id).await?))
+        })
+        .await
+    }
+
+    /// Resolves the alert (final); the comment is kept with the alert.
+    async fn resolve_alert(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        comment: Option<String>,
+    ) -> Result<Alert> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            Ok(Alert(
+                alerts::resolve(&ctx.state()?.db, caller, &id, comment).await?,
+            ))
+        })
+        .await
+    }
+
+    /// Moves the alert to another escalation policy.
+    async fn reroute_alert(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        escalation_policy_id: ID,
+    ) -> Result<Alert> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            Ok(Alert(
+                alerts::reroute(&ctx.state()?.db, caller, &id, &escalation_policy_id).await?,
+            ))
+        })
+        .await
+    }
+
+    /// Raises a LOW alert to HIGH.
+    async fn raise_alert_priority(&self, ctx: &Context<'_>, id: ID) -> Result<Alert> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            Ok(Alert(
+                alerts::raise_priority(&ctx.state()?.db, caller, &id).await?,
+            ))
+        })
+        .await
+    }
+
+    async fn add_comment(&self, ctx: &Context<'_>, alert_id: ID, body: String) -> Result<Comment> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            Ok(Comment(
+                alerts::comment(&ctx.state()?.db, caller, &alert_id, &body).await?,
+            ))
+        })
+        .await
+    }
+}

@@ -1,0 +1,111 @@
+//! Read operations. Every one needs an authenticated caller.
+
+use async_graphql::{Context, ID, Object};
+
+use super::ContextExt;
+use super::types::{
+    Alert, AlertConnection, AlertSource, AlertStatusGql, EscalationPolicy, PageInfo, User,
+};
+use crate::error::AppError;
+use crate::service::{alerts, policies, sources, users};
+
+type Result<T> = std::result::Result<T, async_graphql::Error>;
+use crate::error::gql;
+
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            users::get(&ctx.state()?.db, &caller.user_id)
+                .await?
+                .map(User)
+                .ok_or_else(|| AppError::Unauthorized("the user no longer exists").into())
+        })
+        .await
+    }
+
+    async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        gql(async move {
+            ctx.caller()?;
+            Ok(users::list(&ctx.state()?.db)
+                .await?
+                .into_iter()
+                .map(User)
+                .collect())
+        })
+        .await
+    }
+
+    async fn escalation_policies(&self, ctx: &Context<'_>) -> Result<Vec<EscalationPolicy>> {
+        gql(async move {
+            ctx.caller()?;
+            Ok(policies::list(&ctx.state()?.db)
+                .await?
+                .into_iter()
+                .map(EscalationPolicy)
+                .collect())
+        })
+        .await
+    }
+
+    async fn alert_sources(&self, ctx: &Context<'_>) -> Result<Vec<AlertSource>> {
+        gql(async move {
+            ctx.caller()?;
+            Ok(sources::list(&ctx.state()?.db)
+                .await?
+                .into_iter()
+                .map(AlertSource)
+                .collect())
+        })
+        .await
+    }
+
+    async fn alert_source(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AlertSource>> {
+        gql(async move {
+            ctx.caller()?;
+            Ok(sources::get(&ctx.state()?.db, &id).await?.map(AlertSource))
+        })
+        .await
+    }
+
+    /// Alerts, newest first, filtered by status and alert source; `first` is 1 to 100.
+    async fn alerts(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<AlertStatusGql>,
+        alert_source_id: Option<ID>,
+        #[graphql(default = 25)] first: i32,
+        after: Option<String>,
+    ) -> Result<AlertConnection> {
+        gql(async move {
+            ctx.caller()?;
+            let first = u64::try_from(first).unwrap_or(0);
+            let filter = alerts::AlertFilter {
+                status: status.map(Into::into),
+                alert_source_id: alert_source_id.map(|id| id.0),
+            };
+            let page = alerts::list(&ctx.state()?.db, filter, first, after.as_deref()).await?;
+            Ok(AlertConnection {
+                nodes: page.nodes.into_iter().map(Alert).collect(),
+                page_info: PageInfo {
+                    has_next_page: page.has_next_page,
+                    end_cursor: page.end_cursor,
+                },
+                total: page.total_count,
+            })
+        })
+        .await
+    }
+
+    async fn alert(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Alert>> {
+        gql(async move {
+            ctx.caller()?;
+            Ok(alerts::get(&ctx.state()?.db, &id).await?.map(Alert))
+        })
+        .await
+    }
+}

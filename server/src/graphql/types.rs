@@ -1,0 +1,417 @@
+//! GraphQL output types. They wrap database models privately, so the schema is chosen here and
+//! not by the tables.
+
+use async_graphql::{ComplexObject, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::ContextExt;
+use crate::domain::{self, IncidentState};
+use crate::entity::{alert, alert_comment, alert_log, alert_source, escalation_policy, user};
+use crate::error::AppError;
+use crate::service::{alerts, policies, sources, users};
+use crate::servicenow::business_rule;
+
+type Result<T> = std::result::Result<T, async_graphql::Error>;
+use crate::error::gql;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "Role")]
+pub enum RoleGql {
+    Admin,
+    Responder,
+}
+
+impl From<RoleGql> for domain::Role {
+    fn from(r: RoleGql) -> Self {
+        match r {
+            RoleGql::Admin => domain::Role::Admin,
+            RoleGql::Responder => domain::Role::Responder,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "AlertStatus")]
+pub enum AlertStatusGql {
+    Pending,
+    Accepted,
+    Resolved,
+}
+
+impl From<AlertStatusGql> for domain::AlertStatus {
+    fn from(s: AlertStatusGql) -> Self {
+        match s {
+            AlertStatusGql::Pending => domain::AlertStatus::Pending,
+            AlertStatusGql::Accepted => domain::AlertStatus::Accepted,
+            AlertStatusGql::Resolved => domain::AlertStatus::Resolved,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "AlertPriority")]
+pub enum PriorityGql {
+    High,
+    Low,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum IntegrationType {
+    #[graphql(name = "SERVICENOW")]
+    ServiceNow,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum LogEntryKind {
+    Created,
+    Accepted,
+    Resolved,
+    PriorityRaised,
+    Rerouted,
+    Commented,
+    TicketUpdated,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ActorKind {
+    User,
+    #[graphql(name = "SERVICENOW")]
+    ServiceNow,
+    System,
+}
+
+fn corrupt(what: &str, value: &str) -> AppError {
+    AppError::Unexpected(anyhow::anyhow!("stored {what} {value:?} is not known"))
+}
+
+pub struct User(pub user::Model);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn role(&self) -> Result<RoleGql> {
+        gql(async move {
+            match domain::Role::parse(&self.0.role) {
+                Some(domain::Role::Admin) => Ok(RoleGql::Admin),
+                Some(domain::Role::Responder) => Ok(RoleGql::Responder),
+                None => Err(corrupt("role", &self.0.role)),
+            }
+        })
+        .await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct EscalationRule {
+    escalation_timeout_minutes: i32,
+    users: Vec<User>,
+}
+
+pub struct EscalationPolicy(pub escalation_policy::Model);
+
+#[Object]
+impl EscalationPolicy {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Alerts whose routing field carries this value go to this policy.
+    async fn routing_key(&self) -> Option<&str> {
+        self.0.routing_key.as_deref()
+    }
+    async fn rules(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<EscalationRule>> {
+        gql(async move {
+            let rules = policies::rules(&ctx.state()?.db, &self.0.id).await?;
+            Ok(rules
+                .into_iter()
+                .map(|r| EscalationRule {
+                    escalation_timeout_minutes: r.escalation_timeout_minutes,
+                    users: r.users.into_iter().map(User).collect(),
+                })
+                .collect())
+        })
+        .await
+    }
+}
+
+async fn load_policy(
+    ctx: &async_graphql::Context<'_>,
+    id: &str,
+) -> std::result::Result<EscalationPolicy, AppError> {
+    policies::get(&ctx.state()?.db, id)
+        .await?
+        .map(EscalationPolicy)
+        .ok_or_else(|| corrupt("escalation policy id", id))
+}
+
+pub struct AlertSource(pub alert_source::Model);
+
+#[Object]
+impl AlertSource {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn integration_type(&self) -> Result<IntegrationType> {
+        gql(async move {
+            match self.0.integration_type.as_str() {
+                sources::SERVICENOW => Ok(IntegrationType::ServiceNow),
+                other => Err(corrupt("integration type", other)),
+            }
+        })
+        .await
+    }
+    /// The webhook's credential: whoever has it can create alerts on this source.
+    async fn integration_key(&self) -> &str {
+        &self.0.integration_key
+    }
+    async fn webhook_url(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
+        gql(async move { Ok(ctx.state()?.webhook_url(&self.0.integration_key)) }).await
+    }
+    /// The complete ServiceNow business rule, webhook URL filled in, ready to paste.
+    async fn business_rule_script(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
+        gql(async move {
+            let url = ctx.state()?.webhook_url(&self.0.integration_key);
+            Ok(business_rule::script(&url))
+        })
+        .await
+    }
+    async fn escalation_policy(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> Result<EscalationPolicy> {
+        gql(async move { load_policy(ctx, &self.0.escalation_policy_id).await }).await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Ticket {
+    sys_id: String,
+    number: Option<String>,
+    /// ServiceNow's incident state: 1 New, 2 In Progress, 3 On Hold, 6 Resolved, 7 Closed, 8 Canceled.
+    state: i32,
+    state_label: String,
+    /// Opens the incident in ServiceNow.
+    url: Option<String>,
+}
+
+pub struct Alert(pub alert::Model);
+
+#[Object]
+impl Alert {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn status(&self) -> Result<AlertStatusGql> {
+        gql(async move {
+            Ok(match alerts::status_of(&self.0)? {
+                domain::AlertStatus::Pending => AlertStatusGql::Pending,
+                domain::AlertStatus::Accepted => AlertStatusGql::Accepted,
+                domain::AlertStatus::Resolved => AlertStatusGql::Resolved,
+            })
+        })
+        .await
+    }
+    async fn priority(&self) -> Result<PriorityGql> {
+        gql(async move {
+            Ok(match alerts::priority_of(&self.0)? {
+                domain::Priority::High => PriorityGql::High,
+                domain::Priority::Low => PriorityGql::Low,
+            })
+        })
+        .await
+    }
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+    async fn details(&self) -> Option<&str> {
+        self.0.details.as_deref()
+    }
+    /// The incident's sys_id: at most one alert per alert source has a given key.
+    async fn alert_key(&self) -> &str {
+        &self.0.alert_key
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn accepted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.accepted_at
+    }
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+    async fn alert_source(&self, ctx: &async_graphql::Context<'_>) -> Result<AlertSource> {
+        gql(async move {
+            sources::get(&ctx.state()?.db, &self.0.alert_source_id)
+                .await?
+                .map(AlertSource)
+                .ok_or_else(|| corrupt("alert source id", &self.0.alert_source_id))
+        })
+        .await
+    }
+    async fn escalation_policy(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> Result<EscalationPolicy> {
+        gql(async move { load_policy(ctx, &self.0.escalation_policy_id).await }).await
+    }
+    async fn assigned_to(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<User>> {
+        gql(async move {
+            match &self.0.assigned_to_id {
+                Some(id) => Ok(users::get(&ctx.state()?.db, id).await?.map(User)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+    /// Oldest first.
+    async fn comments(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<Comment>> {
+        gql(async move {
+            let rows = alerts::comments(&ctx.state()?.db, &self.0.id).await?;
+            Ok(rows.into_iter().map(Comment).collect())
+        })
+        .await
+    }
+    /// Every change to the alert, oldest first, with who or what caused it.
+    async fn log_entries(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<LogEntry>> {
+        gql(async move {
+            let rows = alerts::log_entries(&ctx.state()?.db, &self.0.id).await?;
+            Ok(rows.into_iter().map(LogEntry).collect())
+        })
+        .await
+    }
+    async fn ticket(&self) -> Ticket {
+        Ticket {
+            sys_id: self.0.alert_key.clone(),
+            number: self.0.ticket_number.clone(),
+            state: self.0.ticket_state,
+            state_label: IncidentState::from_code(self.0.ticket_state.into())
+                .map(|s| s.label().to_string())
+                .unwrap_or_else(|| format!("State {}", self.0.ticket_state)),
+            url: self.0.ticket_url.clone(),
+        }
+    }
+}
+
+pub struct Comment(pub alert_comment::Model);
+
+#[Object]
+impl Comment {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn author(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<User>> {
+        gql(async move {
+            match &self.0.author_id {
+                Some(id) => Ok(users::get(&ctx.state()?.db, id).await?.map(User)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct LogEntry(pub alert_log::Model);
+
+#[Object]
+impl LogEntry {
+    async fn kind(&self) -> Result<LogEntryKind> {
+        gql(async move {
+            use alerts::log_kind as k;
+            Ok(match self.0.kind.as_str() {
+                k::CREATED => LogEntryKind::Created,
+                k::ACCEPTED => LogEntryKind::Accepted,
+                k::RESOLVED => LogEntryKind::Resolved,
+                k::PRIORITY_RAISED => LogEntryKind::PriorityRaised,
+                k::REROUTED => LogEntryKind::Rerouted,
+                k::COMMENTED => LogEntryKind::Commented,
+                k::TICKET_UPDATED => LogEntryKind::TicketUpdated,
+                other => return Err(corrupt("log kind", other)),
+            })
+        })
+        .await
+    }
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+    /// The user's e-mail, `ServiceNow (<sys_updated_by>)`, or `system`.
+    async fn actor(&self) -> &str {
+        &self.0.actor_label
+    }
+    async fn actor_kind(&self) -> Result<ActorKind> {
+        gql(async move {
+            Ok(match self.0.actor_kind.as_str() {
+                "USER" => ActorKind::User,
+                "SERVICENOW" => ActorKind::ServiceNow,
+                "SYSTEM" => ActorKind::System,
+                other => return Err(corrupt("actor kind", other)),
+            })
+        })
+        .await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct AlertConnection {
+    pub nodes: Vec<Alert>,
+    pub page_info: PageInfo,
+    #[graphql(skip)]
+    pub total: u64,
+}
+
+#[ComplexObject]
+impl AlertConnection {
+    /// How many alerts match the filters, across all pages.
+    async fn total_count(&self) -> i64 {
+        i64::try_from(self.total).unwrap_or(i64::MAX)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct LoginPayload {
+    pub token: String,
+    pub user: User,
+}
+
+#[derive(SimpleObject)]
+pub struct CreatedApiToken {
+    pub id: ID,
+    pub name: String,
+    /// Shown once: only its hash is stored.
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,14 @@
+//! `GET /healthz`: 200 once the database answers, 503 while it does not.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    if state.db.ping().await {
+        HttpResponse::Ok().json(json!({"status": "ok"}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"}))
+    }
+}

@@ -1,0 +1,71 @@
+//! Prometheus metrics: `GET /metrics`, and a middleware that times every request.
+//!
+//! Requests are labelled by their route pattern, never by their path: the webhook's path carries
+//! the integration key, which must not reach a metrics store or a log.
+
+use std::time::Instant;
+
+use actix_web::{
+    Error, HttpResponse,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    middleware::Next,
+    web,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::startup::AppState;
+
+pub const HTTP_DURATION: &str = "glidepath_http_request_duration_seconds";
+pub const WEBHOOK_EVENTS: &str = "glidepath_webhook_events_total";
+
+/// Installs the process-wide recorder once; later calls (several apps in one process) share it.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(HTTP_DURATION.into()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ],
+        )?
+        .build_recorder();
+    let handle = recorder.handle();
+    // Fails only when another recorder was installed first, which this process never does.
+    let _ = metrics::set_global_recorder(recorder);
+    metrics::describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "HTTP request latency"
+    );
+    metrics::describe_counter!(WEBHOOK_EVENTS, "ServiceNow webhook events by outcome");
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+pub async fn render(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let status = res.status().as_u16();
+    let elapsed = start.elapsed();
+    metrics::histogram!(HTTP_DURATION, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+        .record(elapsed.as_secs_f64());
+    tracing::debug!(%method, %route, status, elapsed_ms = elapsed.as_millis() as u64, "request");
+    Ok(res)
+}

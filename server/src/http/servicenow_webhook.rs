@@ -1,0 +1,94 @@
+//! `POST /api/v1/events/servicenow/{integration_key}`: what the business rule posts on every
+//! incident insert and update. Parse, hand to the service, answer; nothing else.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use serde_json::{Value, json};
+
+use super::read_body;
+use crate::domain::Incident;
+use crate::error::{AppError, json_error};
+use crate::http::metrics::WEBHOOK_EVENTS;
+use crate::service::{alerts, sources};
+use crate::startup::AppState;
+
+pub const MAX_BODY: usize = 1024 * 1024;
+
+fn rejected(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    metrics::counter!(WEBHOOK_EVENTS, "outcome" => "rejected").increment(1);
+    json_error(status, code, message)
+}
+
+pub async fn receive(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let key = path.into_inner();
+    let source = if key.len() <= 128 {
+        sources::by_integration_key(&state.db, &key).await?
+    } else {
+        None
+    };
+    let Some(source) = source else {
+        return Ok(rejected(
+            StatusCode::NOT_FOUND,
+            "unknown_integration_key",
+            "no alert source has this integration key",
+        ));
+    };
+    let body = match read_body(&req, payload, MAX_BODY).await {
+        Ok(Some(body)) => body,
+        Ok(None) => {
+            return Ok(rejected(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the body is larger than 1 MiB",
+            ));
+        }
+        Err(_) => {
+            return Ok(rejected(
+                StatusCode::BAD_REQUEST,
+                "invalid_payload",
+                "the body could not be read",
+            ));
+        }
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            let msg = format!("the body is not valid JSON: {e}");
+            return Ok(rejected(StatusCode::BAD_REQUEST, "invalid_payload", &msg));
+        }
+    };
+    let incident = match Incident::parse(&value) {
+        Ok(i) => i,
+        Err(e) => {
+            return Ok(rejected(
+                StatusCode::BAD_REQUEST,
+                "invalid_payload",
+                &e.to_string(),
+            ));
+        }
+    };
+    match alerts::ingest(&state.db, &source, &incident).await? {
+        alerts::IngestResult::Applied { outcome, alert_id } => {
+            metrics::counter!(WEBHOOK_EVENTS, "outcome" => outcome.as_str()).increment(1);
+            let status = if outcome == crate::domain::IngestOutcome::Created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(HttpResponse::build(status)
+                .json(json!({"outcome": outcome.as_str(), "alertId": alert_id})))
+        }
+        alerts::IngestResult::UnknownIncident => {
+            let msg = format!(
+                "no alert exists for incident {} and its state is {}: only a New incident creates an alert",
+                incident.sys_id.as_str(),
+                incident.state.label()
+            );
+            Ok(rejected(StatusCode::BAD_REQUEST, "unknown_incident", &msg))
+        }
+    }
+}

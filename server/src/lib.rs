@@ -1,0 +1,15 @@
+//! Glidepath: on-call alerting for teams that run on ServiceNow.
+//!
+//! See ARCHITECTURE.md at the repository root for a map of this crate.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entity;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod service;
+pub mod servicenow;
+pub mod startup;
+pub mod telemetry;

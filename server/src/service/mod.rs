@@ -1,0 +1,82 @@
+//! The only code that writes. Each operation runs in one transaction on the writer connection and
+//! appends its alert log entries in that same transaction.
+
+pub mod alerts;
+pub mod auth;
+pub mod policies;
+pub mod sources;
+pub mod users;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+use crate::domain::Role;
+
+/// Who caused a change; every alert log entry names one.
+#[derive(Clone, Debug)]
+pub enum Actor {
+    User {
+        id: String,
+        email: String,
+    },
+    /// A ServiceNow event; `sys_updated_by` names the person in ServiceNow when the event has it.
+    ServiceNow {
+        updated_by: Option<String>,
+    },
+    System,
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::User { .. } => "USER",
+            Actor::ServiceNow { .. } => "SERVICENOW",
+            Actor::System => "SYSTEM",
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Actor::User { email, .. } => email.clone(),
+            Actor::ServiceNow {
+                updated_by: Some(who),
+            } => format!("ServiceNow ({who})"),
+            Actor::ServiceNow { updated_by: None } => "ServiceNow".into(),
+            Actor::System => "system".into(),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<String> {
+        match self {
+            Actor::User { id, .. } => Some(id.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated user of a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+    pub token_id: String,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            id: self.user_id.clone(),
+            email: self.email.clone(),
+        }
+    }
+}
+
+/// A new time-ordered id: sorting by id sorts by creation on every backend.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Microsecond precision, which both SQLite text and PostgreSQL timestamptz keep exactly.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

@@ -1,0 +1,74 @@
+//! The business rule a ServiceNow admin pastes into Incidents → Configure → Business Rules
+//! (Advanced, When: async, Insert and Update).
+//!
+//! It posts the whole incident record (`getValue` of every field, so empty fields are `null`) plus
+//! `server_url` to the alert source's webhook. Unlike the script vendors usually print, it sets the
+//! endpoint, method and body, and closes every brace. A failed delivery is logged in ServiceNow's
+//! system log (`gs.error`), since a business rule's HTTP call is fire-and-forget.
+
+/// The complete script with the webhook URL filled in.
+pub fn script(webhook_url: &str) -> String {
+    // A JSON string literal is a valid JavaScript string literal, so the URL cannot break out.
+    let url = serde_json::to_string(webhook_url).unwrap_or_else(|_| "\"\"".into());
+    format!(
+        r#"(function executeRule(current, previous /*null when async*/) {{
+
+    var glidepathUrl = {url};
+
+    function glideRecordToJson(gr) {{
+        var obj = {{}};
+        for (var prop in gr) {{
+            if (gr[prop]) {{
+                obj[prop] = gr.getValue(prop);
+            }}
+        }}
+        return obj;
+    }}
+
+    var obj = glideRecordToJson(current);
+    obj.server_url = gs.getProperty("glide.servlet.uri");
+    var body = JSON.stringify(obj);
+
+    var request = new sn_ws.RESTMessageV2();
+    request.setEndpoint(glidepathUrl);
+    request.setHttpMethod("post");
+    request.setRequestHeader("Accept", "application/json");
+    request.setRequestHeader("Content-Type", "application/json");
+    request.setRequestBody(body);
+
+    try {{
+        var response = request.execute();
+        var status = response.getStatusCode();
+        if (status < 200 || status >= 300) {{
+            gs.error("Glidepath webhook answered HTTP " + status + " for " + current.getValue("number") + ": " + response.getBody());
+        }}
+    }} catch (ex) {{
+        gs.error("Glidepath webhook failed for " + current.getValue("number") + ": " + ex);
+    }}
+
+}})(current, previous);
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_is_embedded_as_a_string_literal() {
+        let s = script("https://g.example.com/api/v1/events/servicenow/k\"ey");
+        assert!(s.contains(
+            r#"var glidepathUrl = "https://g.example.com/api/v1/events/servicenow/k\"ey";"#
+        ));
+        for call in [
+            "setEndpoint(",
+            "setHttpMethod(\"post\")",
+            "setRequestBody(",
+            "execute()",
+        ] {
+            assert!(s.contains(call), "{call}");
+        }
+        assert_eq!(s.matches('{').count(), s.matches('}').count());
+    }
+}

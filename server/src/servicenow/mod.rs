@@ -1,0 +1,3 @@
+//! What Glidepath knows of ServiceNow itself.
+
+pub mod business_rule;

@@ -1,0 +1,119 @@
+//! Builds the application: connects and migrates the database, creates the first admin, binds the
+//! listener. `Application::build` then `run_until_stopped`; tests bind port 0 and read `port()`.
+
+use std::net::TcpListener;
+
+use actix_web::{App, HttpServer, dev::Server, middleware, web};
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::config::ServeConfig;
+use crate::db::Db;
+use crate::graphql::{self, AppSchema};
+use crate::http;
+use crate::service::users;
+
+/// Shared by every request handler and resolver.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub public_url: Url,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn webhook_url(&self, integration_key: &str) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}/api/v1/events/servicenow/{integration_key}")
+    }
+
+    /// Cookies are marked Secure when Glidepath is reached over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+pub struct Application {
+    addr: std::net::SocketAddr,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
+        let db = Db::connect(&config.database.database_url).await?;
+        db.migrate(&config.database.database_url).await?;
+        if let Some(password) =
+            users::bootstrap_admin(&db, &config.admin_email, config.admin_password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create the first admin: {e:?}"))?
+        {
+            // Shown once, at the first start, so the operator can sign in and change it.
+            tracing::warn!(
+                email = %config.admin_email,
+                "generated admin password: {}",
+                password.expose_secret()
+            );
+        }
+
+        let listener = TcpListener::bind(&config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let public_url = match config.public_url {
+            Some(url) => url,
+            None => Url::parse(&format!("http://{addr}"))?,
+        };
+        let state = AppState {
+            db,
+            public_url,
+            metrics: http::metrics::install()?,
+        };
+        let schema = graphql::schema(Some(state.clone()));
+        let server = build_server(listener, state, schema)?;
+        Ok(Application { addr, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn build_server(
+    listener: TcpListener,
+    state: AppState,
+    schema: AppSchema,
+) -> anyhow::Result<Server> {
+    let state = web::Data::new(state);
+    let schema = web::Data::new(schema);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(middleware::Compress::default())
+            .wrap(middleware::from_fn(http::metrics::track))
+            .app_data(state.clone())
+            .app_data(schema.clone())
+            .route("/healthz", web::get().to(http::health::healthz))
+            .route("/metrics", web::get().to(http::metrics::render))
+            .route(
+                "/api/v1/events/servicenow/{integration_key}",
+                web::post().to(http::servicenow_webhook::receive),
+            )
+            .service(
+                web::resource("/graphql")
+                    .route(web::post().to(http::graphql::execute))
+                    .route(web::get().to(http::graphql::graphiql)),
+            )
+            .default_service(web::to(http::assets::serve))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
