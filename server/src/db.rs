@@ -1,5 +1,6 @@
 //! Database connections. SQLite is run as a server database: WAL, `synchronous=NORMAL`, a busy
-//! timeout, and a single writer connection so that writes queue in the pool instead of fighting
+//! timeout, writing transactions that take the write lock up front (`BEGIN IMMEDIATE`), and a
+//! single writer connection per process so that writes queue in the pool instead of fighting
 //! over SQLite's lock (a DEFERRED transaction that upgrades to a writer can fail with SQLITE_BUSY
 //! without waiting). Readers use their own pool and never block on the writer.
 //! PostgreSQL uses one pool for both.
@@ -9,8 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, QuerySelect,
-    Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, QuerySelect, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -47,6 +48,18 @@ impl Db {
         } else {
             anyhow::bail!("GLIDEPATH_DATABASE_URL must start with sqlite: or postgres://")
         }
+    }
+
+    /// A writing transaction. On SQLite it is `BEGIN IMMEDIATE`: it takes the write lock up front
+    /// (waiting up to the busy timeout), because a DEFERRED transaction that reads first and then
+    /// writes fails at once with SQLITE_BUSY when another process wrote in between.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.write
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
     }
 
     pub fn backend(&self) -> DbBackend {

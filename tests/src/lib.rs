@@ -661,8 +661,15 @@ impl Drop for TestApp {
 }
 
 async fn startup_failure(child: &mut Child, log_path: &Path, why: &str) -> ! {
-    let _ = child.start_kill();
-    let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    // A process that closed stdout is usually exiting: its own exit status says more than the
+    // SIGKILL it would otherwise get.
+    let status = match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
+        Ok(status) => Ok(status),
+        Err(_) => {
+            let _ = child.start_kill();
+            tokio::time::timeout(Duration::from_secs(5), child.wait()).await
+        }
+    };
     let stderr = std::fs::read(log_path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();

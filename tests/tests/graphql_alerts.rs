@@ -9,9 +9,41 @@ const RESOLVE: &str = "mutation($id: ID!, $comment: String) { resolveAlert(id: $
 const REROUTE: &str = "mutation($id: ID!, $policy: ID!) { rerouteAlert(id: $id, escalationPolicyId: $policy) { id escalationPolicy { id name routingKey } } }";
 const RAISE: &str = "mutation($id: ID!) { raiseAlertPriority(id: $id) { id priority } }";
 const COMMENT: &str = "mutation($id: ID!, $body: String!) { addComment(alertId: $id, body: $body) { id body author { email } createdAt } }";
-const ALERTS_PAGE: &str = "query($first: Int, $after: String, $status: AlertStatus, $source: ID) { \
-    alerts(first: $first, after: $after, status: $status, alertSourceId: $source) { \
-      nodes { id status alertKey } pageInfo { hasNextPage endCursor } totalCount } }";
+
+/// An `alerts` query passing only the arguments present in `variables` (`first`, `after`,
+/// `status`, `source`), so an absent one takes the server's default.
+fn alerts_query(variables: &Value) -> String {
+    let arguments = [
+        ("first", "first", "Int"),
+        ("after", "after", "String"),
+        ("status", "status", "AlertStatus"),
+        ("source", "alertSourceId", "ID"),
+    ];
+    let present: Vec<_> = arguments
+        .iter()
+        .filter(|(var, _, _)| variables.get(*var).is_some_and(|v| !v.is_null()))
+        .collect();
+    let declarations: Vec<String> = present
+        .iter()
+        .map(|(var, _, ty)| format!("${var}: {ty}"))
+        .collect();
+    let uses: Vec<String> = present
+        .iter()
+        .map(|(var, arg, _)| format!("{arg}: ${var}"))
+        .collect();
+    let wrap = |items: Vec<String>| {
+        if items.is_empty() {
+            String::new()
+        } else {
+            format!("({})", items.join(", "))
+        }
+    };
+    format!(
+        "query{} {{ alerts{} {{ nodes {{ id status alertKey }} pageInfo {{ hasNextPage endCursor }} totalCount }} }}",
+        wrap(declarations),
+        wrap(uses)
+    )
+}
 
 struct Ctx {
     app: TestApp,
@@ -55,7 +87,7 @@ impl Ctx {
     }
 
     async fn page(&self, variables: Value) -> Value {
-        self.ok(ALERTS_PAGE, variables).await["alerts"].clone()
+        self.ok(&alerts_query(&variables), variables).await["alerts"].clone()
     }
 }
 
@@ -403,7 +435,8 @@ async fn alerts_first_out_of_range_is_bad_input() {
     let c = ctx().await;
     c.alert().await;
     for first in [0, -1, 101] {
-        let response = c.run(ALERTS_PAGE, json!({ "first": first })).await;
+        let variables = json!({ "first": first });
+        let response = c.run(&alerts_query(&variables), variables).await;
         assert_error_code(&response, "BAD_USER_INPUT");
     }
     let page = c.page(json!({ "first": 100 })).await;
@@ -415,9 +448,8 @@ async fn alerts_with_bad_cursor_is_bad_input() {
     let c = ctx().await;
     c.alert().await;
     for cursor in ["not-a-cursor", "%%%", "eyJ4IjoxfQ==", &"A".repeat(2000)] {
-        let response = c
-            .run(ALERTS_PAGE, json!({ "first": 2, "after": cursor }))
-            .await;
+        let variables = json!({ "first": 2, "after": cursor });
+        let response = c.run(&alerts_query(&variables), variables).await;
         assert_error_code(&response, "BAD_USER_INPUT");
     }
 }
@@ -503,4 +535,28 @@ async fn pagination_with_filter_counts_only_matches() {
         .await;
     assert_eq!(page["nodes"][0]["id"], pending[0].as_str());
     assert_eq!(page["pageInfo"]["hasNextPage"], false, "{page}");
+}
+
+#[tokio::test]
+async fn alerts_first_is_optional_and_defaults_to_25() {
+    let c = ctx().await;
+    for _ in 0..26 {
+        c.alert().await;
+    }
+    // `first: Int = 25`: a client may declare the variable and leave it unset or null.
+    for variables in [json!({}), json!({ "first": null })] {
+        let data = c
+            .ok(
+                "query($first: Int) { alerts(first: $first) { nodes { id } pageInfo { hasNextPage } totalCount } }",
+                variables.clone(),
+            )
+            .await;
+        assert_eq!(
+            data["alerts"]["nodes"].as_array().unwrap().len(),
+            25,
+            "{variables}"
+        );
+        assert_eq!(data["alerts"]["pageInfo"]["hasNextPage"], true);
+        assert_eq!(data["alerts"]["totalCount"], 26);
+    }
 }

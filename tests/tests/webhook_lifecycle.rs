@@ -417,3 +417,45 @@ async fn user_accepted_alert_is_resolved_by_servicenow() {
     assert_eq!(alert["status"], "RESOLVED", "{alert}");
     assert_eq!(alert["assignedTo"]["email"], ADMIN_EMAIL, "{alert}");
 }
+
+#[tokio::test]
+async fn servicenow_actor_without_updated_by_is_plain_servicenow() {
+    let app = spawn_app().await;
+    let source = app.setup_source().await;
+    let mut event = incident(&new_sys_id(), state::NEW, 0);
+    event["sys_updated_by"] = serde_json::Value::Null;
+    let (status, body) = app.post_event(&source.integration_key, &event).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let alert = app.alert(&str_field(&body, "alertId")).await;
+    assert_eq!(alert["logEntries"][0]["actor"], "ServiceNow", "{alert}");
+    assert_eq!(alert["logEntries"][0]["actorKind"], "SERVICENOW", "{alert}");
+}
+
+#[tokio::test]
+async fn ticket_state_label_names_the_servicenow_state() {
+    let app = spawn_app().await;
+    let source = app.setup_source().await;
+    let (sys_id, alert_id) = app.create_alert(&source).await;
+    let mut labels = vec![app.alert(&alert_id).await["ticket"]["stateLabel"].clone()];
+    for (state, mod_count) in [
+        (state::ON_HOLD, 1),
+        (state::IN_PROGRESS, 2),
+        (state::RESOLVED, 3),
+    ] {
+        app.post_event(
+            &source.integration_key,
+            &incident(&sys_id, state, mod_count),
+        )
+        .await;
+        labels.push(app.alert(&alert_id).await["ticket"]["stateLabel"].clone());
+    }
+    assert_eq!(
+        labels,
+        vec![
+            json!("New"),
+            json!("On Hold"),
+            json!("In Progress"),
+            json!("Resolved")
+        ]
+    );
+}

@@ -134,11 +134,15 @@ const MAX_TEXT: usize = 64 * 1024;
 impl Incident {
     pub fn parse(body: &Value) -> Result<Incident, IncidentError> {
         let fields = body.as_object().ok_or(IncidentError::NotAnObject)?;
-        let sys_id_raw = required_text(fields, "sys_id")?;
-        let sys_id = SysId::parse(&sys_id_raw).ok_or_else(|| IncidentError::Field {
-            field: "sys_id",
-            reason: "must be 32 hexadecimal characters".into(),
-        })?;
+        // Taken as sent, untrimmed: a sys_id with stray characters is not the same record.
+        let sys_id = fields
+            .get("sys_id")
+            .and_then(Value::as_str)
+            .and_then(SysId::parse)
+            .ok_or_else(|| IncidentError::Field {
+                field: "sys_id",
+                reason: "is required and must be 32 hexadecimal characters".into(),
+            })?;
         let state_code = integer(fields, "state")?.ok_or_else(|| IncidentError::Field {
             field: "state",
             reason: "is required".into(),
@@ -223,16 +227,6 @@ fn text(fields: &Map<String, Value>, field: &'static str) -> Result<Option<Strin
     }
 }
 
-fn required_text(
-    fields: &Map<String, Value>,
-    field: &'static str,
-) -> Result<String, IncidentError> {
-    text(fields, field)?.ok_or_else(|| IncidentError::Field {
-        field,
-        reason: "is required".into(),
-    })
-}
-
 fn integer(fields: &Map<String, Value>, field: &'static str) -> Result<Option<i64>, IncidentError> {
     let Some(raw) = text(fields, field)? else {
         return Ok(None);
@@ -307,6 +301,7 @@ mod tests {
             ("sys_id", json!(null)),
             ("sys_id", json!({"a": 1})),
             ("sys_id", json!("zz385017c611228701d22104cc95c371")),
+            ("sys_id", json!(" 9d385017c611228701d22104cc95c371")),
             ("state", json!("4")),
             ("state", json!("abc")),
             ("state", json!(null)),

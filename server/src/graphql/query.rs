@@ -78,12 +78,12 @@ impl QueryRoot {
         ctx: &Context<'_>,
         status: Option<AlertStatusGql>,
         alert_source_id: Option<ID>,
-        #[graphql(default = 25)] first: i32,
+        #[graphql(default = 25)] first: Option<i32>,
         after: Option<String>,
     ) -> Result<AlertConnection> {
         gql(async move {
             ctx.caller()?;
-            let first = u64::try_from(first).unwrap_or(0);
+            let first = u64::try_from(first.unwrap_or(25)).unwrap_or(0);
             let filter = alerts::AlertFilter {
                 status: status.map(Into::into),
                 alert_source_id: alert_source_id.map(|id| id.0),

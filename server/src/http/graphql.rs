@@ -66,9 +66,26 @@ pub async fn execute(
         Some(c) => batch.data(c),
         None => batch,
     };
-    let response: GraphQLResponse = schema.execute_batch(batch).await.into();
+    let mut response = schema.execute_batch(batch).await;
+    match &mut response {
+        async_graphql::BatchResponse::Single(r) => add_missing_codes(r),
+        async_graphql::BatchResponse::Batch(rs) => rs.iter_mut().for_each(add_missing_codes),
+    }
+    let response: GraphQLResponse = response.into();
     use actix_web::Responder;
     Ok(response.respond_to(&req).map_into_boxed_body())
+}
+
+/// Resolver errors carry a code already (`error::gql`); what is left are errors async-graphql
+/// raises itself before running anything: syntax, unknown fields, wrong argument types, and the
+/// depth and complexity limits.
+fn add_missing_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "GRAPHQL_VALIDATION_FAILED");
+        }
+    }
 }
 
 pub async fn graphiql() -> HttpResponse {

@@ -5,7 +5,7 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryInsertResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 
 use super::{Actor, Caller, new_id, now, policies};
@@ -103,7 +103,7 @@ pub async fn ingest(
     let actor = Actor::ServiceNow {
         updated_by: incident.updated_by.clone(),
     };
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     // Two rounds at most: when a concurrent delivery of the same new incident inserts first, the
     // unique index turns our insert into a no-op and the event is applied to that alert instead.
     for _ in 0..2 {
@@ -236,7 +236,7 @@ async fn act<F>(db: &Db, alert_id: &str, f: F) -> Result<alert::Model, AppError>
 where
     F: AsyncFnOnce(&DatabaseTransaction, alert::Model) -> Result<alert::ActiveModel, AppError>,
 {
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let query = alert::Entity::find_by_id(alert_id.to_string());
     let Some(model) = for_update(query, db.backend()).one(&txn).await? else {
         return Err(AppError::NotFound("alert"));
@@ -377,7 +377,7 @@ pub async fn comment(
 ) -> Result<alert_comment::Model, AppError> {
     let body = body.trim();
     check_comment(body)?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let query = alert::Entity::find_by_id(alert_id.to_string());
     if for_update(query, db.backend()).one(&txn).await?.is_none() {
         return Err(AppError::NotFound("alert"));

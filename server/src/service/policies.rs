@@ -2,10 +2,7 @@
 
 use std::collections::HashSet;
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr};
 
 use super::{new_id, now};
 use crate::db::Db;
@@ -84,7 +81,7 @@ pub async fn create(db: &Db, input: NewPolicy) -> Result<escalation_policy::Mode
         }
     }
 
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let policy = escalation_policy::ActiveModel {
         id: Set(new_id()),
         name: Set(name),
