@@ -177,11 +177,18 @@ impl MigrationTrait for Migration {
                             .string_len(32)
                             .not_null(),
                     )
+                    // The key itself is a credential: a SHA-256 hash finds the source, and the
+                    // key is kept only encrypted (for showing the webhook URL again).
                     .col(
-                        ColumnDef::new(AlertSources::IntegrationKey)
+                        ColumnDef::new(AlertSources::IntegrationKeyHash)
                             .string_len(64)
                             .not_null()
                             .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AlertSources::IntegrationKeyEncrypted)
+                            .text()
+                            .not_null(),
                     )
                     .col(ref_col(AlertSources::EscalationPolicyId))
                     .col(time_col(AlertSources::CreatedAt))
@@ -414,7 +421,8 @@ enum AlertSources {
     Id,
     Name,
     IntegrationType,
-    IntegrationKey,
+    IntegrationKeyHash,
+    IntegrationKeyEncrypted,
     EscalationPolicyId,
     CreatedAt,
 }

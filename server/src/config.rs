@@ -56,6 +56,19 @@ pub struct ServeConfig {
     /// Password of that admin; when absent a random one is generated and logged once.
     #[arg(long, env = "GLIDEPATH_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<SecretString>,
+
+    /// Key that encrypts secrets at rest: 32 bytes as base64 or 64 hex digits. Every process
+    /// sharing a database needs the same one.
+    #[arg(long, env = "GLIDEPATH_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
+
+    /// Where the key is kept when GLIDEPATH_SECRET_KEY is not set; created (0600) if missing.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SECRET_KEY_FILE",
+        default_value = "glidepath.key"
+    )]
+    pub secret_key_file: std::path::PathBuf,
 }
 
 impl ServeConfig {

@@ -9,6 +9,7 @@ pub mod entity;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod secrets;
 pub mod service;
 pub mod servicenow;
 pub mod startup;

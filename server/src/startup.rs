@@ -2,6 +2,7 @@
 //! listener. `Application::build` then `run_until_stopped`; tests bind port 0 and read `port()`.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::{App, HttpServer, dev::Server, middleware, web};
 use anyhow::Context;
@@ -13,12 +14,14 @@ use crate::config::ServeConfig;
 use crate::db::Db;
 use crate::graphql::{self, AppSchema};
 use crate::http;
+use crate::secrets::Cipher;
 use crate::service::users;
 
 /// Shared by every request handler and resolver.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    pub cipher: Arc<Cipher>,
     pub public_url: Url,
     pub metrics: PrometheusHandle,
 }
@@ -42,6 +45,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
+        let cipher = Arc::new(Cipher::load(
+            config.secret_key.as_ref(),
+            &config.secret_key_file,
+        )?);
         let db = Db::connect(&config.database.database_url).await?;
         db.migrate(&config.database.database_url).await?;
         if let Some(password) =
@@ -66,6 +73,7 @@ impl Application {
         };
         let state = AppState {
             db,
+            cipher,
             public_url,
             metrics: http::metrics::install()?,
         };

@@ -49,6 +49,8 @@ const SERVER_ENV: &[&str] = &[
     "GLIDEPATH_PUBLIC_URL",
     "GLIDEPATH_ADMIN_EMAIL",
     "GLIDEPATH_ADMIN_PASSWORD",
+    "GLIDEPATH_SECRET_KEY",
+    "GLIDEPATH_SECRET_KEY_FILE",
 ];
 
 /// Every field of `Alert` in the contract, for queries that check a whole alert.
@@ -510,6 +512,51 @@ impl TestApp {
     }
 
     /// A session token for the bootstrap admin (logged in once per app).
+    /// Everything the database holds, as bytes: the SQLite files (with the WAL), or every row of
+    /// every table on PostgreSQL as JSON. What a stolen backup would reveal.
+    pub async fn database_dump(&self) -> Vec<u8> {
+        match backend() {
+            Backend::Sqlite => {
+                let mut out = Vec::new();
+                for entry in std::fs::read_dir(self.db.dir()).expect("read test dir") {
+                    let path = entry.expect("dir entry").path();
+                    let name = path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default();
+                    if name.starts_with("glidepath.db") {
+                        out.extend(std::fs::read(&path).expect("read database file"));
+                    }
+                }
+                out
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(self.db.url())
+                    .await
+                    .expect("connect to the test database");
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .expect("list tables");
+                let mut out = Vec::new();
+                for (table,) in tables {
+                    let sql = format!(
+                        "SELECT coalesce(string_agg(row_to_json(t)::text, '\n'), '') FROM \"{table}\" t"
+                    );
+                    let (rows,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .fetch_one(&mut conn)
+                        .await
+                        .expect("dump table");
+                    out.extend(rows.into_bytes());
+                }
+                out
+            }
+        }
+    }
+
     pub async fn admin_token(&self) -> String {
         self.admin_token
             .get_or_init(|| self.login_token(ADMIN_EMAIL, ADMIN_PASSWORD))

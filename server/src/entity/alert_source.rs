@@ -10,7 +10,8 @@ pub struct Model {
     pub name: String,
     pub integration_type: String,
     #[sea_orm(unique)]
-    pub integration_key: String,
+    pub integration_key_hash: String,
+    pub integration_key_encrypted: String,
     pub escalation_policy_id: String,
     pub created_at: DateTimeUtc,
 }

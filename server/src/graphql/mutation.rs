@@ -176,8 +176,10 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let IntegrationType::ServiceNow = input.integration_type;
+            let state = ctx.state()?;
             let source = sources::create(
-                &ctx.state()?.db,
+                &state.db,
+                &state.cipher,
                 NewSource {
                     name: input.name,
                     escalation_policy_id: input.escalation_policy_id.0,

@@ -3,6 +3,7 @@
 
 use async_graphql::{ComplexObject, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 
 use super::ContextExt;
 use crate::domain::{self, IncidentState};
@@ -177,17 +178,29 @@ impl AlertSource {
         .await
     }
     /// The webhook's credential: whoever has it can create alerts on this source.
-    async fn integration_key(&self) -> &str {
-        &self.0.integration_key
+    async fn integration_key(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
+        gql(async move {
+            let key = sources::integration_key(&ctx.state()?.cipher, &self.0)?;
+            Ok(key.expose_secret().to_string())
+        })
+        .await
     }
     async fn webhook_url(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
-        gql(async move { Ok(ctx.state()?.webhook_url(&self.0.integration_key)) }).await
+        gql(async move {
+            let state = ctx.state()?;
+            let key = sources::integration_key(&state.cipher, &self.0)?;
+            Ok(state.webhook_url(key.expose_secret()))
+        })
+        .await
     }
     /// The complete ServiceNow business rule, webhook URL filled in, ready to paste.
     async fn business_rule_script(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
         gql(async move {
-            let url = ctx.state()?.webhook_url(&self.0.integration_key);
-            Ok(business_rule::script(&url))
+            let state = ctx.state()?;
+            let key = sources::integration_key(&state.cipher, &self.0)?;
+            Ok(business_rule::script(
+                &state.webhook_url(key.expose_secret()),
+            ))
         })
         .await
     }
