@@ -312,3 +312,35 @@ async fn migrate_runs_alone_against_the_test_database() {
         "migrate started a server: {output:?}"
     );
 }
+
+#[tokio::test]
+async fn web_ui_is_served_at_the_root_and_unknown_api_paths_are_json_404() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/")).send().await.expect("GET /");
+    assert_eq!(page.status(), StatusCode::OK);
+    let content_type = page.headers()[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(page.text().await.expect("body").contains("Glidepath"));
+
+    // A path of the UI's own (client-side route) gets the page too, so a reload works.
+    let deep = app
+        .client
+        .get(app.url("/alerts/123"))
+        .send()
+        .await
+        .expect("GET deep");
+    assert_eq!(deep.status(), StatusCode::OK);
+
+    let api = app
+        .client
+        .get(app.url("/api/v1/nope"))
+        .send()
+        .await
+        .expect("GET api");
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = api.json().await.expect("JSON 404");
+    assert_eq!(body["error"]["code"], "not_found");
+}
