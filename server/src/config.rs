@@ -56,6 +56,11 @@ pub struct ServeConfig {
     /// Password of that admin; when absent a random one is generated and logged once.
     #[arg(long, env = "GLIDEPATH_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<SecretString>,
+
+    /// A test setting: escalation timeouts pass this many times faster (60 = a minute of
+    /// timeout per second). Timestamps stay real.
+    #[arg(long, env = "GLIDEPATH_TIME_SCALE", default_value_t = 1.0)]
+    pub time_scale: f64,
 }
 
 impl ServeConfig {

@@ -23,7 +23,7 @@ impl QueryRoot {
             users::get(&ctx.state()?.db, &caller.user_id)
                 .await?
                 .map(User)
-                .ok_or_else(|| AppError::Unauthorized("the user no longer exists").into())
+                .ok_or(AppError::Unauthorized("the user no longer exists"))
         })
         .await
     }
