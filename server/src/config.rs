@@ -69,6 +69,10 @@ pub struct ServeConfig {
         default_value = "glidepath.key"
     )]
     pub secret_key_file: std::path::PathBuf,
+    /// A test setting: escalation timeouts pass this many times faster (60 = a minute of
+    /// timeout per second). Timestamps stay real.
+    #[arg(long, env = "GLIDEPATH_TIME_SCALE", default_value_t = 1.0)]
+    pub time_scale: f64,
 }
 
 impl ServeConfig {

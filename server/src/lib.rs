@@ -2,9 +2,11 @@
 //!
 //! See ARCHITECTURE.md at the repository root for a map of this crate.
 
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod engine;
 pub mod entity;
 pub mod error;
 pub mod graphql;

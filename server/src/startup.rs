@@ -10,8 +10,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::ExposeSecret;
 use url::Url;
 
+use crate::clock::{self, SystemClock};
 use crate::config::ServeConfig;
 use crate::db::Db;
+use crate::engine::Engine;
 use crate::graphql::{self, AppSchema};
 use crate::http;
 use crate::secrets::Cipher;
@@ -41,6 +43,7 @@ impl AppState {
 pub struct Application {
     addr: std::net::SocketAddr,
     server: Server,
+    db: Db,
 }
 
 impl Application {
@@ -49,6 +52,16 @@ impl Application {
             config.secret_key.as_ref(),
             &config.secret_key_file,
         )?);
+        if !(config.time_scale.is_finite() && config.time_scale >= 1.0) {
+            anyhow::bail!("GLIDEPATH_TIME_SCALE must be a number of at least 1");
+        }
+        clock::install(Arc::new(SystemClock::new(config.time_scale)));
+        if config.time_scale != 1.0 {
+            tracing::warn!(
+                scale = config.time_scale,
+                "GLIDEPATH_TIME_SCALE is set: escalation timeouts are shortened (a test setting)"
+            );
+        }
         let db = Db::connect(&config.database.database_url).await?;
         db.migrate(&config.database.database_url).await?;
         if let Some(password) =
@@ -72,14 +85,14 @@ impl Application {
             None => Url::parse(&format!("http://{addr}"))?,
         };
         let state = AppState {
-            db,
+            db: db.clone(),
             cipher,
             public_url,
             metrics: http::metrics::install()?,
         };
         let schema = graphql::schema(Some(state.clone()));
         let server = build_server(listener, state, schema)?;
-        Ok(Application { addr, server })
+        Ok(Application { addr, server, db })
     }
 
     pub fn port(&self) -> u16 {
@@ -90,8 +103,13 @@ impl Application {
         self.addr
     }
 
+    /// Serves HTTP and runs the escalation engine until the server stops (SIGINT or SIGTERM),
+    /// then stops the engine between two steps.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let engine = Engine::spawn(self.db);
+        let result = self.server.await;
+        engine.shutdown().await;
+        result
     }
 }
 

@@ -51,6 +51,7 @@ const SERVER_ENV: &[&str] = &[
     "GLIDEPATH_ADMIN_PASSWORD",
     "GLIDEPATH_SECRET_KEY",
     "GLIDEPATH_SECRET_KEY_FILE",
+    "GLIDEPATH_TIME_SCALE",
 ];
 
 /// Every field of `Alert` in the contract, for queries that check a whole alert.
@@ -389,6 +390,18 @@ impl TestApp {
     /// Like [`TestApp::spawn_sibling`] with other options.
     pub async fn spawn_sibling_with(&self, options: SpawnOptions) -> TestApp {
         TestApp::start(Arc::clone(&self.db), options).await
+    }
+
+    /// Kills the process (as a crash or a power cut would) and waits until it has exited. The
+    /// database stays: `spawn_sibling` on a clone of [`TestApp::database`] starts a new process.
+    pub async fn stop(mut self) -> Arc<TestDatabase> {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        Arc::clone(&self.db)
+    }
+
+    pub fn options(&self) -> &SpawnOptions {
+        &self.options
     }
 
     pub fn database(&self) -> &Arc<TestDatabase> {

@@ -124,7 +124,11 @@ async fn accept_alert_assigns_the_caller_and_logs_it() {
 
     let alert = c.app.alert(&id).await;
     assert_eq!(alert["status"], "ACCEPTED");
-    assert_eq!(log_kinds(&alert), vec!["CREATED", "ACCEPTED"], "{alert}");
+    assert_eq!(
+        log_kinds(&alert),
+        vec!["CREATED", "ESCALATED", "ACCEPTED"],
+        "{alert}"
+    );
     assert_logged_by_admin(&alert, "ACCEPTED");
 }
 
@@ -146,7 +150,9 @@ async fn accept_resolved_alert_conflicts() {
     assert_error_code(&c.accept(&id).await, "CONFLICT");
     let alert = c.app.alert(&id).await;
     assert_eq!(alert["status"], "RESOLVED");
-    assert!(alert["assignedTo"].is_null(), "{alert}");
+    // The refused accept changed nothing (the assignee is level 1's, from creation).
+    assert!(alert["acceptedAt"].is_null(), "{alert}");
+    assert!(log_entries_of(&alert, "ACCEPTED").is_empty(), "{alert}");
 }
 
 #[tokio::test]
@@ -181,7 +187,7 @@ async fn resolve_accepted_alert_without_comment() {
     assert_eq!(alert["comments"], json!([]), "{alert}");
     assert_eq!(
         log_kinds(&alert),
-        vec!["CREATED", "ACCEPTED", "RESOLVED"],
+        vec!["CREATED", "ESCALATED", "ACCEPTED", "RESOLVED"],
         "{alert}"
     );
 }
@@ -371,6 +377,7 @@ async fn log_entries_are_oldest_first_with_actors() {
         log_kinds(&alert),
         vec![
             "CREATED",
+            "ESCALATED",
             "PRIORITY_RAISED",
             "ACCEPTED",
             "COMMENTED",
@@ -386,7 +393,7 @@ async fn log_entries_are_oldest_first_with_actors() {
         .collect();
     assert_eq!(
         actor_kinds,
-        vec!["SERVICENOW", "SERVICENOW", "USER", "USER", "USER"]
+        vec!["SERVICENOW", "SYSTEM", "SERVICENOW", "USER", "USER", "USER"]
     );
     for entry in alert["logEntries"].as_array().unwrap() {
         assert!(entry["message"].is_string(), "{entry}");

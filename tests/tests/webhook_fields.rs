@@ -105,12 +105,13 @@ async fn ticket_url_follows_the_event_server_url() {
 }
 
 #[tokio::test]
-async fn alert_has_no_comments_or_assignee_when_created() {
+async fn alert_has_no_comments_and_is_assigned_to_level_one_when_created() {
     let app = spawn_app().await;
     let source = app.setup_source().await;
     let alert = create_from(&app, &source, &fixture("incident-new.json")).await;
     assert_eq!(alert["comments"], json!([]), "{alert}");
-    assert!(alert["assignedTo"].is_null(), "{alert}");
+    // The source's policy has one level: the admin.
+    assert_eq!(alert["assignedTo"]["email"], ADMIN_EMAIL, "{alert}");
 }
 
 #[tokio::test]

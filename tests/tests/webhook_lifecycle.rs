@@ -82,8 +82,9 @@ async fn new_event_without_alert_creates_pending_alert() {
     assert!(alert["createdAt"].is_string(), "{alert}");
     assert!(alert["acceptedAt"].is_null(), "{alert}");
     assert!(alert["resolvedAt"].is_null(), "{alert}");
-    assert!(alert["assignedTo"].is_null(), "{alert}");
-    assert_eq!(log_kinds(&alert), vec!["CREATED"], "{alert}");
+    // Level 1 of the policy (the admin) is assigned at once.
+    assert_eq!(alert["assignedTo"]["email"], ADMIN_EMAIL, "{alert}");
+    assert_eq!(log_kinds(&alert), vec!["CREATED", "ESCALATED"], "{alert}");
     let created = &alert["logEntries"][0];
     assert_eq!(created["actorKind"], "SERVICENOW", "{alert}");
     assert_eq!(created["actor"], "ServiceNow (admin)", "{alert}");

@@ -116,7 +116,7 @@ async fn priority_5_event_never_lowers_high_alert() {
     assert_eq!(body["outcome"], "unchanged", "{body}");
     let alert = app.alert(&alert_id).await;
     assert_eq!(alert["priority"], "HIGH", "{alert}");
-    assert_eq!(log_kinds(&alert), vec!["CREATED"], "{alert}");
+    assert_eq!(log_kinds(&alert), vec!["CREATED", "ESCALATED"], "{alert}");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! a value of these types is known to be well formed.
 
 pub mod alert;
+pub mod escalation;
 pub mod incident;
 pub mod user;
 

@@ -23,6 +23,12 @@ pub struct Model {
     pub ticket_state: i32,
     pub ticket_url: Option<String>,
     pub ticket_mod_count: Option<i64>,
+    /// 0 before the first step, else the 1-based level last reached.
+    pub escalation_level: i32,
+    /// 0 for the first walk through the policy's levels, 1 for the first repeat, …
+    pub escalation_round: i32,
+    /// When the next step is due; `None` once escalation stopped or ended.
+    pub next_escalation_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,10 @@ pub struct Model {
     #[sea_orm(unique)]
     pub routing_key: Option<String>,
     pub created_at: DateTimeUtc,
+    /// How many more times the levels are walked after the first time.
+    pub repeat_count: i32,
+    /// Set when a policy resolved alerts still name is deleted.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod alert_comment;
 pub mod alert_log;
+pub mod alert_responder;
 pub mod alert_source;
 pub mod auth_token;
 pub mod escalation_policy;

@@ -41,6 +41,39 @@ pub struct CreateEscalationPolicyInput {
     name: String,
     routing_key: Option<String>,
     rules: Vec<EscalationRuleInput>,
+    /// How many more times the rules are walked after the first time (0 to 20).
+    #[graphql(default)]
+    repeat: i32,
+}
+
+/// The whole policy as it should be from now on: rules are replaced, not merged.
+#[derive(InputObject)]
+pub struct UpdateEscalationPolicyInput {
+    name: String,
+    routing_key: Option<String>,
+    rules: Vec<EscalationRuleInput>,
+    #[graphql(default)]
+    repeat: i32,
+}
+
+fn new_policy(
+    name: String,
+    routing_key: Option<String>,
+    rules: Vec<EscalationRuleInput>,
+    repeat: i32,
+) -> policies::NewPolicy {
+    policies::NewPolicy {
+        name,
+        routing_key,
+        rules: rules
+            .into_iter()
+            .map(|r| policies::NewRule {
+                escalation_timeout_minutes: r.escalation_timeout_minutes,
+                user_ids: r.user_ids.into_iter().map(|id| id.0).collect(),
+            })
+            .collect(),
+        repeat,
+    }
 }
 
 #[derive(InputObject)]
@@ -147,23 +180,37 @@ impl MutationRoot {
     ) -> Result<EscalationPolicy> {
         gql(async move {
             require_admin(ctx.caller()?)?;
-            let policy = policies::create(
-                &ctx.state()?.db,
-                policies::NewPolicy {
-                    name: input.name,
-                    routing_key: input.routing_key,
-                    rules: input
-                        .rules
-                        .into_iter()
-                        .map(|r| policies::NewRule {
-                            escalation_timeout_minutes: r.escalation_timeout_minutes,
-                            user_ids: r.user_ids.into_iter().map(|id| id.0).collect(),
-                        })
-                        .collect(),
-                },
-            )
-            .await?;
+            let input = new_policy(input.name, input.routing_key, input.rules, input.repeat);
+            let policy = policies::create(&ctx.state()?.db, input).await?;
             Ok(EscalationPolicy(policy))
+        })
+        .await
+    }
+
+    /// Replaces a policy's name, routing key, rules and repeat. Alerts escalating through it go on
+    /// from the level they reached, under the new rules.
+    async fn update_escalation_policy(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateEscalationPolicyInput,
+    ) -> Result<EscalationPolicy> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let input = new_policy(input.name, input.routing_key, input.rules, input.repeat);
+            let policy = policies::update(&ctx.state()?.db, &id, input).await?;
+            Ok(EscalationPolicy(policy))
+        })
+        .await
+    }
+
+    /// Deletes a policy; refused (CONFLICT, naming them) while alert sources or open alerts use
+    /// it. Returns true.
+    async fn delete_escalation_policy(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            policies::delete(&ctx.state()?.db, &id).await?;
+            Ok(true)
         })
         .await
     }

@@ -9,7 +9,7 @@ use super::ContextExt;
 use crate::domain::{self, IncidentState};
 use crate::entity::{alert, alert_comment, alert_log, alert_source, escalation_policy, user};
 use crate::error::AppError;
-use crate::service::{alerts, policies, sources, users};
+use crate::service::{alerts, escalation, policies, sources, users};
 use crate::servicenow::business_rule;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
@@ -71,6 +71,7 @@ pub enum LogEntryKind {
     Rerouted,
     Commented,
     TicketUpdated,
+    Escalated,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -133,6 +134,10 @@ impl EscalationPolicy {
     async fn routing_key(&self) -> Option<&str> {
         self.0.routing_key.as_deref()
     }
+    /// How many more times the rules are walked after the first time; 0 = no repeat.
+    async fn repeat(&self) -> i32 {
+        self.0.repeat_count
+    }
     async fn rules(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<EscalationRule>> {
         gql(async move {
             let rules = policies::rules(&ctx.state()?.db, &self.0.id).await?;
@@ -152,7 +157,7 @@ async fn load_policy(
     ctx: &async_graphql::Context<'_>,
     id: &str,
 ) -> std::result::Result<EscalationPolicy, AppError> {
-    policies::get(&ctx.state()?.db, id)
+    policies::get_any(&ctx.state()?.db, id)
         .await?
         .map(EscalationPolicy)
         .ok_or_else(|| corrupt("escalation policy id", id))
@@ -295,6 +300,27 @@ impl Alert {
         })
         .await
     }
+    /// Everyone escalation (or a re-route) has called, in the order they were added.
+    async fn responders(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<User>> {
+        gql(async move {
+            let users = escalation::responders(&ctx.state()?.db, &self.0.id).await?;
+            Ok(users.into_iter().map(User).collect())
+        })
+        .await
+    }
+    /// The level of the escalation policy last reached (1-based); 0 before the first.
+    async fn escalation_level(&self) -> i32 {
+        self.0.escalation_level
+    }
+    /// 0 on the first walk through the policy's levels, 1 on the first repeat, …
+    async fn escalation_round(&self) -> i32 {
+        self.0.escalation_round
+    }
+    /// When the next level is due; null once the alert is accepted or resolved, or escalation
+    /// has ended.
+    async fn next_escalation_at(&self) -> Option<DateTime<Utc>> {
+        self.0.next_escalation_at
+    }
     /// Oldest first.
     async fn comments(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<Comment>> {
         gql(async move {
@@ -363,6 +389,7 @@ impl LogEntry {
                 k::REROUTED => LogEntryKind::Rerouted,
                 k::COMMENTED => LogEntryKind::Commented,
                 k::TICKET_UPDATED => LogEntryKind::TicketUpdated,
+                k::ESCALATED => LogEntryKind::Escalated,
                 other => return Err(corrupt("log kind", other)),
             })
         })

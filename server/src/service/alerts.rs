@@ -8,7 +8,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 
-use super::{Actor, Caller, new_id, now, policies};
+use super::{Actor, Caller, escalation, new_id, now, policies};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
     AlertSnapshot, check_accept, check_raise, check_reroute, check_resolve, decide_ingest,
@@ -28,6 +28,7 @@ pub mod log_kind {
     pub const REROUTED: &str = "REROUTED";
     pub const COMMENTED: &str = "COMMENTED";
     pub const TICKET_UPDATED: &str = "TICKET_UPDATED";
+    pub const ESCALATED: &str = "ESCALATED";
 }
 
 pub enum IngestResult {
@@ -39,7 +40,7 @@ pub enum IngestResult {
     UnknownIncident,
 }
 
-async fn append_log(
+pub(crate) async fn append_log(
     txn: &DatabaseTransaction,
     alert_id: &str,
     kind: &str,
@@ -125,6 +126,19 @@ pub async fn ingest(
                         &actor,
                     )
                     .await?;
+                    // Level 1 is reached at once, in the transaction that creates the alert.
+                    let Some(created) = alert::Entity::find_by_id(alert_id.clone())
+                        .one(&txn)
+                        .await?
+                    else {
+                        return Err(
+                            anyhow::anyhow!("alert {alert_id} vanished after insert").into()
+                        );
+                    };
+                    let mut am: alert::ActiveModel = created.into();
+                    escalation::start(&txn, &alert_id, &source.escalation_policy_id, &mut am)
+                        .await?;
+                    am.update(&txn).await?;
                     txn.commit().await?;
                     return Ok(IngestResult::Applied {
                         outcome: IngestOutcome::Created,
@@ -158,12 +172,14 @@ pub async fn ingest(
                     Some(AlertStatus::Accepted) => {
                         am.status = Set(AlertStatus::Accepted.as_str().into());
                         am.accepted_at = Set(Some(at));
+                        escalation::stop(&mut am);
                         let msg = format!("Accepted: the ticket is {state_label} in ServiceNow");
                         append_log(&txn, &alert_id, log_kind::ACCEPTED, msg, &actor).await?;
                     }
                     Some(AlertStatus::Resolved) => {
                         am.status = Set(AlertStatus::Resolved.as_str().into());
                         am.resolved_at = Set(Some(at));
+                        escalation::stop(&mut am);
                         let msg = format!("Resolved: the ticket is {state_label} in ServiceNow");
                         append_log(&txn, &alert_id, log_kind::RESOLVED, msg, &actor).await?;
                     }
@@ -220,6 +236,9 @@ async fn insert_alert(
         ticket_state: Set(incident.state.code()),
         ticket_url: Set(incident.ticket_url()),
         ticket_mod_count: Set(incident.mod_count),
+        escalation_level: Set(0),
+        escalation_round: Set(0),
+        next_escalation_at: Set(None),
     };
     let result = alert::Entity::insert(model)
         .on_conflict_do_nothing_on([alert::Column::AlertSourceId, alert::Column::AlertKey])
@@ -256,6 +275,7 @@ pub async fn accept(db: &Db, caller: &Caller, alert_id: &str) -> Result<alert::M
         am.status = Set(AlertStatus::Accepted.as_str().into());
         am.accepted_at = Set(Some(now()));
         am.assigned_to_id = Set(Some(caller.user_id.clone()));
+        escalation::stop(&mut am);
         let msg = format!("Accepted by {}", caller.email);
         append_log(txn, &id, log_kind::ACCEPTED, msg, &caller.actor()).await?;
         Ok(am)
@@ -281,6 +301,7 @@ pub async fn resolve(
         let mut am: alert::ActiveModel = model.into();
         am.status = Set(AlertStatus::Resolved.as_str().into());
         am.resolved_at = Set(Some(now()));
+        escalation::stop(&mut am);
         let msg = match &comment {
             Some(c) => {
                 insert_comment(txn, &id, caller, c).await?;
@@ -304,9 +325,10 @@ pub async fn reroute(
         return Err(AppError::NotFound("escalation policy"));
     };
     act(db, alert_id, async |txn, model| {
-        check_reroute(status_of(&model)?, &model.escalation_policy_id, &target.id)?;
+        let status = status_of(&model)?;
+        check_reroute(status, &model.escalation_policy_id, &target.id)?;
         let id = model.id.clone();
-        let from = policies::get(db, &model.escalation_policy_id)
+        let from = policies::get_any(db, &model.escalation_policy_id)
             .await?
             .map(|p| p.name)
             .unwrap_or_else(|| "a deleted policy".into());
@@ -317,6 +339,10 @@ pub async fn reroute(
             caller.email, target.name
         );
         append_log(txn, &id, log_kind::REROUTED, msg, &caller.actor()).await?;
+        // An accepted alert has its responder already; only a PENDING one escalates again.
+        if status == AlertStatus::Pending {
+            escalation::start(txn, &id, &target.id, &mut am).await?;
+        }
         Ok(am)
     })
     .await

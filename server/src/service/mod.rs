@@ -3,11 +3,12 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod escalation;
 pub mod policies;
 pub mod sources;
 pub mod users;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::domain::Role;
 
@@ -76,7 +77,8 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Microsecond precision, which both SQLite text and PostgreSQL timestamptz keep exactly.
+/// The installed clock's time, at microsecond precision, which both SQLite text and PostgreSQL
+/// timestamptz keep exactly.
 pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    crate::clock::now()
 }

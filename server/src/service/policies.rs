@@ -1,12 +1,20 @@
-//! Escalation policies: an ordered list of rules, each a set of users and a timeout.
+//! Escalation policies: an ordered list of rules (levels), each a set of users and a timeout,
+//! walked `repeat + 1` times.
 
 use std::collections::HashSet;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr,
+};
 
 use super::{new_id, now};
-use crate::db::Db;
-use crate::entity::{escalation_policy, escalation_rule, escalation_rule_user, user};
+use crate::db::{Db, for_update};
+use crate::domain::AlertStatus;
+use crate::domain::escalation::MAX_REPEAT;
+use crate::entity::{
+    alert, alert_source, escalation_policy, escalation_rule, escalation_rule_user, user,
+};
 use crate::error::AppError;
 
 pub struct NewRule {
@@ -18,6 +26,8 @@ pub struct NewPolicy {
     pub name: String,
     pub routing_key: Option<String>,
     pub rules: Vec<NewRule>,
+    /// How many more times the levels are walked after the first; 0 = no repeat.
+    pub repeat: i32,
 }
 
 /// A rule with its users in order.
@@ -28,19 +38,27 @@ pub struct Rule {
 
 const MAX_TIMEOUT_MINUTES: i32 = 7 * 24 * 60;
 
-pub async fn create(db: &Db, input: NewPolicy) -> Result<escalation_policy::Model, AppError> {
+/// The input, checked and trimmed: (name, routing key).
+async fn validate(db: &Db, input: &NewPolicy) -> Result<(String, Option<String>), AppError> {
     let name = input.name.trim().to_string();
     if name.is_empty() || name.len() > 200 {
         return Err(AppError::validation("name", "must be 1 to 200 characters"));
     }
     let routing_key = input
         .routing_key
+        .as_ref()
         .map(|k| k.trim().to_string())
         .filter(|k| !k.is_empty());
     if routing_key.as_ref().is_some_and(|k| k.len() > 200) {
         return Err(AppError::validation(
             "routingKey",
             "must be at most 200 characters",
+        ));
+    }
+    if !(0..=MAX_REPEAT).contains(&input.repeat) {
+        return Err(AppError::validation(
+            "repeat",
+            format!("must be between 0 and {MAX_REPEAT}"),
         ));
     }
     if input.rules.is_empty() {
@@ -80,35 +98,32 @@ pub async fn create(db: &Db, input: NewPolicy) -> Result<escalation_policy::Mode
             ));
         }
     }
+    Ok((name, routing_key))
+}
 
-    let txn = db.begin_write().await?;
-    let policy = escalation_policy::ActiveModel {
-        id: Set(new_id()),
-        name: Set(name),
-        routing_key: Set(routing_key.clone()),
-        created_at: Set(now()),
-    }
-    .insert(&txn)
-    .await;
-    let policy = match policy {
-        Ok(p) => p,
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            return Err(AppError::Conflict(format!(
-                "another escalation policy has routing key {:?}",
-                routing_key.unwrap_or_default()
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    for (position, rule) in input.rules.iter().enumerate() {
+fn routing_key_conflict(e: &sea_orm::DbErr, routing_key: &Option<String>) -> Option<AppError> {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))).then(|| {
+        AppError::Conflict(format!(
+            "another escalation policy has routing key {:?}",
+            routing_key.clone().unwrap_or_default()
+        ))
+    })
+}
+
+async fn insert_rules(
+    txn: &DatabaseTransaction,
+    policy_id: &str,
+    rules: &[NewRule],
+) -> Result<(), AppError> {
+    for (position, rule) in rules.iter().enumerate() {
         let rule_id = new_id();
         escalation_rule::ActiveModel {
             id: Set(rule_id.clone()),
-            policy_id: Set(policy.id.clone()),
+            policy_id: Set(policy_id.to_string()),
             position: Set(position as i32),
             escalation_timeout_minutes: Set(rule.escalation_timeout_minutes),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         for (position, user_id) in rule.user_ids.iter().enumerate() {
             escalation_rule_user::ActiveModel {
@@ -116,22 +131,168 @@ pub async fn create(db: &Db, input: NewPolicy) -> Result<escalation_policy::Mode
                 user_id: Set(user_id.clone()),
                 position: Set(position as i32),
             }
-            .insert(&txn)
+            .insert(txn)
             .await?;
         }
     }
+    Ok(())
+}
+
+pub async fn create(db: &Db, input: NewPolicy) -> Result<escalation_policy::Model, AppError> {
+    let (name, routing_key) = validate(db, &input).await?;
+    let txn = db.begin_write().await?;
+    let policy = escalation_policy::ActiveModel {
+        id: Set(new_id()),
+        name: Set(name),
+        routing_key: Set(routing_key.clone()),
+        created_at: Set(now()),
+        repeat_count: Set(input.repeat),
+        deleted_at: Set(None),
+    }
+    .insert(&txn)
+    .await;
+    let policy = match policy {
+        Ok(p) => p,
+        Err(e) => return Err(routing_key_conflict(&e, &routing_key).unwrap_or(e.into())),
+    };
+    insert_rules(&txn, &policy.id, &input.rules).await?;
     txn.commit().await?;
     Ok(policy)
 }
 
+/// Replaces a policy's name, routing key, repeat and rules. Alerts on their way through it go on
+/// from the level they reached, with the new rules.
+pub async fn update(
+    db: &Db,
+    id: &str,
+    input: NewPolicy,
+) -> Result<escalation_policy::Model, AppError> {
+    let (name, routing_key) = validate(db, &input).await?;
+    let txn = db.begin_write().await?;
+    let Some(policy) = find_live_locked(&txn, db, id).await? else {
+        return Err(AppError::NotFound("escalation policy"));
+    };
+    let mut am: escalation_policy::ActiveModel = policy.into();
+    am.name = Set(name);
+    am.routing_key = Set(routing_key.clone());
+    am.repeat_count = Set(input.repeat);
+    let policy = match am.update(&txn).await {
+        Ok(p) => p,
+        Err(e) => return Err(routing_key_conflict(&e, &routing_key).unwrap_or(e.into())),
+    };
+    // Rule users go with their rules (ON DELETE CASCADE).
+    escalation_rule::Entity::delete_many()
+        .filter(escalation_rule::Column::PolicyId.eq(id))
+        .exec(&txn)
+        .await?;
+    insert_rules(&txn, id, &input.rules).await?;
+    txn.commit().await?;
+    Ok(policy)
+}
+
+async fn find_live_locked(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    id: &str,
+) -> Result<Option<escalation_policy::Model>, AppError> {
+    let query = escalation_policy::Entity::find_by_id(id.to_string())
+        .filter(escalation_policy::Column::DeletedAt.is_null());
+    Ok(for_update(query, db.backend()).one(txn).await?)
+}
+
+/// How many users of each kind a refusal names before it says "and N more".
+const NAMED_IN_REFUSAL: usize = 5;
+
+fn name_some(kind: &str, names: Vec<String>, total: u64) -> String {
+    let mut text = format!("{kind} {}", names.join(", "));
+    let more = total.saturating_sub(names.len() as u64);
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
+/// Deletes a policy that no alert source and no open alert uses.
+pub async fn delete(db: &Db, id: &str) -> Result<(), AppError> {
+    let txn = db.begin_write().await?;
+    let Some(policy) = find_live_locked(&txn, db, id).await? else {
+        return Err(AppError::NotFound("escalation policy"));
+    };
+    let sources = alert_source::Entity::find()
+        .filter(alert_source::Column::EscalationPolicyId.eq(id))
+        .order_by_asc(alert_source::Column::Name);
+    let source_count = sources.clone().count(&txn).await?;
+    let source_names: Vec<String> = sources
+        .limit(NAMED_IN_REFUSAL as u64)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|s| format!("{:?}", s.name))
+        .collect();
+    let open = alert::Entity::find()
+        .filter(alert::Column::EscalationPolicyId.eq(id))
+        .filter(alert::Column::Status.ne(AlertStatus::Resolved.as_str()))
+        .order_by_asc(alert::Column::Id);
+    let open_count = open.clone().count(&txn).await?;
+    let open_names: Vec<String> = open
+        .limit(NAMED_IN_REFUSAL as u64)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|a| format!("{} ({:?})", a.id, a.summary))
+        .collect();
+    if source_count > 0 || open_count > 0 {
+        let mut users = Vec::new();
+        if source_count > 0 {
+            users.push(name_some("alert sources", source_names, source_count));
+        }
+        if open_count > 0 {
+            users.push(name_some("open alerts", open_names, open_count));
+        }
+        return Err(AppError::Conflict(format!(
+            "escalation policy {:?} is in use by {}",
+            policy.name,
+            users.join("; ")
+        )));
+    }
+    let resolved = alert::Entity::find()
+        .filter(alert::Column::EscalationPolicyId.eq(id))
+        .count(&txn)
+        .await?;
+    if resolved > 0 {
+        // Resolved alerts keep naming the policy that handled them, so it stays as a tombstone:
+        // gone from lists and choices, its routing key free for another policy.
+        let mut am: escalation_policy::ActiveModel = policy.into();
+        am.deleted_at = Set(Some(now()));
+        am.routing_key = Set(None);
+        am.update(&txn).await?;
+    } else {
+        escalation_policy::Entity::delete_by_id(id.to_string())
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
 pub async fn list(db: &Db) -> Result<Vec<escalation_policy::Model>, AppError> {
     Ok(escalation_policy::Entity::find()
+        .filter(escalation_policy::Column::DeletedAt.is_null())
         .order_by_asc(escalation_policy::Column::Name)
         .all(&db.read)
         .await?)
 }
 
+/// A policy that has not been deleted: what new alert sources and re-routes may choose.
 pub async fn get(db: &Db, id: &str) -> Result<Option<escalation_policy::Model>, AppError> {
+    Ok(escalation_policy::Entity::find_by_id(id.to_string())
+        .filter(escalation_policy::Column::DeletedAt.is_null())
+        .one(&db.read)
+        .await?)
+}
+
+/// Any policy, deleted ones included: what a resolved alert was handled by.
+pub async fn get_any(db: &Db, id: &str) -> Result<Option<escalation_policy::Model>, AppError> {
     Ok(escalation_policy::Entity::find_by_id(id.to_string())
         .one(&db.read)
         .await?)
