@@ -424,3 +424,27 @@ fn backoff(attempts: i32) -> chrono::TimeDelta {
     let factor = 1i32 << (attempts.clamp(1, 10) - 1);
     clock::get().minutes(1) * factor
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_minute() {
+        let minutes: Vec<i64> = (1..=5).map(|n| backoff(n).num_minutes()).collect();
+        assert_eq!(minutes, vec![1, 2, 4, 8, 16]);
+        assert_eq!(backoff(0), backoff(1));
+        assert_eq!(backoff(99), backoff(10), "capped");
+    }
+
+    #[test]
+    fn targets_are_checked_by_kind() {
+        assert!(check_target(EMAIL, " a@example.com ").is_ok());
+        assert!(check_target(EMAIL, "https://example.com").is_err());
+        assert!(check_target(WEBHOOK, "https://chat.example.com/hook").is_ok());
+        assert!(check_target(WEBHOOK, "http://10.0.0.1:8080/x").is_ok());
+        assert!(check_target(WEBHOOK, "file:///etc/passwd").is_err());
+        assert!(check_target(WEBHOOK, "a@example.com").is_err());
+        assert!(check_target("SMS", "+4912345").is_err());
+    }
+}
