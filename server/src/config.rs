@@ -73,6 +73,20 @@ pub struct ServeConfig {
     /// timeout per second). Timestamps stay real.
     #[arg(long, env = "GLIDEPATH_TIME_SCALE", default_value_t = 1.0)]
     pub time_scale: f64,
+
+    /// SMTP server for e-mail notifications: `smtp://host:port` (STARTTLS with
+    /// `?tls=required`), `smtps://host:port`, credentials as `smtp://user:pass@host`. Without it,
+    /// e-mail notifications are not sent and the alert log says so.
+    #[arg(long, env = "GLIDEPATH_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// The From of notification e-mails.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SMTP_FROM",
+        default_value = "Glidepath <glidepath@localhost>"
+    )]
+    pub smtp_from: String,
 }
 
 impl ServeConfig {

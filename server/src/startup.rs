@@ -13,7 +13,7 @@ use url::Url;
 use crate::clock::{self, SystemClock};
 use crate::config::ServeConfig;
 use crate::db::Db;
-use crate::engine::Engine;
+use crate::engine::{Engine, delivery::Sender};
 use crate::graphql::{self, AppSchema};
 use crate::http;
 use crate::secrets::Cipher;
@@ -44,6 +44,7 @@ pub struct Application {
     addr: std::net::SocketAddr,
     server: Server,
     db: Db,
+    sender: Sender,
 }
 
 impl Application {
@@ -56,6 +57,13 @@ impl Application {
             anyhow::bail!("GLIDEPATH_TIME_SCALE must be a number of at least 1");
         }
         clock::install(Arc::new(SystemClock::new(config.time_scale)));
+        let sender = Sender::new(config.smtp_url.as_ref(), &config.smtp_from)?;
+        crate::service::notifications::set_smtp_configured(config.smtp_url.is_some());
+        if config.smtp_url.is_none() {
+            tracing::warn!(
+                "GLIDEPATH_SMTP_URL is not set: e-mail notifications are logged on the alert, not sent"
+            );
+        }
         if config.time_scale != 1.0 {
             tracing::warn!(
                 scale = config.time_scale,
@@ -92,7 +100,12 @@ impl Application {
         };
         let schema = graphql::schema(Some(state.clone()));
         let server = build_server(listener, state, schema)?;
-        Ok(Application { addr, server, db })
+        Ok(Application {
+            addr,
+            server,
+            db,
+            sender,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -106,7 +119,7 @@ impl Application {
     /// Serves HTTP and runs the escalation engine until the server stops (SIGINT or SIGTERM),
     /// then stops the engine between two steps.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let engine = Engine::spawn(self.db);
+        let engine = Engine::spawn(self.db, self.sender);
         let result = self.server.await;
         engine.shutdown().await;
         result

@@ -52,6 +52,8 @@ const SERVER_ENV: &[&str] = &[
     "GLIDEPATH_SECRET_KEY",
     "GLIDEPATH_SECRET_KEY_FILE",
     "GLIDEPATH_TIME_SCALE",
+    "GLIDEPATH_SMTP_URL",
+    "GLIDEPATH_SMTP_FROM",
 ];
 
 /// Every field of `Alert` in the contract, for queries that check a whole alert.
@@ -1040,5 +1042,197 @@ mod tests {
     #[test]
     fn ansi_is_stripped() {
         assert_eq!(strip_ansi("\u{1b}[32mINFO\u{1b}[0m ok"), "INFO ok");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receivers for notifications
+// ---------------------------------------------------------------------------------------------
+
+/// One e-mail as an SMTP client handed it over.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    /// The message as sent after DATA (headers and body).
+    pub data: String,
+}
+
+/// A minimal SMTP server that accepts every message and keeps it: enough for lettre's client
+/// (EHLO, MAIL, RCPT, DATA, QUIT), no TLS, no authentication.
+pub struct SmtpSink {
+    pub port: u16,
+    mails: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the SMTP sink");
+        let port = listener.local_addr().expect("sink address").port();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let store = Arc::clone(&mails);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+                        return;
+                    }
+                    let (mut from, mut to) = (String::new(), Vec::new());
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let upper = line.to_ascii_uppercase();
+                        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO")
+                        {
+                            b"250 sink\r\n"
+                        } else if upper.starts_with("MAIL FROM:") {
+                            from = line[10..].trim().trim_matches(['<', '>']).to_string();
+                            to.clear();
+                            b"250 OK\r\n"
+                        } else if upper.starts_with("RCPT TO:") {
+                            to.push(line[8..].trim().trim_matches(['<', '>']).to_string());
+                            b"250 OK\r\n"
+                        } else if upper == "DATA" {
+                            if write.write_all(b"354 go ahead\r\n").await.is_err() {
+                                return;
+                            }
+                            let mut data = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                data.push_str(&l);
+                                data.push('\n');
+                            }
+                            store.lock().unwrap().push(Mail {
+                                from: from.clone(),
+                                to: to.clone(),
+                                data,
+                            });
+                            b"250 OK queued\r\n"
+                        } else if upper == "QUIT" {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        } else {
+                            b"250 OK\r\n"
+                        };
+                        if write.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        SmtpSink { port, mails }
+    }
+
+    /// The value for `GLIDEPATH_SMTP_URL`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Mails addressed to `to`.
+    pub fn mails_to(&self, to: &str) -> Vec<Mail> {
+        self.mails()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .collect()
+    }
+}
+
+/// An HTTP server that keeps every request body (as JSON) and answers with a fixed status.
+pub struct HttpReceiver {
+    pub port: u16,
+    bodies: Arc<Mutex<Vec<Value>>>,
+}
+
+impl HttpReceiver {
+    pub async fn start(status: u16) -> HttpReceiver {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the HTTP receiver");
+        let port = listener.local_addr().expect("receiver address").port();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let store = Arc::clone(&bodies);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // Headers first, then as many body bytes as Content-Length says.
+                    let body_start = loop {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..body_start]).to_ascii_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    while buf.len() < body_start + length {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = &buf[body_start..buf.len().min(body_start + length)];
+                    store
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(body).unwrap_or_else(|_| {
+                            Value::String(String::from_utf8_lossy(body).into_owned())
+                        }));
+                    let answer = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        HttpReceiver { port, bodies }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`; panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, check: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

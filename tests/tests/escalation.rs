@@ -113,6 +113,15 @@ fn escalations(alert: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The log's kinds without delivery entries (these servers have no SMTP: each step logs an
+/// e-mail not sent per user).
+fn step_kinds(alert: &Value) -> Vec<String> {
+    log_kinds(alert)
+        .into_iter()
+        .filter(|k| k != "NOTIFIED" && k != "NOTIFICATION_FAILED")
+        .collect()
+}
+
 fn responder_emails(alert: &Value) -> Vec<String> {
     alert["responders"]
         .as_array()
@@ -153,7 +162,7 @@ async fn a_new_alert_reaches_level_one_at_once() {
     );
     assert!(alert["nextEscalationAt"].is_string(), "{alert}");
     assert_eq!(
-        log_kinds(&alert),
+        step_kinds(&alert),
         vec!["CREATED", "ESCALATED"],
         "level 1 is written with the alert"
     );
@@ -360,7 +369,7 @@ async fn reroute_restarts_at_level_one_of_the_new_policy() {
         "earlier responders stay, the old policy's level 3 is never reached"
     );
     assert_eq!(
-        log_kinds(&alert),
+        step_kinds(&alert),
         vec![
             "CREATED",
             "ESCALATED",

@@ -126,7 +126,7 @@ async fn accept_alert_assigns_the_caller_and_logs_it() {
     assert_eq!(alert["status"], "ACCEPTED");
     assert_eq!(
         log_kinds(&alert),
-        vec!["CREATED", "ESCALATED", "ACCEPTED"],
+        vec!["CREATED", "ESCALATED", "NOTIFICATION_FAILED", "ACCEPTED"],
         "{alert}"
     );
     assert_logged_by_admin(&alert, "ACCEPTED");
@@ -187,7 +187,13 @@ async fn resolve_accepted_alert_without_comment() {
     assert_eq!(alert["comments"], json!([]), "{alert}");
     assert_eq!(
         log_kinds(&alert),
-        vec!["CREATED", "ESCALATED", "ACCEPTED", "RESOLVED"],
+        vec![
+            "CREATED",
+            "ESCALATED",
+            "NOTIFICATION_FAILED",
+            "ACCEPTED",
+            "RESOLVED"
+        ],
         "{alert}"
     );
 }
@@ -378,6 +384,7 @@ async fn log_entries_are_oldest_first_with_actors() {
         vec![
             "CREATED",
             "ESCALATED",
+            "NOTIFICATION_FAILED",
             "PRIORITY_RAISED",
             "ACCEPTED",
             "COMMENTED",
@@ -393,7 +400,15 @@ async fn log_entries_are_oldest_first_with_actors() {
         .collect();
     assert_eq!(
         actor_kinds,
-        vec!["SERVICENOW", "SYSTEM", "SERVICENOW", "USER", "USER", "USER"]
+        vec![
+            "SERVICENOW",
+            "SYSTEM",
+            "SYSTEM",
+            "SERVICENOW",
+            "USER",
+            "USER",
+            "USER"
+        ]
     );
     for entry in alert["logEntries"].as_array().unwrap() {
         assert!(entry["message"].is_string(), "{entry}");

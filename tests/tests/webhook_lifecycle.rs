@@ -84,7 +84,11 @@ async fn new_event_without_alert_creates_pending_alert() {
     assert!(alert["resolvedAt"].is_null(), "{alert}");
     // Level 1 of the policy (the admin) is assigned at once.
     assert_eq!(alert["assignedTo"]["email"], ADMIN_EMAIL, "{alert}");
-    assert_eq!(log_kinds(&alert), vec!["CREATED", "ESCALATED"], "{alert}");
+    assert_eq!(
+        log_kinds(&alert),
+        vec!["CREATED", "ESCALATED", "NOTIFICATION_FAILED"],
+        "{alert}"
+    );
     let created = &alert["logEntries"][0];
     assert_eq!(created["actorKind"], "SERVICENOW", "{alert}");
     assert_eq!(created["actor"], "ServiceNow (admin)", "{alert}");

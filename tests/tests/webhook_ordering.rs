@@ -48,7 +48,11 @@ async fn duplicate_event_is_unchanged_and_creates_one_alert() {
     assert_eq!(duplicate["alertId"], created["alertId"]);
     assert_eq!(app.alerts_total().await, 1);
     let alert = app.alert(&str_field(&created, "alertId")).await;
-    assert_eq!(log_kinds(&alert), vec!["CREATED", "ESCALATED"], "{alert}");
+    assert_eq!(
+        log_kinds(&alert),
+        vec!["CREATED", "ESCALATED", "NOTIFICATION_FAILED"],
+        "{alert}"
+    );
 }
 
 #[tokio::test]
@@ -225,7 +229,11 @@ async fn concurrent_deliveries_of_new_incident_create_one_alert() {
     let alert = app
         .alert(ids.iter().next().unwrap().as_str().unwrap())
         .await;
-    assert_eq!(log_kinds(&alert), vec!["CREATED", "ESCALATED"], "{alert}");
+    assert_eq!(
+        log_kinds(&alert),
+        vec!["CREATED", "ESCALATED", "NOTIFICATION_FAILED"],
+        "{alert}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

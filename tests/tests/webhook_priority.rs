@@ -116,7 +116,11 @@ async fn priority_5_event_never_lowers_high_alert() {
     assert_eq!(body["outcome"], "unchanged", "{body}");
     let alert = app.alert(&alert_id).await;
     assert_eq!(alert["priority"], "HIGH", "{alert}");
-    assert_eq!(log_kinds(&alert), vec!["CREATED", "ESCALATED"], "{alert}");
+    assert_eq!(
+        log_kinds(&alert),
+        vec!["CREATED", "ESCALATED", "NOTIFICATION_FAILED"],
+        "{alert}"
+    );
 }
 
 #[tokio::test]

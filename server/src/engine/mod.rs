@@ -2,6 +2,9 @@
 //! tick asks the database what is due, so a restarted process (or a second one on the same
 //! PostgreSQL) carries on exactly where the last tick left off.
 
+pub mod delivery;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -9,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock;
 use crate::db::Db;
+use crate::error::AppError;
 use crate::service::escalation;
 
 /// Due alerts claimed per transaction: enough to drain a backlog quickly, few enough that the
@@ -20,33 +24,55 @@ const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
 pub struct Engine {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Engine {
-    pub fn spawn(db: Db) -> Engine {
+    /// Escalation and delivery run as two tasks, so a slow webhook never delays a step.
+    pub fn spawn(db: Db, sender: delivery::Sender) -> Engine {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(db, stopped));
-        Engine { stop, task }
+        let sender = Arc::new(sender);
+        let escalate = tokio::spawn(every_tick("escalation", stopped.clone(), {
+            let db = db.clone();
+            move || {
+                let db = db.clone();
+                async move { escalate_due(&db).await }
+            }
+        }));
+        let deliver = tokio::spawn(every_tick("delivery", stopped, move || {
+            let db = db.clone();
+            let sender = Arc::clone(&sender);
+            async move { deliver_all_due(&db, &sender).await }
+        }));
+        Engine {
+            stop,
+            tasks: vec![escalate, deliver],
+        }
     }
 
     /// Asks the engine to stop and waits for the step in progress to finish: a step is one
     /// transaction, so stopping never leaves half of one behind.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        if let Err(e) = self.task.await {
-            tracing::error!(error = %e, "escalation engine task failed");
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "engine task failed");
+            }
         }
     }
 }
 
-async fn run(db: Db, mut stopped: watch::Receiver<bool>) {
-    tracing::info!("escalation engine started");
+async fn every_tick<F, Fut>(name: &'static str, mut stopped: watch::Receiver<bool>, work: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
+    tracing::info!("{name} engine started");
     loop {
-        let pause = match escalate_due(&db).await {
+        let pause = match work().await {
             Ok(()) => clock::get().tick(),
             Err(e) => {
-                tracing::warn!(error = ?e, "escalation tick failed; retrying");
+                tracing::warn!(error = ?e, "{name} tick failed; retrying");
                 clock::get().tick().max(ERROR_BACKOFF)
             }
         };
@@ -58,14 +84,24 @@ async fn run(db: Db, mut stopped: watch::Receiver<bool>) {
             break;
         }
     }
-    tracing::info!("escalation engine stopped");
+    tracing::info!("{name} engine stopped");
 }
 
 /// Takes every step that is due now, a batch per transaction, until a batch comes back short.
-async fn escalate_due(db: &Db) -> Result<(), crate::error::AppError> {
+async fn escalate_due(db: &Db) -> Result<(), AppError> {
     loop {
         let claimed = escalation::run_due(db, BATCH).await?;
         if (claimed as u64) < BATCH {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends every delivery that is due, a batch at a time.
+async fn deliver_all_due(db: &Db, sender: &delivery::Sender) -> Result<(), AppError> {
+    loop {
+        let claimed = delivery::deliver_due(db, sender).await?;
+        if (claimed as u64) < delivery::BATCH {
             return Ok(());
         }
     }

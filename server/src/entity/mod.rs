@@ -10,4 +10,6 @@ pub mod auth_token;
 pub mod escalation_policy;
 pub mod escalation_rule;
 pub mod escalation_rule_user;
+pub mod notification;
+pub mod notification_rule;
 pub mod user;

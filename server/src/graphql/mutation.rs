@@ -8,10 +8,10 @@ use secrecy::SecretString;
 use super::ContextExt;
 use super::types::{
     Alert, AlertSource, Comment, CreatedApiToken, EscalationPolicy, IntegrationType, LoginPayload,
-    RoleGql, User,
+    NotificationKind, NotificationRule, RoleGql, User,
 };
 use crate::service::{
-    alerts, auth, policies,
+    alerts, auth, notifications, policies,
     sources::{self, NewSource},
     users::{self, NewUser, require_admin},
 };
@@ -74,6 +74,16 @@ fn new_policy(
             .collect(),
         repeat,
     }
+}
+
+#[derive(InputObject)]
+pub struct NotificationRuleInput {
+    kind: NotificationKind,
+    /// An e-mail address (EMAIL) or an http(s) URL that receives a JSON POST (WEBHOOK).
+    target: String,
+    /// Also notify when an alert the user responds to is accepted or resolved.
+    #[graphql(default)]
+    on_status_change: bool,
 }
 
 #[derive(InputObject)]
@@ -234,6 +244,45 @@ impl MutationRoot {
             )
             .await?;
             Ok(AlertSource(source))
+        })
+        .await
+    }
+
+    /// Adds a notification rule to a user (the caller when `userId` is absent; another user's
+    /// needs ADMIN).
+    async fn add_notification_rule(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+        input: NotificationRuleInput,
+    ) -> Result<NotificationRule> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            let user_id = user_id.map(|id| id.0).unwrap_or(caller.user_id.clone());
+            let kind = match input.kind {
+                NotificationKind::Email => notifications::EMAIL,
+                NotificationKind::Webhook => notifications::WEBHOOK,
+            };
+            let rule = notifications::add_rule(
+                &ctx.state()?.db,
+                caller,
+                &user_id,
+                notifications::NewRule {
+                    kind: kind.into(),
+                    target: input.target,
+                    on_status_change: input.on_status_change,
+                },
+            )
+            .await?;
+            Ok(NotificationRule(rule))
+        })
+        .await
+    }
+
+    async fn remove_notification_rule(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        gql(async move {
+            notifications::remove_rule(&ctx.state()?.db, ctx.caller()?, &id).await?;
+            Ok(true)
         })
         .await
     }

@@ -7,9 +7,11 @@ use secrecy::ExposeSecret;
 
 use super::ContextExt;
 use crate::domain::{self, IncidentState};
-use crate::entity::{alert, alert_comment, alert_log, alert_source, escalation_policy, user};
+use crate::entity::{
+    alert, alert_comment, alert_log, alert_source, escalation_policy, notification_rule, user,
+};
 use crate::error::AppError;
-use crate::service::{alerts, escalation, policies, sources, users};
+use crate::service::{alerts, escalation, notifications, policies, sources, users};
 use crate::servicenow::business_rule;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
@@ -72,6 +74,8 @@ pub enum LogEntryKind {
     Commented,
     TicketUpdated,
     Escalated,
+    Notified,
+    NotificationFailed,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -108,6 +112,53 @@ impl User {
             }
         })
         .await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// How the user is told; visible to the user and to admins.
+    async fn notification_rules(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> Result<Vec<NotificationRule>> {
+        gql(async move {
+            let rules = notifications::rules(&ctx.state()?.db, ctx.caller()?, &self.0.id).await?;
+            Ok(rules.into_iter().map(NotificationRule).collect())
+        })
+        .await
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum NotificationKind {
+    Email,
+    Webhook,
+}
+
+pub struct NotificationRule(pub notification_rule::Model);
+
+#[Object]
+impl NotificationRule {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn kind(&self) -> Result<NotificationKind> {
+        gql(async move {
+            match self.0.kind.as_str() {
+                notifications::EMAIL => Ok(NotificationKind::Email),
+                notifications::WEBHOOK => Ok(NotificationKind::Webhook),
+                other => Err(corrupt("notification kind", other)),
+            }
+        })
+        .await
+    }
+    /// The e-mail address, or the URL that receives a JSON POST.
+    async fn target(&self) -> &str {
+        &self.0.target
+    }
+    /// Also told when an alert they respond to is accepted or resolved.
+    async fn on_status_change(&self) -> bool {
+        self.0.on_status_change
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -390,6 +441,8 @@ impl LogEntry {
                 k::COMMENTED => LogEntryKind::Commented,
                 k::TICKET_UPDATED => LogEntryKind::TicketUpdated,
                 k::ESCALATED => LogEntryKind::Escalated,
+                k::NOTIFIED => LogEntryKind::Notified,
+                k::NOTIFICATION_FAILED => LogEntryKind::NotificationFailed,
                 other => return Err(corrupt("log kind", other)),
             })
         })

@@ -8,6 +8,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 
+use super::notifications::{self, Event};
 use super::{Actor, Caller, escalation, new_id, now, policies};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
@@ -29,6 +30,8 @@ pub mod log_kind {
     pub const COMMENTED: &str = "COMMENTED";
     pub const TICKET_UPDATED: &str = "TICKET_UPDATED";
     pub const ESCALATED: &str = "ESCALATED";
+    pub const NOTIFIED: &str = "NOTIFIED";
+    pub const NOTIFICATION_FAILED: &str = "NOTIFICATION_FAILED";
 }
 
 pub enum IngestResult {
@@ -175,6 +178,8 @@ pub async fn ingest(
                         escalation::stop(&mut am);
                         let msg = format!("Accepted: the ticket is {state_label} in ServiceNow");
                         append_log(&txn, &alert_id, log_kind::ACCEPTED, msg, &actor).await?;
+                        notifications::status_changed(&txn, &alert_id, Event::Accepted, &actor)
+                            .await?;
                     }
                     Some(AlertStatus::Resolved) => {
                         am.status = Set(AlertStatus::Resolved.as_str().into());
@@ -182,6 +187,8 @@ pub async fn ingest(
                         escalation::stop(&mut am);
                         let msg = format!("Resolved: the ticket is {state_label} in ServiceNow");
                         append_log(&txn, &alert_id, log_kind::RESOLVED, msg, &actor).await?;
+                        notifications::status_changed(&txn, &alert_id, Event::Resolved, &actor)
+                            .await?;
                     }
                     _ => {
                         if ticket.state.is_some() {
@@ -278,6 +285,7 @@ pub async fn accept(db: &Db, caller: &Caller, alert_id: &str) -> Result<alert::M
         escalation::stop(&mut am);
         let msg = format!("Accepted by {}", caller.email);
         append_log(txn, &id, log_kind::ACCEPTED, msg, &caller.actor()).await?;
+        notifications::status_changed(txn, &id, Event::Accepted, &caller.actor()).await?;
         Ok(am)
     })
     .await
@@ -310,6 +318,7 @@ pub async fn resolve(
             None => format!("Resolved by {}", caller.email),
         };
         append_log(txn, &id, log_kind::RESOLVED, msg, &caller.actor()).await?;
+        notifications::status_changed(txn, &id, Event::Resolved, &caller.actor()).await?;
         Ok(am)
     })
     .await

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use super::alerts::{append_log, log_kind};
-use super::{Actor, new_id};
+use super::{Actor, new_id, notifications};
 use crate::clock;
 use crate::db::Db;
 use crate::domain::AlertStatus;
@@ -131,6 +131,8 @@ async fn apply(
         msg.push_str("; last level, escalation ends");
     }
     append_log(txn, alert_id, log_kind::ESCALATED, msg, &Actor::System).await?;
+    let user_ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    notifications::escalated(txn, alert_id, &user_ids, step.level).await?;
     Ok(())
 }
 

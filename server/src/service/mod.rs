@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod escalation;
+pub mod notifications;
 pub mod policies;
 pub mod sources;
 pub mod users;

@@ -40,6 +40,7 @@ pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppErro
         ));
     }
     let hash = hash_password(input.password).await?;
+    let txn = db.begin_write().await?;
     let result = user::ActiveModel {
         id: Set(new_id()),
         email: Set(email.as_str().to_string()),
@@ -48,10 +49,14 @@ pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppErro
         password_hash: Set(hash),
         created_at: Set(now()),
     }
-    .insert(&db.write)
+    .insert(&txn)
     .await;
     match result {
-        Ok(u) => Ok(u),
+        Ok(u) => {
+            super::notifications::insert_default_rule(&txn, &u).await?;
+            txn.commit().await?;
+            Ok(u)
+        }
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(
             AppError::Conflict(format!("a user with e-mail {email} already exists")),
         ),

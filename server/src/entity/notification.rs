@@ -1,0 +1,31 @@
+//! The `notifications` table: the outbox of deliveries.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "notifications")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub alert_id: String,
+    pub user_id: Option<String>,
+    pub kind: String,
+    pub target: String,
+    pub event: String,
+    pub subject: String,
+    /// The JSON a webhook receives; its text is the e-mail body too.
+    pub payload: String,
+    /// `PENDING`, `SENT` or `FAILED`.
+    pub status: String,
+    pub attempts: i32,
+    /// When the next attempt may start; while an attempt runs, when its claim lapses.
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub sent_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,23 @@
+//! The `notification_rules` table: how a user wants to be told.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "notification_rules")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    /// `EMAIL` or `WEBHOOK`.
+    pub kind: String,
+    /// An e-mail address or an http(s) URL.
+    pub target: String,
+    /// Also tell the user when an alert they respond to is accepted or resolved.
+    pub on_status_change: bool,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,450 @@
+//! Notification rules, and the outbox: deliveries are written in the transaction of the alert
+//! change that causes them, claimed by one process at a time, sent with no transaction open, and
+//! marked sent, retried with backoff, or failed. Each outcome is an alert log entry.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, LockBehavior, LockType},
+};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::alerts::{append_log, log_kind};
+use super::{Actor, Caller, new_id, now};
+use crate::clock;
+use crate::db::Db;
+use crate::domain::Email;
+use crate::entity::{alert, alert_responder, notification, notification_rule, user};
+use crate::error::AppError;
+
+pub const EMAIL: &str = "EMAIL";
+pub const WEBHOOK: &str = "WEBHOOK";
+
+pub const PENDING: &str = "PENDING";
+pub const SENT: &str = "SENT";
+pub const FAILED: &str = "FAILED";
+
+/// Whether e-mail can be sent at all, set once at start-up from the configuration. Without
+/// SMTP an e-mail delivery is recorded as not sent in the transaction that causes it, so the
+/// alert log says so at once and no worker retries what cannot succeed.
+static SMTP_CONFIGURED: AtomicBool = AtomicBool::new(false);
+
+pub fn set_smtp_configured(configured: bool) {
+    SMTP_CONFIGURED.store(configured, Ordering::Relaxed);
+}
+
+pub const NO_SMTP: &str = "no SMTP configured";
+
+/// Attempts before a delivery is given up and marked failed.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// How long a claimed delivery stays with the process that claimed it. Longer than any send
+/// (SMTP and webhook calls time out sooner), so only a crashed process's claim ever lapses.
+const CLAIM_SECONDS: i64 = 120;
+
+// -- rules ------------------------------------------------------------------------------------
+
+pub struct NewRule {
+    pub kind: String,
+    pub target: String,
+    pub on_status_change: bool,
+}
+
+fn check_target(kind: &str, target: &str) -> Result<String, AppError> {
+    let target = target.trim();
+    match kind {
+        EMAIL => Email::parse(target)
+            .map(|e| e.as_str().to_string())
+            .map_err(|r| AppError::validation("target", r)),
+        WEBHOOK => {
+            let url = url::Url::parse(target)
+                .map_err(|_| AppError::validation("target", "is not a URL"))?;
+            if !matches!(url.scheme(), "http" | "https") || target.len() > 2000 {
+                return Err(AppError::validation(
+                    "target",
+                    "must be an http or https URL of at most 2000 characters",
+                ));
+            }
+            Ok(url.to_string())
+        }
+        _ => Err(AppError::validation("kind", "must be EMAIL or WEBHOOK")),
+    }
+}
+
+/// The rule every new user starts with: e-mail to their own address.
+pub async fn insert_default_rule<C: ConnectionTrait>(
+    conn: &C,
+    user: &user::Model,
+) -> Result<(), AppError> {
+    notification_rule::ActiveModel {
+        id: Set(new_id()),
+        user_id: Set(user.id.clone()),
+        kind: Set(EMAIL.into()),
+        target: Set(user.email.clone()),
+        on_status_change: Set(false),
+        created_at: Set(now()),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Users manage their own rules; admins anyone's.
+fn may_manage(caller: &Caller, user_id: &str) -> Result<(), AppError> {
+    if caller.user_id == user_id || caller.role == crate::domain::Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "only an admin manages another user's rules",
+        ))
+    }
+}
+
+pub async fn rules(
+    db: &Db,
+    caller: &Caller,
+    user_id: &str,
+) -> Result<Vec<notification_rule::Model>, AppError> {
+    may_manage(caller, user_id)?;
+    Ok(notification_rule::Entity::find()
+        .filter(notification_rule::Column::UserId.eq(user_id))
+        .order_by_asc(notification_rule::Column::CreatedAt)
+        .order_by_asc(notification_rule::Column::Id)
+        .all(&db.read)
+        .await?)
+}
+
+pub async fn add_rule(
+    db: &Db,
+    caller: &Caller,
+    user_id: &str,
+    input: NewRule,
+) -> Result<notification_rule::Model, AppError> {
+    may_manage(caller, user_id)?;
+    let target = check_target(&input.kind, &input.target)?;
+    if user::Entity::find_by_id(user_id.to_string())
+        .one(&db.read)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound("user"));
+    }
+    Ok(notification_rule::ActiveModel {
+        id: Set(new_id()),
+        user_id: Set(user_id.to_string()),
+        kind: Set(input.kind),
+        target: Set(target),
+        on_status_change: Set(input.on_status_change),
+        created_at: Set(now()),
+    }
+    .insert(&db.write)
+    .await?)
+}
+
+pub async fn remove_rule(db: &Db, caller: &Caller, rule_id: &str) -> Result<(), AppError> {
+    let Some(rule) = notification_rule::Entity::find_by_id(rule_id.to_string())
+        .one(&db.read)
+        .await?
+    else {
+        return Err(AppError::NotFound("notification rule"));
+    };
+    may_manage(caller, &rule.user_id)?;
+    notification_rule::Entity::delete_by_id(rule.id)
+        .exec(&db.write)
+        .await?;
+    Ok(())
+}
+
+// -- enqueue ----------------------------------------------------------------------------------
+
+/// What happened to the alert, as a notification says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Escalated,
+    Accepted,
+    Resolved,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Escalated => "ESCALATED",
+            Event::Accepted => "ACCEPTED",
+            Event::Resolved => "RESOLVED",
+        }
+    }
+}
+
+/// Queues a delivery on every rule of each user, in the caller's transaction. `status_change`
+/// keeps only the rules that asked for accept and resolve.
+async fn enqueue(
+    txn: &DatabaseTransaction,
+    alert_id: &str,
+    user_ids: &[String],
+    event: Event,
+    headline: &str,
+    status_change: bool,
+) -> Result<(), AppError> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    let Some(alert) = alert::Entity::find_by_id(alert_id.to_string())
+        .one(txn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let mut query = notification_rule::Entity::find()
+        .filter(notification_rule::Column::UserId.is_in(user_ids.iter().cloned()));
+    if status_change {
+        query = query.filter(notification_rule::Column::OnStatusChange.eq(true));
+    }
+    let rules = query
+        .order_by_asc(notification_rule::Column::Id)
+        .all(txn)
+        .await?;
+    let at = now();
+    for rule in rules {
+        let subject = format!("[Glidepath] {headline}: {}", alert.summary);
+        let payload = json!({
+            "event": event.as_str(),
+            "message": headline,
+            "alert": {
+                "id": alert.id,
+                "summary": alert.summary,
+                "details": alert.details,
+                "priority": alert.priority,
+                "ticketNumber": alert.ticket_number,
+                "ticketUrl": alert.ticket_url,
+            },
+        });
+        let unsendable = rule.kind == EMAIL && !SMTP_CONFIGURED.load(Ordering::Relaxed);
+        let row = notification::ActiveModel {
+            id: Set(new_id()),
+            alert_id: Set(alert.id.clone()),
+            user_id: Set(Some(rule.user_id.clone())),
+            kind: Set(rule.kind.clone()),
+            target: Set(rule.target.clone()),
+            event: Set(event.as_str().into()),
+            subject: Set(subject),
+            payload: Set(payload.to_string()),
+            status: Set(if unsendable { FAILED } else { PENDING }.into()),
+            attempts: Set(0),
+            next_attempt_at: Set((!unsendable).then_some(at)),
+            last_error: Set(unsendable.then(|| NO_SMTP.to_string())),
+            created_at: Set(at),
+            sent_at: Set(None),
+        }
+        .insert(txn)
+        .await?;
+        if unsendable {
+            let msg = format!(
+                "Notification to {} by e-mail ({}) not sent: {NO_SMTP}",
+                row.target,
+                event.as_str()
+            );
+            tracing::warn!(alert = %alert.id, to = %row.target, "e-mail notification not sent: {NO_SMTP}");
+            append_log(
+                txn,
+                &alert.id,
+                log_kind::NOTIFICATION_FAILED,
+                msg,
+                &Actor::System,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// An escalation step: the level's users, on every channel they have.
+pub async fn escalated(
+    txn: &DatabaseTransaction,
+    alert_id: &str,
+    user_ids: &[String],
+    level: i32,
+) -> Result<(), AppError> {
+    let headline = format!("Alert escalated to you (level {level})");
+    enqueue(txn, alert_id, user_ids, Event::Escalated, &headline, false).await
+}
+
+/// Accept or resolve: the alert's responders who asked for it, but not the one who did it.
+pub async fn status_changed(
+    txn: &DatabaseTransaction,
+    alert_id: &str,
+    event: Event,
+    actor: &Actor,
+) -> Result<(), AppError> {
+    let actor_id = actor.user_id();
+    let responders: Vec<String> = alert_responder::Entity::find()
+        .filter(alert_responder::Column::AlertId.eq(alert_id))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|r| r.user_id)
+        .filter(|id| Some(id) != actor_id.as_ref())
+        .collect();
+    let headline = match event {
+        Event::Accepted => format!("Alert accepted by {}", actor.label()),
+        _ => format!("Alert resolved by {}", actor.label()),
+    };
+    enqueue(txn, alert_id, &responders, event, &headline, true).await
+}
+
+// -- delivery ---------------------------------------------------------------------------------
+
+/// Claims up to `limit` deliveries whose attempt is due, in a short transaction, and returns
+/// them as claimed (attempt counted, claim deadline set). Another process sees them only if this
+/// one dies before finishing them.
+pub async fn claim_due(db: &Db, limit: u64) -> Result<Vec<notification::Model>, AppError> {
+    let txn = db.begin_write().await?;
+    let at = now();
+    let mut query = notification::Entity::find()
+        .filter(notification::Column::Status.eq(PENDING))
+        .filter(notification::Column::NextAttemptAt.lte(at))
+        .order_by_asc(notification::Column::NextAttemptAt)
+        .limit(limit);
+    if db.backend() == DbBackend::Postgres {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let due = query.all(&txn).await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for n in due {
+        let attempts = n.attempts + 1;
+        let mut am: notification::ActiveModel = n.into();
+        am.attempts = Set(attempts);
+        am.next_attempt_at = Set(Some(at + chrono::TimeDelta::seconds(CLAIM_SECONDS)));
+        claimed.push(am.update(&txn).await?);
+    }
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+pub enum Outcome {
+    Sent,
+    /// Nothing can send it (no SMTP configured): no point retrying.
+    NotSent(String),
+    Failed(String),
+}
+
+fn channel(n: &notification::Model) -> &'static str {
+    if n.kind == WEBHOOK {
+        "webhook"
+    } else {
+        "e-mail"
+    }
+}
+
+/// Records how a claimed delivery went. A delivery whose claim was taken over meanwhile (this
+/// process stalled past the claim) is left to the process that has it.
+pub async fn finish(
+    db: &Db,
+    claimed: &notification::Model,
+    outcome: Outcome,
+) -> Result<(), AppError> {
+    let txn = db.begin_write().await?;
+    let at = now();
+    let mut update = notification::Entity::update_many()
+        .filter(notification::Column::Id.eq(claimed.id.clone()))
+        .filter(notification::Column::Status.eq(PENDING))
+        .filter(notification::Column::Attempts.eq(claimed.attempts));
+    let who = format!(
+        "{} by {} ({})",
+        claimed.target,
+        channel(claimed),
+        claimed.event
+    );
+    let (kind, message) = match &outcome {
+        Outcome::Sent => {
+            update = update
+                .col_expr(notification::Column::Status, Expr::value(SENT))
+                .col_expr(notification::Column::SentAt, Expr::value(Some(at)))
+                .col_expr(
+                    notification::Column::NextAttemptAt,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                );
+            (log_kind::NOTIFIED, format!("Notified {who}"))
+        }
+        Outcome::NotSent(why) => {
+            update = update
+                .col_expr(notification::Column::Status, Expr::value(FAILED))
+                .col_expr(notification::Column::LastError, Expr::value(why.clone()))
+                .col_expr(
+                    notification::Column::NextAttemptAt,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                );
+            (
+                log_kind::NOTIFICATION_FAILED,
+                format!("Notification to {who} not sent: {why}"),
+            )
+        }
+        Outcome::Failed(why) if claimed.attempts >= MAX_ATTEMPTS => {
+            update = update
+                .col_expr(notification::Column::Status, Expr::value(FAILED))
+                .col_expr(notification::Column::LastError, Expr::value(why.clone()))
+                .col_expr(
+                    notification::Column::NextAttemptAt,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                );
+            (
+                log_kind::NOTIFICATION_FAILED,
+                format!(
+                    "Notification to {who} failed after {} attempts: {why}",
+                    claimed.attempts
+                ),
+            )
+        }
+        Outcome::Failed(why) => {
+            let retry_at = at + backoff(claimed.attempts);
+            update = update
+                .col_expr(notification::Column::LastError, Expr::value(why.clone()))
+                .col_expr(
+                    notification::Column::NextAttemptAt,
+                    Expr::value(Some(retry_at)),
+                );
+            (
+                log_kind::NOTIFICATION_FAILED,
+                format!(
+                    "Notification to {who}: attempt {} of {MAX_ATTEMPTS} failed, retrying: {why}",
+                    claimed.attempts
+                ),
+            )
+        }
+    };
+    let result = update.exec(&txn).await?;
+    if result.rows_affected == 1 {
+        append_log(&txn, &claimed.alert_id, kind, message, &Actor::System).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// One minute after the first failure, doubling each time (scaled like escalation timeouts).
+fn backoff(attempts: i32) -> chrono::TimeDelta {
+    let factor = 1i32 << (attempts.clamp(1, 10) - 1);
+    clock::get().minutes(1) * factor
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_minute() {
+        let minutes: Vec<i64> = (1..=5).map(|n| backoff(n).num_minutes()).collect();
+        assert_eq!(minutes, vec![1, 2, 4, 8, 16]);
+        assert_eq!(backoff(0), backoff(1));
+        assert_eq!(backoff(99), backoff(10), "capped");
+    }
+
+    #[test]
+    fn targets_are_checked_by_kind() {
+        assert!(check_target(EMAIL, " a@example.com ").is_ok());
+        assert!(check_target(EMAIL, "https://example.com").is_err());
+        assert!(check_target(WEBHOOK, "https://chat.example.com/hook").is_ok());
+        assert!(check_target(WEBHOOK, "http://10.0.0.1:8080/x").is_ok());
+        assert!(check_target(WEBHOOK, "file:///etc/passwd").is_err());
+        assert!(check_target(WEBHOOK, "a@example.com").is_err());
+        assert!(check_target("SMS", "+4912345").is_err());
+    }
+}
