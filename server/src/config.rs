@@ -73,6 +73,24 @@ pub struct ServeConfig {
     /// timeout per second). Timestamps stay real.
     #[arg(long, env = "GLIDEPATH_TIME_SCALE", default_value_t = 1.0)]
     pub time_scale: f64,
+
+    /// Hosts of ServiceNow instances allowed besides those under service-now.com
+    /// (comma-separated, e.g. a vanity domain or an on-premise instance).
+    #[arg(long, env = "GLIDEPATH_SERVICENOW_HOSTS", value_delimiter = ',')]
+    pub servicenow_hosts: Vec<String>,
+
+    /// Allows plain http and loopback or private addresses for ServiceNow instances: for tests
+    /// and labs only.
+    #[arg(long, env = "GLIDEPATH_ALLOW_INSECURE_SERVICENOW")]
+    pub allow_insecure_servicenow: bool,
+
+    /// Timeout of each request to a ServiceNow instance (connect and answer), in milliseconds.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SERVICENOW_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub servicenow_timeout_ms: u64,
 }
 
 impl ServeConfig {

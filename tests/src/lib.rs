@@ -52,6 +52,9 @@ const SERVER_ENV: &[&str] = &[
     "GLIDEPATH_SECRET_KEY",
     "GLIDEPATH_SECRET_KEY_FILE",
     "GLIDEPATH_TIME_SCALE",
+    "GLIDEPATH_SERVICENOW_HOSTS",
+    "GLIDEPATH_ALLOW_INSECURE_SERVICENOW",
+    "GLIDEPATH_SERVICENOW_TIMEOUT_MS",
 ];
 
 /// Every field of `Alert` in the contract, for queries that check a whole alert.

@@ -10,4 +10,5 @@ pub mod auth_token;
 pub mod escalation_policy;
 pub mod escalation_rule;
 pub mod escalation_rule_user;
+pub mod servicenow_connection;
 pub mod user;

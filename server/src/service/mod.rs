@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod escalation;
 pub mod policies;
+pub mod servicenow;
 pub mod sources;
 pub mod users;
 
