@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_tables;
 mod m20261128_000003_escalation;
 mod m20261128_000004_notifications;
+mod m20261128_000004_servicenow_connection;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_tables::Migration),
             Box::new(m20261128_000003_escalation::Migration),
             Box::new(m20261128_000004_notifications::Migration),
+            Box::new(m20261128_000004_servicenow_connection::Migration),
         ]
     }
 }

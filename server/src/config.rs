@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run migrations, then serve HTTP (the default when no command is given).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Run the database migrations and exit.
     Migrate(DatabaseConfig),
     /// Print the GraphQL schema (SDL) and exit.
@@ -87,6 +87,24 @@ pub struct ServeConfig {
         default_value = "Glidepath <glidepath@localhost>"
     )]
     pub smtp_from: String,
+
+    /// Hosts of ServiceNow instances allowed besides those under service-now.com
+    /// (comma-separated, e.g. a vanity domain or an on-premise instance).
+    #[arg(long, env = "GLIDEPATH_SERVICENOW_HOSTS", value_delimiter = ',')]
+    pub servicenow_hosts: Vec<String>,
+
+    /// Allows plain http and loopback or private addresses for ServiceNow instances: for tests
+    /// and labs only.
+    #[arg(long, env = "GLIDEPATH_ALLOW_INSECURE_SERVICENOW")]
+    pub allow_insecure_servicenow: bool,
+
+    /// Timeout of each request to a ServiceNow instance (connect and answer), in milliseconds.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SERVICENOW_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub servicenow_timeout_ms: u64,
 }
 
 impl ServeConfig {

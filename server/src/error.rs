@@ -18,6 +18,9 @@ pub enum AppError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// ServiceNow failed or refused; the message says how (never a credential).
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -37,6 +40,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -49,6 +53,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::Unauthorized(_) => "UNAUTHENTICATED",
             AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::Upstream(_) => "BAD_GATEWAY",
             AppError::Unexpected(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -82,6 +87,12 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
             sea_orm::TransactionError::Connection(db) => db.into(),
             sea_orm::TransactionError::Transaction(app) => app,
         }
+    }
+}
+
+impl From<crate::servicenow::client::SnError> for AppError {
+    fn from(e: crate::servicenow::client::SnError) -> Self {
+        AppError::Upstream(e.to_string())
     }
 }
 
@@ -127,6 +138,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => "conflict",
             AppError::Unauthorized(_) => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
+            AppError::Upstream(_) => "bad_gateway",
             AppError::Unexpected(_) => "internal",
         };
         json_error(self.status(), code, &self.to_string())

@@ -10,10 +10,10 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     match cli
         .command
-        .unwrap_or_else(|| Command::Serve(ServeConfig::from_env()))
+        .unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::from_env())))
     {
         Command::Serve(config) => {
-            let app = Application::build(config).await?;
+            let app = Application::build(*config).await?;
             // The one line on stdout: scripts and tests read the bound port from it.
             let mut out = std::io::stdout();
             writeln!(out, "listening on http://{}", app.addr())?;

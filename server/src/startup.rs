@@ -18,12 +18,14 @@ use crate::graphql::{self, AppSchema};
 use crate::http;
 use crate::secrets::Cipher;
 use crate::service::users;
+use crate::servicenow::client::{Connector, Policy};
 
 /// Shared by every request handler and resolver.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub cipher: Arc<Cipher>,
+    pub servicenow: Arc<Connector>,
     pub public_url: Url,
     pub metrics: PrometheusHandle,
 }
@@ -70,6 +72,11 @@ impl Application {
                 "GLIDEPATH_TIME_SCALE is set: escalation timeouts are shortened (a test setting)"
             );
         }
+        if config.allow_insecure_servicenow {
+            tracing::warn!(
+                "GLIDEPATH_ALLOW_INSECURE_SERVICENOW is set: ServiceNow instances may be plain http on loopback or private addresses (a test setting)"
+            );
+        }
         let db = Db::connect(&config.database.database_url).await?;
         db.migrate(&config.database.database_url).await?;
         if let Some(password) =
@@ -95,6 +102,11 @@ impl Application {
         let state = AppState {
             db: db.clone(),
             cipher,
+            servicenow: Arc::new(Connector::new(Policy {
+                allowed_hosts: config.servicenow_hosts.clone(),
+                allow_insecure: config.allow_insecure_servicenow,
+                timeout: std::time::Duration::from_millis(config.servicenow_timeout_ms.max(1)),
+            })),
             public_url,
             metrics: http::metrics::install()?,
         };

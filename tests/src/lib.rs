@@ -54,6 +54,9 @@ const SERVER_ENV: &[&str] = &[
     "GLIDEPATH_TIME_SCALE",
     "GLIDEPATH_SMTP_URL",
     "GLIDEPATH_SMTP_FROM",
+    "GLIDEPATH_SERVICENOW_HOSTS",
+    "GLIDEPATH_ALLOW_INSECURE_SERVICENOW",
+    "GLIDEPATH_SERVICENOW_TIMEOUT_MS",
 ];
 
 /// Every field of `Alert` in the contract, for queries that check a whole alert.

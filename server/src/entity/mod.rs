@@ -12,4 +12,5 @@ pub mod escalation_rule;
 pub mod escalation_rule_user;
 pub mod notification;
 pub mod notification_rule;
+pub mod servicenow_connection;
 pub mod user;

@@ -8,16 +8,30 @@ use secrecy::SecretString;
 use super::ContextExt;
 use super::types::{
     Alert, AlertSource, Comment, CreatedApiToken, EscalationPolicy, IntegrationType, LoginPayload,
-    NotificationKind, NotificationRule, RoleGql, User,
+    NotificationKind, NotificationRule, RoleGql, ServiceNowTestResult, User,
 };
 use crate::service::{
     alerts, auth, notifications, policies,
+    servicenow::{self, ConnectionInput},
     sources::{self, NewSource},
     users::{self, NewUser, require_admin},
 };
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
 use crate::error::gql;
+
+#[derive(InputObject)]
+#[graphql(name = "ServiceNowConnectionInput")]
+pub struct ServiceNowConnectionInput {
+    /// `https://<instance>.service-now.com` (or a host in GLIDEPATH_SERVICENOW_HOSTS).
+    instance_url: String,
+    username: String,
+    /// Required for a new connection; omit it to keep the stored one.
+    #[graphql(secret)]
+    password: Option<String>,
+    #[graphql(default)]
+    bidirectional: bool,
+}
 
 pub const SESSION_COOKIE: &str = "glidepath_session";
 
@@ -279,10 +293,66 @@ impl MutationRoot {
         .await
     }
 
+    /// Stores (or replaces) the alert source's ServiceNow connection. The password is encrypted
+    /// at rest and never shown again.
+    async fn configure_service_now(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+        input: ServiceNowConnectionInput,
+    ) -> Result<AlertSource> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            servicenow::configure(
+                &state.db,
+                &state.cipher,
+                &state.servicenow,
+                &alert_source_id,
+                ConnectionInput {
+                    instance_url: input.instance_url,
+                    username: input.username,
+                    password: input.password.map(SecretString::from),
+                    bidirectional: input.bidirectional,
+                },
+            )
+            .await?;
+            sources::get(&state.db, &alert_source_id)
+                .await?
+                .map(AlertSource)
+                .ok_or(crate::error::AppError::NotFound("alert source"))
+        })
+        .await
+    }
+
     async fn remove_notification_rule(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         gql(async move {
             notifications::remove_rule(&ctx.state()?.db, ctx.caller()?, &id).await?;
             Ok(true)
+        })
+        .await
+    }
+
+    /// Calls the instance with the stored credentials and reports what works and what does not.
+    async fn test_service_now_connection(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+    ) -> Result<ServiceNowTestResult> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            let outcome = servicenow::test_connection(
+                &state.db,
+                &state.cipher,
+                &state.servicenow,
+                &alert_source_id,
+            )
+            .await?;
+            Ok(ServiceNowTestResult {
+                ok: outcome.ok,
+                message: outcome.message,
+            })
         })
         .await
     }

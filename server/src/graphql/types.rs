@@ -8,10 +8,11 @@ use secrecy::ExposeSecret;
 use super::ContextExt;
 use crate::domain::{self, IncidentState};
 use crate::entity::{
-    alert, alert_comment, alert_log, alert_source, escalation_policy, notification_rule, user,
+    alert, alert_comment, alert_log, alert_source, escalation_policy, notification_rule,
+    servicenow_connection, user,
 };
 use crate::error::AppError;
-use crate::service::{alerts, escalation, notifications, policies, sources, users};
+use crate::service::{alerts, escalation, notifications, policies, servicenow, sources, users};
 use crate::servicenow::business_rule;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
@@ -269,6 +270,44 @@ impl AlertSource {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// The connection to the ServiceNow instance; null until `configureServiceNow`.
+    async fn service_now(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> Result<Option<ServiceNowConnection>> {
+        gql(async move {
+            Ok(servicenow::get(&ctx.state()?.db, &self.0.id)
+                .await?
+                .map(ServiceNowConnection))
+        })
+        .await
+    }
+}
+
+/// Where an alert source's ServiceNow instance is and who Glidepath signs in as. The password
+/// is write-only.
+pub struct ServiceNowConnection(pub servicenow_connection::Model);
+
+#[Object]
+impl ServiceNowConnection {
+    async fn instance_url(&self) -> &str {
+        &self.0.instance_url
+    }
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+    async fn password_set(&self) -> bool {
+        !self.0.password_encrypted.is_empty()
+    }
+    async fn bidirectional(&self) -> bool {
+        self.0.bidirectional
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ServiceNowTestResult {
+    pub ok: bool,
+    pub message: String,
 }
 
 #[derive(SimpleObject)]

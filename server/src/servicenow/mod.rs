@@ -1,3 +1,4 @@
 //! What Glidepath knows of ServiceNow itself.
 
 pub mod business_rule;
+pub mod client;

@@ -1,0 +1,23 @@
+//! The `servicenow_connections` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "servicenow_connections")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub alert_source_id: String,
+    pub instance_url: String,
+    pub username: String,
+    pub password_encrypted: String,
+    pub bidirectional: bool,
+    pub priority_mapping: Option<String>,
+    pub routing_field: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,598 @@
+//! The one way Glidepath talks to a ServiceNow instance: the REST Table API over reqwest.
+//!
+//! An instance URL comes from an admin, so every request is treated as a possible SSRF: the
+//! host must be under `service-now.com` or explicitly allowed, every address it resolves to is
+//! checked and the connection is pinned to those checked addresses (a second DNS answer cannot
+//! swap them), redirects are not followed, answers are capped in size, and every request has a
+//! timeout. At most [`MAX_IN_FLIGHT`] requests run against one instance at a time.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+use url::{Host, Url};
+
+/// Requests in flight per instance: a shared instance is not ours to flood.
+pub const MAX_IN_FLIGHT: usize = 4;
+/// Largest answer read; a Table API page of a few hundred rows is far below it.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub type Record = Map<String, Value>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnError {
+    #[error(
+        "ServiceNow refused the credentials (401 User Not Authenticated): check the user name and password"
+    )]
+    Unauthorized,
+    #[error("the ServiceNow user has no read access to the table {table} (403)")]
+    Forbidden { table: String },
+    #[error("ServiceNow has no such record or resource (404)")]
+    NotFound,
+    #[error("ServiceNow is rate limiting requests (429){}", retry_after.map(|s| format!(", retry after {s} s")).unwrap_or_default())]
+    RateLimited { retry_after: Option<u64> },
+    #[error("ServiceNow answered {status}: {message}")]
+    Server { status: u16, message: String },
+    #[error("instance hibernating or not a ServiceNow API (the answer is not Table API JSON)")]
+    NotServiceNow,
+    #[error("ServiceNow instance unreachable: {0}")]
+    Unreachable(String),
+    #[error("ServiceNow did not answer within {0} ms")]
+    Timeout(u64),
+    #[error("the ServiceNow answer is larger than {} MiB", MAX_BODY / 1024 / 1024)]
+    TooLarge,
+    #[error("refused instance address: {0}")]
+    Refused(String),
+}
+
+/// Which instances may be called; from `GLIDEPATH_SERVICENOW_HOSTS` and
+/// `GLIDEPATH_ALLOW_INSECURE_SERVICENOW`.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub allowed_hosts: Vec<String>,
+    pub allow_insecure: bool,
+    pub timeout: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            allowed_hosts: Vec::new(),
+            allow_insecure: false,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl Policy {
+    /// Checks an instance URL without touching the network and returns it normalised to its
+    /// origin (`https://host[:port]`): instances serve the API at the root.
+    pub fn check_url(&self, raw: &str) -> Result<Url, SnError> {
+        let url =
+            Url::parse(raw.trim()).map_err(|e| SnError::Refused(format!("not a URL: {e}")))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure => {}
+            "http" => {
+                return Err(SnError::Refused(
+                    "plain http is not allowed: use https".into(),
+                ));
+            }
+            other => return Err(SnError::Refused(format!("scheme {other} is not allowed"))),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(SnError::Refused(
+                "credentials belong in the username and password fields, not the URL".into(),
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(SnError::Refused(
+                "the instance URL takes no query or fragment".into(),
+            ));
+        }
+        if !matches!(url.path(), "" | "/") {
+            return Err(SnError::Refused(
+                "the instance URL takes no path (e.g. https://acme.service-now.com)".into(),
+            ));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| SnError::Refused("the URL has no host".into()))?
+            .to_ascii_lowercase();
+        let host = host.trim_end_matches('.');
+        let allowed = host.ends_with(".service-now.com")
+            || self
+                .allowed_hosts
+                .iter()
+                .any(|h| h.trim().trim_end_matches('.').eq_ignore_ascii_case(host));
+        if !allowed {
+            return Err(SnError::Refused(format!(
+                "{host} is not under service-now.com nor listed in GLIDEPATH_SERVICENOW_HOSTS"
+            )));
+        }
+        let origin = url.origin().ascii_serialization();
+        Url::parse(&origin).map_err(|e| SnError::Refused(format!("not a URL: {e}")))
+    }
+
+    /// Whether an address may be called. Loopback and private networks only in insecure mode
+    /// (the simulator, a lab); link-local (cloud metadata), unspecified, multicast and reserved
+    /// ranges never.
+    fn check_ip(&self, ip: IpAddr) -> Result<(), SnError> {
+        let class = classify(ip);
+        match class {
+            AddrClass::Public => Ok(()),
+            AddrClass::Loopback | AddrClass::Private if self.allow_insecure => Ok(()),
+            _ => Err(SnError::Refused(format!(
+                "{ip} is a {} address",
+                class.describe()
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum AddrClass {
+    Public,
+    Loopback,
+    Private,
+    LinkLocal,
+    Cgnat,
+    Reserved,
+}
+
+impl AddrClass {
+    fn describe(&self) -> &'static str {
+        match self {
+            AddrClass::Public => "public",
+            AddrClass::Loopback => "loopback",
+            AddrClass::Private => "private",
+            AddrClass::LinkLocal => "link-local or metadata",
+            AddrClass::Cgnat => "carrier-grade NAT",
+            AddrClass::Reserved => "reserved",
+        }
+    }
+}
+
+fn classify(ip: IpAddr) -> AddrClass {
+    match ip {
+        IpAddr::V4(v4) => classify_v4(v4),
+        IpAddr::V6(v6) => classify_v6(v6),
+    }
+}
+
+fn classify_v4(ip: Ipv4Addr) -> AddrClass {
+    let [a, b, c, _] = ip.octets();
+    if ip.is_loopback() {
+        AddrClass::Loopback
+    } else if ip.is_private() {
+        AddrClass::Private
+    } else if ip.is_link_local() {
+        AddrClass::LinkLocal
+    } else if a == 100 && (64..128).contains(&b) {
+        AddrClass::Cgnat
+    } else if a == 0
+        || ip.is_multicast()
+        || a >= 240
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (b == 18 || b == 19))
+    {
+        AddrClass::Reserved
+    } else {
+        AddrClass::Public
+    }
+}
+
+fn classify_v6(ip: Ipv6Addr) -> AddrClass {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return classify_v4(v4);
+    }
+    let seg = ip.segments();
+    // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address.
+    if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6].iter().all(|s| *s == 0) {
+        let o = ip.octets();
+        return classify_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    }
+    if ip.is_loopback() {
+        AddrClass::Loopback
+    } else if ip.is_unspecified() || ip.is_multicast() {
+        AddrClass::Reserved
+    } else if (seg[0] & 0xfe00) == 0xfc00 {
+        // Unique local, which also holds fd00:ec2::254, the AWS metadata address.
+        AddrClass::Private
+    } else if (seg[0] & 0xffc0) == 0xfe80 {
+        AddrClass::LinkLocal
+    } else {
+        AddrClass::Public
+    }
+}
+
+/// Shared by every caller in the process: the policy and one semaphore per instance.
+pub struct Connector {
+    policy: Policy,
+    permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Connector {
+    pub fn new(policy: Policy) -> Connector {
+        Connector {
+            policy,
+            permits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// A client for one instance: checks the URL, resolves the host, checks every address and
+    /// pins the connection to them.
+    pub async fn client(
+        &self,
+        instance_url: &str,
+        username: &str,
+        password: SecretString,
+    ) -> Result<Client, SnError> {
+        let base = self.policy.check_url(instance_url)?;
+        let host = base
+            .host()
+            .ok_or_else(|| SnError::Refused("the URL has no host".into()))?
+            .to_owned();
+        let port = base
+            .port_or_known_default()
+            .ok_or_else(|| SnError::Refused("the URL has no port".into()))?;
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the name again, behind the checks below.
+            .no_proxy()
+            .connect_timeout(self.policy.timeout)
+            .timeout(self.policy.timeout)
+            .user_agent(concat!("Glidepath/", env!("CARGO_PKG_VERSION")));
+        match &host {
+            Host::Ipv4(ip) => self.policy.check_ip(IpAddr::V4(*ip))?,
+            Host::Ipv6(ip) => self.policy.check_ip(IpAddr::V6(*ip))?,
+            Host::Domain(name) => {
+                let addrs = resolve(name, port, self.policy.timeout).await?;
+                for addr in &addrs {
+                    self.policy.check_ip(addr.ip())?;
+                }
+                builder = builder.resolve_to_addrs(name, &addrs);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| SnError::Unreachable(format!("cannot set up the HTTP client: {e}")))?;
+        let key = format!("{host}:{port}");
+        let permits = {
+            let mut map = self
+                .permits
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            map.entry(key)
+                .or_insert_with(|| Arc::new(Semaphore::new(MAX_IN_FLIGHT)))
+                .clone()
+        };
+        Ok(Client {
+            http,
+            base,
+            username: username.to_string(),
+            password,
+            permits,
+            timeout: self.policy.timeout,
+        })
+    }
+}
+
+async fn resolve(name: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, SnError> {
+    let lookup = tokio::net::lookup_host((name, port));
+    let addrs: Vec<SocketAddr> = match tokio::time::timeout(timeout, lookup).await {
+        Err(_) => return Err(SnError::Timeout(timeout.as_millis() as u64)),
+        Ok(Err(e)) => return Err(SnError::Unreachable(format!("cannot resolve {name}: {e}"))),
+        Ok(Ok(addrs)) => addrs.collect(),
+    };
+    if addrs.is_empty() {
+        return Err(SnError::Unreachable(format!("{name} has no address")));
+    }
+    Ok(addrs)
+}
+
+/// A query on one table: `sysparm_query`, `sysparm_fields`, `sysparm_limit`, `sysparm_offset`.
+#[derive(Clone, Debug, Default)]
+pub struct TableQuery {
+    pub query: Option<String>,
+    pub fields: Vec<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// One instance, one API user.
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    username: String,
+    password: SecretString,
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl Client {
+    fn table_url(&self, table: &str, sys_id: Option<&str>) -> Result<Url, SnError> {
+        let mut url = self.base.clone();
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|_| SnError::Refused("the instance URL cannot take a path".into()))?;
+            segments.clear().extend(["api", "now", "table", table]);
+            if let Some(id) = sys_id {
+                segments.push(id);
+            }
+        }
+        // Reference fields as plain sys_ids, as the webhook sends them.
+        url.query_pairs_mut()
+            .append_pair("sysparm_exclude_reference_link", "true");
+        Ok(url)
+    }
+
+    /// One page of a table.
+    pub async fn list(&self, table: &str, query: &TableQuery) -> Result<Vec<Record>, SnError> {
+        let mut url = self.table_url(table, None)?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            if let Some(q) = &query.query {
+                pairs.append_pair("sysparm_query", q);
+            }
+            if !query.fields.is_empty() {
+                pairs.append_pair("sysparm_fields", &query.fields.join(","));
+            }
+            if let Some(limit) = query.limit {
+                pairs.append_pair("sysparm_limit", &limit.to_string());
+            }
+            if let Some(offset) = query.offset {
+                pairs.append_pair("sysparm_offset", &offset.to_string());
+            }
+        }
+        let result = self.send(table, self.http.get(url)).await?;
+        match result {
+            Value::Array(rows) => Ok(rows
+                .into_iter()
+                .filter_map(|row| match row {
+                    Value::Object(map) => Some(map),
+                    _ => None,
+                })
+                .collect()),
+            _ => Err(SnError::NotServiceNow),
+        }
+    }
+
+    /// Every row matching the query, page by page, up to `max_rows`.
+    pub async fn list_all(
+        &self,
+        table: &str,
+        query: &TableQuery,
+        page_size: u32,
+        max_rows: usize,
+    ) -> Result<Vec<Record>, SnError> {
+        let mut rows = Vec::new();
+        let mut offset = query.offset.unwrap_or(0);
+        loop {
+            let page = self
+                .list(
+                    table,
+                    &TableQuery {
+                        limit: Some(page_size),
+                        offset: Some(offset),
+                        ..query.clone()
+                    },
+                )
+                .await?;
+            let len = page.len();
+            rows.extend(page);
+            if len < page_size as usize || rows.len() >= max_rows {
+                rows.truncate(max_rows);
+                return Ok(rows);
+            }
+            offset = offset.saturating_add(page_size);
+        }
+    }
+
+    pub async fn get(&self, table: &str, sys_id: &str, fields: &[&str]) -> Result<Record, SnError> {
+        let mut url = self.table_url(table, Some(sys_id))?;
+        if !fields.is_empty() {
+            url.query_pairs_mut()
+                .append_pair("sysparm_fields", &fields.join(","));
+        }
+        object(self.send(table, self.http.get(url)).await?)
+    }
+
+    pub async fn patch(&self, table: &str, sys_id: &str, body: &Value) -> Result<Record, SnError> {
+        let url = self.table_url(table, Some(sys_id))?;
+        object(self.send(table, self.http.patch(url).json(body)).await?)
+    }
+
+    /// Sends one request and returns the `result` of its answer.
+    async fn send(&self, table: &str, request: reqwest::RequestBuilder) -> Result<Value, SnError> {
+        // Held until the body is read: the instance is busy until then.
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| SnError::Unreachable("the client is shutting down".into()))?;
+        let request = request
+            .basic_auth(&self.username, Some(self.password.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/json");
+        let mut response = request.send().await.map_err(|e| self.transport(e))?;
+        let status = response.status();
+        let is_json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_BODY as u64)
+        {
+            return Err(SnError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(e))? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(SnError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let parsed: Option<Value> = if is_json {
+            serde_json::from_slice(&body).ok()
+        } else {
+            None
+        };
+        match status.as_u16() {
+            200..=299 => match parsed {
+                Some(Value::Object(mut map)) => map.remove("result").ok_or(SnError::NotServiceNow),
+                _ => Err(SnError::NotServiceNow),
+            },
+            401 => Err(SnError::Unauthorized),
+            403 => Err(SnError::Forbidden {
+                table: table.to_string(),
+            }),
+            404 => Err(SnError::NotFound),
+            429 => Err(SnError::RateLimited { retry_after }),
+            code if (300..400).contains(&code) => Err(SnError::Server {
+                status: code,
+                message: "redirect not followed (is the instance URL right?)".into(),
+            }),
+            code => Err(SnError::Server {
+                status: code,
+                message: parsed.as_ref().and_then(error_message).unwrap_or_else(|| {
+                    status
+                        .canonical_reason()
+                        .unwrap_or("unexpected answer")
+                        .to_string()
+                }),
+            }),
+        }
+    }
+
+    fn transport(&self, e: reqwest::Error) -> SnError {
+        if e.is_timeout() {
+            SnError::Timeout(self.timeout.as_millis() as u64)
+        } else if e.is_connect() {
+            SnError::Unreachable(format!("cannot connect to {}", self.base))
+        } else {
+            SnError::Unreachable(format!("the connection to {} failed", self.base))
+        }
+    }
+}
+
+fn object(value: Value) -> Result<Record, SnError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(SnError::NotServiceNow),
+    }
+}
+
+/// `{"error":{"message","detail"},"status":"failure"}` → "message: detail".
+fn error_message(body: &Value) -> Option<String> {
+    let error = body.get("error")?;
+    let message = error.get("message")?.as_str()?.trim();
+    let message: String = message.chars().take(300).collect();
+    match error.get("detail").and_then(Value::as_str).map(str::trim) {
+        Some(detail) if !detail.is_empty() => {
+            let detail: String = detail.chars().take(300).collect();
+            Some(format!("{message}: {detail}"))
+        }
+        _ => Some(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::default()
+    }
+
+    #[test]
+    fn urls_under_service_now_are_accepted_and_normalised() {
+        let url = policy()
+            .check_url("https://acme.service-now.com/")
+            .map(|u| u.to_string());
+        assert_eq!(url.ok().as_deref(), Some("https://acme.service-now.com/"));
+    }
+
+    #[test]
+    fn other_hosts_http_and_paths_are_refused() {
+        for bad in [
+            "http://acme.service-now.com",
+            "https://evil.com",
+            "https://service-now.com.evil.com",
+            "https://user:pw@acme.service-now.com",
+            "https://acme.service-now.com/api?x=1",
+            "ftp://acme.service-now.com",
+            "not a url",
+        ] {
+            assert!(policy().check_url(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn listed_hosts_are_accepted() {
+        let p = Policy {
+            allowed_hosts: vec!["sn.example.org".into()],
+            ..Policy::default()
+        };
+        assert!(p.check_url("https://SN.example.org").is_ok());
+        assert!(p.check_url("https://other.example.org").is_err());
+    }
+
+    #[test]
+    fn internal_addresses_are_refused() {
+        let p = policy();
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            let addr: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+            assert!(p.check_ip(addr).is_err(), "{ip} should be refused");
+        }
+        assert!(p.check_ip(IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8))).is_ok());
+    }
+
+    #[test]
+    fn insecure_mode_allows_loopback_but_never_metadata() {
+        let p = Policy {
+            allow_insecure: true,
+            ..Policy::default()
+        };
+        assert!(p.check_ip(IpAddr::V4(Ipv4Addr::LOCALHOST)).is_ok());
+        assert!(
+            p.check_ip(IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn error_bodies_become_messages() {
+        let body = serde_json::json!({"error":{"message":"Invalid table x","detail":null},"status":"failure"});
+        assert_eq!(error_message(&body).as_deref(), Some("Invalid table x"));
+    }
+}
