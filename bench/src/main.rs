@@ -120,6 +120,16 @@ async fn run(args: Args) -> Result<ExitCode> {
         );
     }
 
+    if let Some(load) = load_average() {
+        // The load generator and both servers share this machine's cores; anything else
+        // running (a build, say) shows up in the figures.
+        if load > 0.5 {
+            eprintln!(
+                "warning: 1-minute load average is {load:.2} before starting; other work on this machine will skew the figures"
+            );
+        }
+    }
+
     let warmup = build_plan(&args, args.warmup, args.seed.wrapping_add(1), 9_000_000)?;
     let measured = build_plan(&args, args.events, args.seed, 0)?;
     let mix = measured.mix;
@@ -179,6 +189,15 @@ async fn run(args: Args) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn build_plan(args: &Args, events: usize, seed: u64, number_base: u64) -> Result<Plan> {
