@@ -36,5 +36,11 @@ if [ "${GLIDEPATH_TEST_SKIP_POSTGRES:-0}" = "1" ]; then
   step "tests on PostgreSQL: skipped (GLIDEPATH_TEST_SKIP_POSTGRES=1)"
 else
   step "tests on PostgreSQL"
-  GLIDEPATH_TEST_DB=postgres run_tests -p glidepath-tests
+  # The browser tests (ui_*) check the UI, not the database: they run in the SQLite pass only.
+  if cargo nextest --version >/dev/null 2>&1; then
+    GLIDEPATH_TEST_DB=postgres run_tests -p glidepath-tests -E 'not binary(/^ui_/)'
+  else
+    GLIDEPATH_TEST_DB=postgres run_tests -p glidepath-tests \
+      $(for f in tests/tests/*.rs; do n=$(basename "$f" .rs); case "$n" in ui_*) ;; *) echo "--test $n" ;; esac; done)
+  fi
 fi

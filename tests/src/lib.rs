@@ -15,6 +15,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::OnceCell;
 
+pub mod browser;
+
 pub use reqwest::StatusCode;
 pub use serde_json;
 

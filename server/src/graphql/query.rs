@@ -4,7 +4,8 @@ use async_graphql::{Context, ID, Object};
 
 use super::ContextExt;
 use super::types::{
-    Alert, AlertConnection, AlertSource, AlertStatusGql, EscalationPolicy, PageInfo, User,
+    Alert, AlertConnection, AlertSource, AlertStatusGql, EscalationPolicy, PageInfo, PriorityGql,
+    User,
 };
 use crate::error::AppError;
 use crate::service::{alerts, policies, sources, users};
@@ -72,11 +73,12 @@ impl QueryRoot {
         .await
     }
 
-    /// Alerts, newest first, filtered by status and alert source; `first` is 1 to 100.
+    /// Alerts, newest first, filtered by status, priority and alert source; `first` is 1 to 100.
     async fn alerts(
         &self,
         ctx: &Context<'_>,
         status: Option<AlertStatusGql>,
+        priority: Option<PriorityGql>,
         alert_source_id: Option<ID>,
         #[graphql(default = 25)] first: Option<i32>,
         after: Option<String>,
@@ -86,6 +88,7 @@ impl QueryRoot {
             let first = u64::try_from(first.unwrap_or(25)).unwrap_or(0);
             let filter = alerts::AlertFilter {
                 status: status.map(Into::into),
+                priority: priority.map(Into::into),
                 alert_source_id: alert_source_id.map(|id| id.0),
             };
             let page = alerts::list(&ctx.state()?.db, filter, first, after.as_deref()).await?;

@@ -59,6 +59,15 @@ pub enum PriorityGql {
     Low,
 }
 
+impl From<PriorityGql> for domain::Priority {
+    fn from(p: PriorityGql) -> Self {
+        match p {
+            PriorityGql::High => domain::Priority::High,
+            PriorityGql::Low => domain::Priority::Low,
+        }
+    }
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum IntegrationType {
     #[graphql(name = "SERVICENOW")]

@@ -448,6 +448,7 @@ pub async fn log_entries(db: &Db, alert_id: &str) -> Result<Vec<alert_log::Model
 
 pub struct AlertFilter {
     pub status: Option<AlertStatus>,
+    pub priority: Option<Priority>,
     pub alert_source_id: Option<String>,
 }
 
@@ -476,6 +477,9 @@ pub async fn list(
     let mut query = alert::Entity::find();
     if let Some(status) = filter.status {
         query = query.filter(alert::Column::Status.eq(status.as_str()));
+    }
+    if let Some(priority) = filter.priority {
+        query = query.filter(alert::Column::Priority.eq(priority.as_str()));
     }
     if let Some(source) = &filter.alert_source_id {
         query = query.filter(alert::Column::AlertSourceId.eq(source.as_str()));

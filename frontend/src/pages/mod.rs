@@ -1,0 +1,6 @@
+pub mod alert_detail;
+pub mod alerts;
+pub mod login;
+pub mod policies;
+pub mod sources;
+pub mod users;
