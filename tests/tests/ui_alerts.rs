@@ -67,6 +67,20 @@ async fn incident_posted_to_the_webhook_appears_in_the_open_list_without_a_reloa
         .find(&format!("li[data-alert-id='{alert_id}']"))
         .await;
     browser.screenshot("alert-list").await;
+    // A phone: the same list, one column, nothing wider than the screen.
+    browser.client.set_window_size(360, 780).await.unwrap();
+    browser
+        .find(&format!("li[data-alert-id='{alert_id}']"))
+        .await;
+    let overflow = browser
+        .execute("return document.documentElement.scrollWidth > window.innerWidth")
+        .await;
+    assert_eq!(
+        overflow,
+        json!(false),
+        "the page scrolls sideways at 360 px"
+    );
+    browser.screenshot("alert-list-360px").await;
     browser.close().await;
 }
 
