@@ -49,6 +49,9 @@ operations!(
     UserList,
     CreateUser,
     CreateApiToken,
+    ApiTokens,
+    RevokeApiToken,
+    UpdateUserRole,
 );
 
 /// A failed operation, in words for people; `code` is the server's `extensions.code`.

@@ -30,6 +30,9 @@ struct Draft {
     repeat: RwSignal<String>,
     levels: RwSignal<Vec<LevelDraft>>,
     next_key: StoredValue<u64>,
+    /// The page's owner: level signals are created under it, not under whichever button's view
+    /// was current when "Add level" was clicked (that view may be gone a moment later).
+    owner: StoredValue<Owner>,
 }
 
 impl Draft {
@@ -41,17 +44,18 @@ impl Draft {
             repeat: RwSignal::new("0".into()),
             levels: RwSignal::new(Vec::new()),
             next_key: StoredValue::new(0),
+            owner: StoredValue::new(Owner::current().unwrap_or_default()),
         }
     }
 
     fn add_level(&self, minutes: String, users: Vec<String>) {
         let key = self.next_key.get_value();
         self.next_key.set_value(key + 1);
-        let level = LevelDraft {
+        let level = self.owner.get_value().with(|| LevelDraft {
             key,
             minutes: RwSignal::new(minutes),
             users: RwSignal::new(users),
-        };
+        });
         self.levels.update(|l| l.push(level));
     }
 

@@ -5,8 +5,9 @@ use leptos::task::spawn_local;
 
 use crate::Session;
 use crate::api::{
-    self, CreateApiToken, CreateUser, UserList as UserListQuery, create_api_token, create_user,
-    user_list,
+    self, ApiTokens as ApiTokensQuery, CreateApiToken, CreateUser, RevokeApiToken, UpdateUserRole,
+    UserList as UserListQuery, api_tokens, create_api_token, create_user, revoke_api_token,
+    update_user_role, user_list,
 };
 use crate::time;
 use crate::ui::{CopyButton, ErrorMessage, Loading};
@@ -16,6 +17,7 @@ pub fn UserList() -> impl IntoView {
     let session = expect_context::<Session>();
     let data = RwSignal::new(None::<Vec<user_list::UserListUsers>>);
     let error = RwSignal::new(None::<String>);
+    let role_error = RwSignal::new(None::<String>);
     let load = move || {
         spawn_local(async move {
             match api::run::<UserListQuery>(user_list::Variables).await {
@@ -28,6 +30,7 @@ pub fn UserList() -> impl IntoView {
     view! {
         <div class="page-head"><h1>"Users"</h1></div>
         <ErrorMessage error=error />
+        <ErrorMessage error=role_error />
         {move || match data.get() {
             None => (error.get().is_none()).then(|| view! { <Loading what="users" /> }).into_any(),
             Some(users) => view! {
@@ -36,7 +39,37 @@ pub fn UserList() -> impl IntoView {
                         <li class="list-row">
                             <span class="row-title">{if u.name.is_empty() { u.email.clone() } else { u.name.clone() }}</span>
                             <span class="muted">{u.email.clone()}</span>
-                            <span class="tag">{if api::enum_name(&u.role) == "ADMIN" { "Admin" } else { "Responder" }}</span>
+                            {
+                                let role = api::enum_name(&u.role);
+                                if session.is_admin() {
+                                    let id = u.id.clone();
+                                    let select_id = format!("role-{}", u.id);
+                                    let label = format!("Role of {}", u.email);
+                                    view! {
+                                        <select id=select_id class="role-select" aria-label=label prop:value=role
+                                            on:change=move |ev| {
+                                                let role = if event_target_value(&ev) == "ADMIN" {
+                                                    update_user_role::Role::ADMIN
+                                                } else {
+                                                    update_user_role::Role::RESPONDER
+                                                };
+                                                let variables = update_user_role::Variables { id: id.clone(), role };
+                                                role_error.set(None);
+                                                spawn_local(async move {
+                                                    if let Err(e) = api::run::<UpdateUserRole>(variables).await {
+                                                        role_error.set(Some(e.message));
+                                                    }
+                                                    load();
+                                                });
+                                            }>
+                                            <option value="ADMIN">"Admin"</option>
+                                            <option value="RESPONDER">"Responder"</option>
+                                        </select>
+                                    }.into_any()
+                                } else {
+                                    view! { <span class="tag">{if role == "ADMIN" { "Admin" } else { "Responder" }}</span> }.into_any()
+                                }
+                            }
                             <span class="muted" title=time::local(&u.created_at)>{format!("added {}", time::age(&u.created_at))}</span>
                         </li>
                     }).collect_view()}
@@ -120,6 +153,25 @@ fn ApiTokens() -> impl IntoView {
     let created = RwSignal::new(None::<(String, String)>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let tokens = RwSignal::new(None::<Vec<api_tokens::ApiTokensApiTokens>>);
+    let load = move || {
+        spawn_local(async move {
+            match api::run::<ApiTokensQuery>(api_tokens::Variables).await {
+                Ok(answer) => tokens.set(Some(answer.api_tokens)),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    load();
+    let revoke = move |id: String| {
+        error.set(None);
+        spawn_local(async move {
+            if let Err(e) = api::run::<RevokeApiToken>(revoke_api_token::Variables { id }).await {
+                error.set(Some(e.message));
+            }
+            load();
+        });
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let variables = create_api_token::Variables {
@@ -135,6 +187,7 @@ fn ApiTokens() -> impl IntoView {
                         answer.create_api_token.name,
                         answer.create_api_token.token,
                     )));
+                    load();
                 }
                 Err(e) => error.set(Some(e.message)),
             }
@@ -157,8 +210,28 @@ fn ApiTokens() -> impl IntoView {
                     </div>
                 }
             })}
+            {move || match tokens.get() {
+                None => view! { <Loading what="tokens" /> }.into_any(),
+                Some(list) if list.is_empty() => view! { <p class="muted">"You have no API tokens."</p> }.into_any(),
+                Some(list) => view! {
+                    <ul class="list token-list">
+                        {list.into_iter().map(|t| {
+                            let id = t.id.clone();
+                            let label = format!("Revoke {}", t.name);
+                            view! {
+                                <li class="list-row">
+                                    <span class="row-title">{t.name}</span>
+                                    <span class="muted" title=time::local(&t.created_at)>{format!("created {}", time::age(&t.created_at))}</span>
+                                    <button type="button" class="button small danger" aria-label=label
+                                        on:click=move |_| revoke(id.clone())>"Revoke"</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+            <ErrorMessage error=error />
             <form class="inline-form" on:submit=submit>
-                <ErrorMessage error=error />
                 <div class="field">
                     <label for="token-name">"Token name"</label>
                     <input id="token-name" type="text" required placeholder="monitoring script"

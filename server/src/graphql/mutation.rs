@@ -197,6 +197,26 @@ impl MutationRoot {
         .await
     }
 
+    /// Revokes one of the caller's own API tokens; at once, it no longer authenticates.
+    async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        gql(async move {
+            auth::revoke_api_token(&ctx.state()?.db, ctx.caller()?, &id).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Makes a user ADMIN or RESPONDER (ADMIN only). The last ADMIN cannot be demoted (CONFLICT).
+    async fn update_user_role(&self, ctx: &Context<'_>, id: ID, role: RoleGql) -> Result<User> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            Ok(User(
+                users::update_role(&ctx.state()?.db, &id, role.into()).await?,
+            ))
+        })
+        .await
+    }
+
     async fn create_escalation_policy(
         &self,
         ctx: &Context<'_>,

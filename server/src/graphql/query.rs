@@ -4,11 +4,11 @@ use async_graphql::{Context, ID, Object};
 
 use super::ContextExt;
 use super::types::{
-    Alert, AlertConnection, AlertSource, AlertStatusGql, EscalationPolicy, PageInfo, PriorityGql,
-    User,
+    Alert, AlertConnection, AlertSource, AlertStatusGql, ApiToken, EscalationPolicy, PageInfo,
+    PriorityGql, User,
 };
 use crate::error::AppError;
-use crate::service::{alerts, policies, sources, users};
+use crate::service::{alerts, auth, policies, sources, users};
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
 use crate::error::gql;
@@ -25,6 +25,23 @@ impl QueryRoot {
                 .await?
                 .map(User)
                 .ok_or(AppError::Unauthorized("the user no longer exists"))
+        })
+        .await
+    }
+
+    /// The signed-in user's API tokens (names and dates; the tokens were shown once).
+    async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<ApiToken>> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            Ok(auth::api_tokens(&ctx.state()?.db, caller)
+                .await?
+                .into_iter()
+                .map(|t| ApiToken {
+                    id: ID(t.id),
+                    name: t.name,
+                    created_at: t.created_at,
+                })
+                .collect())
         })
         .await
     }

@@ -548,6 +548,14 @@ pub struct LoginPayload {
     pub user: User,
 }
 
+/// An API token of the signed-in user; the token itself is never shown again.
+#[derive(SimpleObject)]
+pub struct ApiToken {
+    pub id: ID,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(SimpleObject)]
 pub struct CreatedApiToken {
     pub id: ID,

@@ -8,7 +8,7 @@ use argon2::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Duration;
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -157,6 +157,31 @@ pub async fn create_api_token(
         return Err(AppError::validation("name", "must be 1 to 200 characters"));
     }
     issue_token(db, &caller.user_id, TokenKind::Api, name, None).await
+}
+
+/// The caller's own API tokens (not sessions), oldest first.
+pub async fn api_tokens(db: &Db, caller: &Caller) -> Result<Vec<auth_token::Model>, AppError> {
+    Ok(auth_token::Entity::find()
+        .filter(auth_token::Column::UserId.eq(caller.user_id.as_str()))
+        .filter(auth_token::Column::Kind.eq(TokenKind::Api.as_str()))
+        .order_by_asc(auth_token::Column::Id)
+        .all(&db.read)
+        .await?)
+}
+
+/// Revokes one of the caller's own API tokens. Someone else's token, a session or an unknown id
+/// is NOT_FOUND alike, so ids cannot be probed.
+pub async fn revoke_api_token(db: &Db, caller: &Caller, id: &str) -> Result<(), AppError> {
+    let deleted = auth_token::Entity::delete_many()
+        .filter(auth_token::Column::Id.eq(id))
+        .filter(auth_token::Column::UserId.eq(caller.user_id.as_str()))
+        .filter(auth_token::Column::Kind.eq(TokenKind::Api.as_str()))
+        .exec(&db.write)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(AppError::NotFound("API token"));
+    }
+    Ok(())
 }
 
 /// The caller a bearer token or session cookie stands for, or `None` when it is unknown or expired.

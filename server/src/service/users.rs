@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::auth::{MIN_PASSWORD_LEN, hash_password, random_token};
 use super::{Caller, new_id, now};
-use crate::db::Db;
+use crate::db::{Db, for_update};
 use crate::domain::{Email, Role};
 use crate::entity::user;
 use crate::error::AppError;
@@ -62,6 +62,36 @@ pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppErro
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Changes a user's role (the caller is an ADMIN). The last ADMIN cannot be made a RESPONDER,
+/// or nobody could manage users and configuration any more. All admin rows are locked first on
+/// PostgreSQL (SQLite has one writer), so two concurrent demotions cannot both pass the count.
+pub async fn update_role(db: &Db, id: &str, role: Role) -> Result<user::Model, AppError> {
+    let txn = db.begin_write().await?;
+    let admins = for_update(
+        user::Entity::find().filter(user::Column::Role.eq(Role::Admin.as_str())),
+        db.backend(),
+    )
+    .all(&txn)
+    .await?;
+    let Some(found) = user::Entity::find_by_id(id.to_string()).one(&txn).await? else {
+        return Err(AppError::NotFound("user"));
+    };
+    if found.role == role.as_str() {
+        return Ok(found);
+    }
+    if role == Role::Responder && admins.len() <= 1 && found.role == Role::Admin.as_str() {
+        return Err(AppError::Conflict(format!(
+            "{} is the last ADMIN; make another user ADMIN first",
+            found.email
+        )));
+    }
+    let mut am: user::ActiveModel = found.into();
+    am.role = Set(role.as_str().to_string());
+    let updated = am.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 pub async fn list(db: &Db) -> Result<Vec<user::Model>, AppError> {
