@@ -4,9 +4,11 @@
 
 pub mod delivery;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -69,10 +71,22 @@ where
 {
     tracing::info!("{name} engine started");
     loop {
-        let pause = match work().await {
-            Ok(()) => clock::get().tick(),
-            Err(e) => {
+        // A panic in one tick (a bug, never an outside input) is logged and the loop goes on,
+        // like after an error: the engine must not die quietly and leave alerts unescalated.
+        let outcome = AssertUnwindSafe(work()).catch_unwind().await;
+        let pause = match outcome {
+            Ok(Ok(())) => clock::get().tick(),
+            Ok(Err(e)) => {
                 tracing::warn!(error = ?e, "{name} tick failed; retrying");
+                clock::get().tick().max(ERROR_BACKOFF)
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "{name} tick panicked; retrying");
                 clock::get().tick().max(ERROR_BACKOFF)
             }
         };

@@ -9,13 +9,14 @@ use sea_orm::{
 };
 
 use super::notifications::{self, Event};
+use super::rows::Rows;
 use super::{Actor, Caller, escalation, new_id, now, policies};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
     AlertSnapshot, check_accept, check_raise, check_reroute, check_resolve, decide_ingest,
 };
 use crate::domain::{
-    AlertStatus, Incident, IngestDecision, IngestOutcome, Priority, PriorityMapping,
+    AlertStatus, Incident, IncidentState, IngestDecision, IngestOutcome, Priority, PriorityMapping,
 };
 use crate::entity::{alert, alert_comment, alert_log, alert_source};
 use crate::error::AppError;
@@ -50,19 +51,9 @@ pub(crate) async fn append_log(
     message: String,
     actor: &Actor,
 ) -> Result<(), AppError> {
-    alert_log::ActiveModel {
-        id: Set(new_id()),
-        alert_id: Set(alert_id.to_string()),
-        kind: Set(kind.to_string()),
-        message: Set(message),
-        actor_kind: Set(actor.kind().to_string()),
-        actor_user_id: Set(actor.user_id()),
-        actor_label: Set(actor.label()),
-        created_at: Set(now()),
-    }
-    .insert(txn)
-    .await?;
-    Ok(())
+    let mut rows = Rows::default();
+    rows.log(alert_id, kind, message, actor);
+    rows.write(txn).await
 }
 
 fn snapshot(a: &alert::Model) -> Result<AlertSnapshot, AppError> {
@@ -98,6 +89,11 @@ async fn find_by_key(
 }
 
 /// Applies one ServiceNow incident event to the alert source's alerts.
+///
+/// Everything that can be read before the writing transaction is (a New incident's first
+/// escalation step: policy, users, notification rules), and the rows the change adds are written
+/// together at the end (see [`Rows`]): the transaction holds SQLite's single writer for as few
+/// statements as the change needs.
 pub async fn ingest(
     db: &Db,
     source: &alert_source::Model,
@@ -106,6 +102,14 @@ pub async fn ingest(
     let mapping = PriorityMapping::default();
     let actor = Actor::ServiceNow {
         updated_by: incident.updated_by.clone(),
+    };
+    let policy_id = &source.escalation_policy_id;
+    // Only a New incident can create an alert; read its first step ahead. The policy may change
+    // in between, exactly as if the event had arrived a moment earlier.
+    let mut first = if incident.state == IncidentState::New {
+        Some(escalation::prepare_first(&db.read, policy_id).await?)
+    } else {
+        None
     };
     let txn = db.begin_write().await?;
     // Two rounds at most: when a concurrent delivery of the same new incident inserts first, the
@@ -116,32 +120,31 @@ pub async fn ingest(
         match decide_ingest(snap.as_ref(), incident, &mapping) {
             IngestDecision::RejectUnknown { .. } => return Ok(IngestResult::UnknownIncident),
             IngestDecision::Create { priority } => {
-                if let Some(alert_id) = insert_alert(&txn, source, incident, priority).await? {
-                    let number = incident.number.as_deref().unwrap_or("an incident");
-                    append_log(
-                        &txn,
-                        &alert_id,
-                        log_kind::CREATED,
-                        format!(
-                            "Created from {number} (New, ServiceNow priority {})",
-                            incident.priority.as_deref().unwrap_or("none")
-                        ),
-                        &actor,
-                    )
+                let step = match first.take() {
+                    Some(step) => step,
+                    None => escalation::prepare_first(&txn, policy_id).await?,
+                };
+                let mut am = new_alert(source, incident, priority);
+                let alert_id = new_id();
+                am.id = Set(alert_id.clone());
+                let mut rows = Rows::default();
+                let number = incident.number.as_deref().unwrap_or("an incident");
+                let msg = format!(
+                    "Created from {number} (New, ServiceNow priority {})",
+                    incident.priority.as_deref().unwrap_or("none")
+                );
+                rows.log(&alert_id, log_kind::CREATED, msg, &actor);
+                // Level 1 is reached at once, in the transaction that creates the alert.
+                escalation::begin(step.as_ref(), &mut am, &mut rows)?;
+                let inserted = alert::Entity::insert(am)
+                    .on_conflict_do_nothing_on([
+                        alert::Column::AlertSourceId,
+                        alert::Column::AlertKey,
+                    ])
+                    .exec_without_returning(&txn)
                     .await?;
-                    // Level 1 is reached at once, in the transaction that creates the alert.
-                    let Some(created) = alert::Entity::find_by_id(alert_id.clone())
-                        .one(&txn)
-                        .await?
-                    else {
-                        return Err(
-                            anyhow::anyhow!("alert {alert_id} vanished after insert").into()
-                        );
-                    };
-                    let mut am: alert::ActiveModel = created.into();
-                    escalation::start(&txn, &alert_id, &source.escalation_policy_id, &mut am)
-                        .await?;
-                    am.update(&txn).await?;
+                if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+                    rows.write(&txn).await?;
                     txn.commit().await?;
                     return Ok(IngestResult::Applied {
                         outcome: IngestOutcome::Created,
@@ -163,6 +166,14 @@ pub async fn ingest(
                     return Ok(IngestResult::Applied { outcome, alert_id });
                 }
                 let at = now();
+                let mut rows = Rows::default();
+                let state_label = incident.state.label();
+                let event = match status {
+                    Some(AlertStatus::Accepted) => Some(Event::Accepted),
+                    Some(AlertStatus::Resolved) => Some(Event::Resolved),
+                    _ => None,
+                };
+                let before = model.clone();
                 let mut am: alert::ActiveModel = model.into();
                 if let Some(state) = ticket.state {
                     am.ticket_state = Set(state.code());
@@ -170,33 +181,30 @@ pub async fn ingest(
                 if let Some(m) = ticket.mod_count {
                     am.ticket_mod_count = Set(Some(m));
                 }
-                let state_label = incident.state.label();
                 match status {
                     Some(AlertStatus::Accepted) => {
                         am.status = Set(AlertStatus::Accepted.as_str().into());
                         am.accepted_at = Set(Some(at));
                         escalation::stop(&mut am);
                         let msg = format!("Accepted: the ticket is {state_label} in ServiceNow");
-                        append_log(&txn, &alert_id, log_kind::ACCEPTED, msg, &actor).await?;
-                        notifications::status_changed(&txn, &alert_id, Event::Accepted, &actor)
-                            .await?;
+                        rows.log(&alert_id, log_kind::ACCEPTED, msg, &actor);
                     }
                     Some(AlertStatus::Resolved) => {
                         am.status = Set(AlertStatus::Resolved.as_str().into());
                         am.resolved_at = Set(Some(at));
                         escalation::stop(&mut am);
                         let msg = format!("Resolved: the ticket is {state_label} in ServiceNow");
-                        append_log(&txn, &alert_id, log_kind::RESOLVED, msg, &actor).await?;
-                        notifications::status_changed(&txn, &alert_id, Event::Resolved, &actor)
-                            .await?;
+                        rows.log(&alert_id, log_kind::RESOLVED, msg, &actor);
                     }
                     _ => {
                         if ticket.state.is_some() {
                             let msg = format!("The ticket is now {state_label} in ServiceNow");
-                            append_log(&txn, &alert_id, log_kind::TICKET_UPDATED, msg, &actor)
-                                .await?;
+                            rows.log(&alert_id, log_kind::TICKET_UPDATED, msg, &actor);
                         }
                     }
+                }
+                if let Some(event) = event {
+                    notifications::status_changed(&txn, &before, event, &actor, &mut rows).await?;
                 }
                 if raise_priority {
                     am.priority = Set(Priority::High.as_str().into());
@@ -204,10 +212,11 @@ pub async fn ingest(
                         "Priority raised to HIGH: ServiceNow priority is {}",
                         incident.priority.as_deref().unwrap_or("none")
                     );
-                    append_log(&txn, &alert_id, log_kind::PRIORITY_RAISED, msg, &actor).await?;
+                    rows.log(&alert_id, log_kind::PRIORITY_RAISED, msg, &actor);
                 }
                 am.updated_at = Set(at);
                 am.update(&txn).await?;
+                rows.write(&txn).await?;
                 txn.commit().await?;
                 return Ok(IngestResult::Applied { outcome, alert_id });
             }
@@ -216,17 +225,15 @@ pub async fn ingest(
     Err(anyhow::anyhow!("alert for incident vanished between insert and select").into())
 }
 
-/// Inserts the alert unless one exists for the sys_id; `None` when another delivery won.
-async fn insert_alert(
-    txn: &DatabaseTransaction,
+/// A new PENDING alert for the incident, every column set (the id by the caller).
+fn new_alert(
     source: &alert_source::Model,
     incident: &Incident,
     priority: Priority,
-) -> Result<Option<String>, AppError> {
+) -> alert::ActiveModel {
     let at = now();
-    let id = new_id();
-    let model = alert::ActiveModel {
-        id: Set(id.clone()),
+    alert::ActiveModel {
+        id: Set(String::new()),
         alert_source_id: Set(source.id.clone()),
         alert_key: Set(incident.sys_id.as_str().to_string()),
         summary: Set(incident.summary()),
@@ -246,15 +253,7 @@ async fn insert_alert(
         escalation_level: Set(0),
         escalation_round: Set(0),
         next_escalation_at: Set(None),
-    };
-    let result = alert::Entity::insert(model)
-        .on_conflict_do_nothing_on([alert::Column::AlertSourceId, alert::Column::AlertKey])
-        .exec_without_returning(txn)
-        .await?;
-    Ok(match result {
-        TryInsertResult::Inserted(n) if n > 0 => Some(id),
-        _ => None,
-    })
+    }
 }
 
 /// Runs a responder's action on a locked alert, in one transaction.
@@ -278,14 +277,18 @@ pub async fn accept(db: &Db, caller: &Caller, alert_id: &str) -> Result<alert::M
     act(db, alert_id, async |txn, model| {
         check_accept(status_of(&model)?)?;
         let id = model.id.clone();
+        let mut rows = Rows::default();
+        let actor = caller.actor();
+        let before = model.clone();
         let mut am: alert::ActiveModel = model.into();
         am.status = Set(AlertStatus::Accepted.as_str().into());
         am.accepted_at = Set(Some(now()));
         am.assigned_to_id = Set(Some(caller.user_id.clone()));
         escalation::stop(&mut am);
         let msg = format!("Accepted by {}", caller.email);
-        append_log(txn, &id, log_kind::ACCEPTED, msg, &caller.actor()).await?;
-        notifications::status_changed(txn, &id, Event::Accepted, &caller.actor()).await?;
+        rows.log(&id, log_kind::ACCEPTED, msg, &actor);
+        notifications::status_changed(txn, &before, Event::Accepted, &actor, &mut rows).await?;
+        rows.write(txn).await?;
         Ok(am)
     })
     .await
@@ -306,6 +309,9 @@ pub async fn resolve(
     act(db, alert_id, async |txn, model| {
         check_resolve(status_of(&model)?)?;
         let id = model.id.clone();
+        let mut rows = Rows::default();
+        let actor = caller.actor();
+        let before = model.clone();
         let mut am: alert::ActiveModel = model.into();
         am.status = Set(AlertStatus::Resolved.as_str().into());
         am.resolved_at = Set(Some(now()));
@@ -317,8 +323,9 @@ pub async fn resolve(
             }
             None => format!("Resolved by {}", caller.email),
         };
-        append_log(txn, &id, log_kind::RESOLVED, msg, &caller.actor()).await?;
-        notifications::status_changed(txn, &id, Event::Resolved, &caller.actor()).await?;
+        rows.log(&id, log_kind::RESOLVED, msg, &actor);
+        notifications::status_changed(txn, &before, Event::Resolved, &actor, &mut rows).await?;
+        rows.write(txn).await?;
         Ok(am)
     })
     .await
@@ -350,7 +357,7 @@ pub async fn reroute(
         append_log(txn, &id, log_kind::REROUTED, msg, &caller.actor()).await?;
         // An accepted alert has its responder already; only a PENDING one escalates again.
         if status == AlertStatus::Pending {
-            escalation::start(txn, &id, &target.id, &mut am).await?;
+            escalation::start(txn, &target.id, &mut am).await?;
         }
         Ok(am)
     })
