@@ -9,15 +9,14 @@ use sea_orm::{
 };
 
 use super::notifications::{self, Event};
-use super::{Actor, Caller, escalation, new_id, now, policies};
+use super::{Actor, Caller, escalation, new_id, now, policies, servicenow};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
     AlertSnapshot, check_accept, check_raise, check_reroute, check_resolve, decide_ingest,
+    routing_change,
 };
-use crate::domain::{
-    AlertStatus, Incident, IngestDecision, IngestOutcome, Priority, PriorityMapping,
-};
-use crate::entity::{alert, alert_comment, alert_log, alert_source};
+use crate::domain::{AlertStatus, Incident, IngestDecision, IngestOutcome, Priority, field_value};
+use crate::entity::{alert, alert_comment, alert_log, alert_source, escalation_policy};
 use crate::error::AppError;
 
 /// Log entry kinds.
@@ -71,6 +70,7 @@ fn snapshot(a: &alert::Model) -> Result<AlertSnapshot, AppError> {
         priority: priority_of(a)?,
         ticket_state: a.ticket_state,
         ticket_mod_count: a.ticket_mod_count,
+        routing_value: a.routing_value.clone(),
     })
 }
 
@@ -97,13 +97,19 @@ async fn find_by_key(
         .await?)
 }
 
-/// Applies one ServiceNow incident event to the alert source's alerts.
+/// Applies one ServiceNow incident event to the alert source's alerts: what the webhook and the
+/// reconciliation poll both call. `body` is the whole payload, for the routing field's value.
 pub async fn ingest(
     db: &Db,
     source: &alert_source::Model,
     incident: &Incident,
+    body: &serde_json::Value,
 ) -> Result<IngestResult, AppError> {
-    let mapping = PriorityMapping::default();
+    let settings = servicenow::inbound_settings(db, &source.id).await?;
+    let routing_value = settings
+        .routing_field
+        .as_deref()
+        .and_then(|field| field_value(body, field));
     let actor = Actor::ServiceNow {
         updated_by: incident.updated_by.clone(),
     };
@@ -113,22 +119,35 @@ pub async fn ingest(
     for _ in 0..2 {
         let existing = find_by_key(&txn, &source.id, incident.sys_id.as_str()).await?;
         let snap = existing.as_ref().map(snapshot).transpose()?;
-        match decide_ingest(snap.as_ref(), incident, &mapping) {
+        match decide_ingest(snap.as_ref(), incident, &settings.priority_mapping) {
             IngestDecision::RejectUnknown { .. } => return Ok(IngestResult::UnknownIncident),
             IngestDecision::Create { priority } => {
-                if let Some(alert_id) = insert_alert(&txn, source, incident, priority).await? {
+                // The policy whose routing key is the incident's value gets the alert, else the
+                // source's own policy.
+                let routed = match &routing_value {
+                    Some(value) => policies::by_routing_key(&txn, value).await?,
+                    None => None,
+                };
+                let policy_id = routed
+                    .as_ref()
+                    .map_or(source.escalation_policy_id.clone(), |p| p.id.clone());
+                let new = NewAlert {
+                    priority,
+                    policy_id: &policy_id,
+                    routing_value: routing_value.clone(),
+                };
+                if let Some(alert_id) = insert_alert(&txn, source, incident, new).await? {
                     let number = incident.number.as_deref().unwrap_or("an incident");
-                    append_log(
-                        &txn,
-                        &alert_id,
-                        log_kind::CREATED,
-                        format!(
-                            "Created from {number} (New, ServiceNow priority {})",
-                            incident.priority.as_deref().unwrap_or("none")
-                        ),
-                        &actor,
-                    )
-                    .await?;
+                    let mut msg = format!(
+                        "Created from {number} (New, ServiceNow priority {})",
+                        incident.priority.as_deref().unwrap_or("none")
+                    );
+                    if let (Some(policy), Some(field), Some(value)) =
+                        (&routed, &settings.routing_field, &routing_value)
+                    {
+                        msg.push_str(&format!("; routed to {} by {field} = {value}", policy.name));
+                    }
+                    append_log(&txn, &alert_id, log_kind::CREATED, msg, &actor).await?;
                     // Level 1 is reached at once, in the transaction that creates the alert.
                     let Some(created) = alert::Entity::find_by_id(alert_id.clone())
                         .one(&txn)
@@ -139,8 +158,7 @@ pub async fn ingest(
                         );
                     };
                     let mut am: alert::ActiveModel = created.into();
-                    escalation::start(&txn, &alert_id, &source.escalation_policy_id, &mut am)
-                        .await?;
+                    escalation::start(&txn, &alert_id, &policy_id, &mut am).await?;
                     am.update(&txn).await?;
                     txn.commit().await?;
                     return Ok(IngestResult::Applied {
@@ -153,16 +171,24 @@ pub async fn ingest(
                 status,
                 raise_priority,
                 ticket,
-                outcome,
+                mut outcome,
             } => {
-                let Some(model) = existing else {
+                let (Some(model), Some(snap)) = (existing, snap) else {
                     return Err(anyhow::anyhow!("update decided without an alert").into());
                 };
+                let routing = match settings.routing_field {
+                    Some(_) => routing_change(&snap, incident, routing_value.as_deref()),
+                    None => None,
+                };
                 let alert_id = model.id.clone();
-                if outcome == IngestOutcome::Unchanged && ticket.mod_count.is_none() {
+                if outcome == IngestOutcome::Unchanged
+                    && ticket.mod_count.is_none()
+                    && routing.is_none()
+                {
                     return Ok(IngestResult::Applied { outcome, alert_id });
                 }
                 let at = now();
+                let current_policy = model.escalation_policy_id.clone();
                 let mut am: alert::ActiveModel = model.into();
                 if let Some(state) = ticket.state {
                     am.ticket_state = Set(state.code());
@@ -198,6 +224,31 @@ pub async fn ingest(
                         }
                     }
                 }
+                if let Some(change) = routing {
+                    am.routing_value = Set(change.clone());
+                    let status_now = status.unwrap_or(snap.status);
+                    let target = match &change {
+                        Some(value) if status_now != AlertStatus::Resolved => {
+                            policies::by_routing_key(&txn, value).await?
+                        }
+                        _ => None,
+                    };
+                    if let (Some(target), Some(field), Some(value)) =
+                        (target, &settings.routing_field, &change)
+                        && target.id != current_policy
+                    {
+                        let why = format!(": {field} is now {value} in ServiceNow");
+                        let from = Move {
+                            alert_id: &alert_id,
+                            status: status_now,
+                            from_policy_id: &current_policy,
+                        };
+                        move_to_policy(&txn, from, &target, &actor, ("", &why), &mut am).await?;
+                        if outcome == IngestOutcome::Unchanged {
+                            outcome = IngestOutcome::Updated;
+                        }
+                    }
+                }
                 if raise_priority {
                     am.priority = Set(Priority::High.as_str().into());
                     let msg = format!(
@@ -216,12 +267,50 @@ pub async fn ingest(
     Err(anyhow::anyhow!("alert for incident vanished between insert and select").into())
 }
 
+struct NewAlert<'a> {
+    priority: Priority,
+    policy_id: &'a str,
+    routing_value: Option<String>,
+}
+
+/// The alert a re-route moves, as it was before.
+struct Move<'a> {
+    alert_id: &'a str,
+    status: AlertStatus,
+    from_policy_id: &'a str,
+}
+
+/// Moves a live alert to another policy: the REROUTED log entry, then level 1 of the new policy
+/// for a PENDING alert (an accepted one keeps its assignee; earlier responders stay). The one path
+/// of `rerouteAlert` and of a routing field change in ServiceNow.
+async fn move_to_policy(
+    txn: &DatabaseTransaction,
+    from: Move<'_>,
+    target: &escalation_policy::Model,
+    actor: &Actor,
+    (by, reason): (&str, &str),
+    am: &mut alert::ActiveModel,
+) -> Result<(), AppError> {
+    let from_name = escalation_policy::Entity::find_by_id(from.from_policy_id.to_string())
+        .one(txn)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_else(|| "a deleted policy".into());
+    am.escalation_policy_id = Set(target.id.clone());
+    let msg = format!("Re-routed {by}from {from_name} to {}{reason}", target.name);
+    append_log(txn, from.alert_id, log_kind::REROUTED, msg, actor).await?;
+    if from.status == AlertStatus::Pending {
+        escalation::start(txn, from.alert_id, &target.id, am).await?;
+    }
+    Ok(())
+}
+
 /// Inserts the alert unless one exists for the sys_id; `None` when another delivery won.
 async fn insert_alert(
     txn: &DatabaseTransaction,
     source: &alert_source::Model,
     incident: &Incident,
-    priority: Priority,
+    new: NewAlert<'_>,
 ) -> Result<Option<String>, AppError> {
     let at = now();
     let id = new_id();
@@ -232,8 +321,8 @@ async fn insert_alert(
         summary: Set(incident.summary()),
         details: Set(incident.description.clone()),
         status: Set(AlertStatus::Pending.as_str().into()),
-        priority: Set(priority.as_str().into()),
-        escalation_policy_id: Set(source.escalation_policy_id.clone()),
+        priority: Set(new.priority.as_str().into()),
+        escalation_policy_id: Set(new.policy_id.to_string()),
         assigned_to_id: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
@@ -246,6 +335,7 @@ async fn insert_alert(
         escalation_level: Set(0),
         escalation_round: Set(0),
         next_escalation_at: Set(None),
+        routing_value: Set(new.routing_value),
     };
     let result = alert::Entity::insert(model)
         .on_conflict_do_nothing_on([alert::Column::AlertSourceId, alert::Column::AlertKey])
@@ -337,21 +427,15 @@ pub async fn reroute(
         let status = status_of(&model)?;
         check_reroute(status, &model.escalation_policy_id, &target.id)?;
         let id = model.id.clone();
-        let from = policies::get_any(db, &model.escalation_policy_id)
-            .await?
-            .map(|p| p.name)
-            .unwrap_or_else(|| "a deleted policy".into());
+        let from_policy_id = model.escalation_policy_id.clone();
         let mut am: alert::ActiveModel = model.into();
-        am.escalation_policy_id = Set(target.id.clone());
-        let msg = format!(
-            "Re-routed by {} from {from} to {}",
-            caller.email, target.name
-        );
-        append_log(txn, &id, log_kind::REROUTED, msg, &caller.actor()).await?;
-        // An accepted alert has its responder already; only a PENDING one escalates again.
-        if status == AlertStatus::Pending {
-            escalation::start(txn, &id, &target.id, &mut am).await?;
-        }
+        let from = Move {
+            alert_id: &id,
+            status,
+            from_policy_id: &from_policy_id,
+        };
+        let by = format!("by {} ", caller.email);
+        move_to_policy(txn, from, &target, &caller.actor(), (&by, ""), &mut am).await?;
         Ok(am)
     })
     .await
