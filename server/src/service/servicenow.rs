@@ -87,7 +87,12 @@ pub async fn configure(
     let at = now();
     let saved = match existing {
         Some(row) => {
+            // Another instance has other incidents: its poll starts afresh.
+            let moved = row.instance_url != instance_url;
             let mut active: servicenow_connection::ActiveModel = row.into();
+            if moved {
+                active.poll_watermark = Set(None);
+            }
             active.instance_url = Set(instance_url);
             active.username = Set(username);
             if let Some(p) = password {
