@@ -242,11 +242,11 @@ async fn apply(
     let Ok(incident) = Incident::parse(body) else {
         return Ok(false);
     };
+    // Checked on a reader first: most incidents of a busy instance concern no alert here, and
+    // must not queue for the writer.
     let created = body["sys_created_on"].as_str().unwrap_or_default();
-    if incident.state == IncidentState::New
-        && created < configured
-        && !has_alert(db, &source.id, incident.sys_id.as_str()).await?
-    {
+    let fresh = incident.state == IncidentState::New && created >= configured;
+    if !fresh && !has_alert(db, &source.id, incident.sys_id.as_str()).await? {
         return Ok(false);
     }
     Ok(matches!(
