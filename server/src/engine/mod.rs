@@ -3,6 +3,7 @@
 //! PostgreSQL) carries on exactly where the last tick left off.
 
 pub mod delivery;
+pub mod poll;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -30,9 +31,18 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Escalation and delivery run as two tasks, so a slow webhook never delays a step.
-    pub fn spawn(db: Db, sender: delivery::Sender) -> Engine {
+    /// Escalation, delivery and the ServiceNow reconciliation poll (when `poll` is set) run as
+    /// separate tasks, so a slow webhook or instance never delays a step.
+    pub fn spawn(db: Db, sender: delivery::Sender, poll: Option<poll::PollSettings>) -> Engine {
         let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if let Some(settings) = poll {
+            tasks.push(tokio::spawn(poll::run(
+                db.clone(),
+                settings,
+                stopped.clone(),
+            )));
+        }
         let sender = Arc::new(sender);
         let escalate = tokio::spawn(every_tick("escalation", stopped.clone(), {
             let db = db.clone();
@@ -46,10 +56,8 @@ impl Engine {
             let sender = Arc::clone(&sender);
             async move { deliver_all_due(&db, &sender).await }
         }));
-        Engine {
-            stop,
-            tasks: vec![escalate, deliver],
-        }
+        tasks.extend([escalate, deliver]);
+        Engine { stop, tasks }
     }
 
     /// Asks the engine to stop and waits for the step in progress to finish: a step is one

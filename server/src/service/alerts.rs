@@ -10,15 +10,16 @@ use sea_orm::{
 
 use super::notifications::{self, Event};
 use super::rows::Rows;
-use super::{Actor, Caller, escalation, new_id, now, policies};
+use super::{Actor, Caller, escalation, new_id, now, policies, servicenow};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
     AlertSnapshot, check_accept, check_raise, check_reroute, check_resolve, decide_ingest,
+    routing_change,
 };
 use crate::domain::{
-    AlertStatus, Incident, IncidentState, IngestDecision, IngestOutcome, Priority, PriorityMapping,
+    AlertStatus, Incident, IncidentState, IngestDecision, IngestOutcome, Priority, field_value,
 };
-use crate::entity::{alert, alert_comment, alert_log, alert_source};
+use crate::entity::{alert, alert_comment, alert_log, alert_source, escalation_policy};
 use crate::error::AppError;
 
 /// Log entry kinds.
@@ -62,6 +63,7 @@ fn snapshot(a: &alert::Model) -> Result<AlertSnapshot, AppError> {
         priority: priority_of(a)?,
         ticket_state: a.ticket_state,
         ticket_mod_count: a.ticket_mod_count,
+        routing_value: a.routing_value.clone(),
     })
 }
 
@@ -88,26 +90,31 @@ async fn find_by_key(
         .await?)
 }
 
-/// Applies one ServiceNow incident event to the alert source's alerts.
+/// Applies one ServiceNow incident event to the alert source's alerts: what the webhook and the
+/// reconciliation poll both call. `body` is the whole payload, for the routing field's value.
 ///
-/// Everything that can be read before the writing transaction is (a New incident's first
-/// escalation step: policy, users, notification rules), and the rows the change adds are written
-/// together at the end (see [`Rows`]): the transaction holds SQLite's single writer for as few
-/// statements as the change needs.
+/// Everything that can be read before the writing transaction is (the source's settings and, for a
+/// New incident, the policy it routes to and that policy's level 1: users, notification rules),
+/// and the rows the change adds are written together at the end (see [`Rows`]): the transaction
+/// holds SQLite's single writer for as few statements as the change needs.
 pub async fn ingest(
     db: &Db,
     source: &alert_source::Model,
     incident: &Incident,
+    body: &serde_json::Value,
 ) -> Result<IngestResult, AppError> {
-    let mapping = PriorityMapping::default();
+    let settings = servicenow::inbound_settings(db, &source.id).await?;
+    let routing_value = settings
+        .routing_field
+        .as_deref()
+        .and_then(|field| field_value(body, field));
     let actor = Actor::ServiceNow {
         updated_by: incident.updated_by.clone(),
     };
-    let policy_id = &source.escalation_policy_id;
-    // Only a New incident can create an alert; read its first step ahead. The policy may change
-    // in between, exactly as if the event had arrived a moment earlier.
+    // Only a New incident can create an alert: read its policy and first step ahead. A policy
+    // changed in between is as if the event had arrived a moment earlier.
     let mut first = if incident.state == IncidentState::New {
-        Some(escalation::prepare_first(&db.read, policy_id).await?)
+        Some(first_step(&db.read, source, routing_value.as_deref()).await?)
     } else {
         None
     };
@@ -117,22 +124,35 @@ pub async fn ingest(
     for _ in 0..2 {
         let existing = find_by_key(&txn, &source.id, incident.sys_id.as_str()).await?;
         let snap = existing.as_ref().map(snapshot).transpose()?;
-        match decide_ingest(snap.as_ref(), incident, &mapping) {
+        match decide_ingest(snap.as_ref(), incident, &settings.priority_mapping) {
             IngestDecision::RejectUnknown { .. } => return Ok(IngestResult::UnknownIncident),
             IngestDecision::Create { priority } => {
-                let step = match first.take() {
-                    Some(step) => step,
-                    None => escalation::prepare_first(&txn, policy_id).await?,
+                let FirstStep { routed, step } = match first.take() {
+                    Some(first) => first,
+                    None => first_step(&txn, source, routing_value.as_deref()).await?,
                 };
-                let mut am = new_alert(source, incident, priority);
+                let policy_id = routed
+                    .as_ref()
+                    .map_or(source.escalation_policy_id.clone(), |p| p.id.clone());
+                let new = NewAlert {
+                    priority,
+                    policy_id: &policy_id,
+                    routing_value: routing_value.clone(),
+                };
+                let mut am = new_alert(source, incident, new);
                 let alert_id = new_id();
                 am.id = Set(alert_id.clone());
                 let mut rows = Rows::default();
                 let number = incident.number.as_deref().unwrap_or("an incident");
-                let msg = format!(
+                let mut msg = format!(
                     "Created from {number} (New, ServiceNow priority {})",
                     incident.priority.as_deref().unwrap_or("none")
                 );
+                if let (Some(policy), Some(field), Some(value)) =
+                    (&routed, &settings.routing_field, &routing_value)
+                {
+                    msg.push_str(&format!("; routed to {} by {field} = {value}", policy.name));
+                }
                 rows.log(&alert_id, log_kind::CREATED, msg, &actor);
                 // Level 1 is reached at once, in the transaction that creates the alert.
                 escalation::begin(step.as_ref(), &mut am, &mut rows)?;
@@ -156,23 +176,25 @@ pub async fn ingest(
                 status,
                 raise_priority,
                 ticket,
-                outcome,
+                mut outcome,
             } => {
-                let Some(model) = existing else {
+                let (Some(model), Some(snap)) = (existing, snap) else {
                     return Err(anyhow::anyhow!("update decided without an alert").into());
                 };
+                let routing = match settings.routing_field {
+                    Some(_) => routing_change(&snap, incident, routing_value.as_deref()),
+                    None => None,
+                };
                 let alert_id = model.id.clone();
-                if outcome == IngestOutcome::Unchanged && ticket.mod_count.is_none() {
+                if outcome == IngestOutcome::Unchanged
+                    && ticket.mod_count.is_none()
+                    && routing.is_none()
+                {
                     return Ok(IngestResult::Applied { outcome, alert_id });
                 }
                 let at = now();
                 let mut rows = Rows::default();
-                let state_label = incident.state.label();
-                let event = match status {
-                    Some(AlertStatus::Accepted) => Some(Event::Accepted),
-                    Some(AlertStatus::Resolved) => Some(Event::Resolved),
-                    _ => None,
-                };
+                let current_policy = model.escalation_policy_id.clone();
                 let before = model.clone();
                 let mut am: alert::ActiveModel = model.into();
                 if let Some(state) = ticket.state {
@@ -181,13 +203,15 @@ pub async fn ingest(
                 if let Some(m) = ticket.mod_count {
                     am.ticket_mod_count = Set(Some(m));
                 }
-                match status {
+                let state_label = incident.state.label();
+                let event = match status {
                     Some(AlertStatus::Accepted) => {
                         am.status = Set(AlertStatus::Accepted.as_str().into());
                         am.accepted_at = Set(Some(at));
                         escalation::stop(&mut am);
                         let msg = format!("Accepted: the ticket is {state_label} in ServiceNow");
                         rows.log(&alert_id, log_kind::ACCEPTED, msg, &actor);
+                        Some(Event::Accepted)
                     }
                     Some(AlertStatus::Resolved) => {
                         am.status = Set(AlertStatus::Resolved.as_str().into());
@@ -195,16 +219,44 @@ pub async fn ingest(
                         escalation::stop(&mut am);
                         let msg = format!("Resolved: the ticket is {state_label} in ServiceNow");
                         rows.log(&alert_id, log_kind::RESOLVED, msg, &actor);
+                        Some(Event::Resolved)
                     }
                     _ => {
                         if ticket.state.is_some() {
                             let msg = format!("The ticket is now {state_label} in ServiceNow");
                             rows.log(&alert_id, log_kind::TICKET_UPDATED, msg, &actor);
                         }
+                        None
                     }
-                }
+                };
                 if let Some(event) = event {
                     notifications::status_changed(&txn, &before, event, &actor, &mut rows).await?;
+                }
+                if let Some(change) = routing {
+                    am.routing_value = Set(change.clone());
+                    let status_now = status.unwrap_or(snap.status);
+                    let target = match &change {
+                        Some(value) if status_now != AlertStatus::Resolved => {
+                            policies::by_routing_key(&txn, value).await?
+                        }
+                        _ => None,
+                    };
+                    if let (Some(target), Some(field), Some(value)) =
+                        (target, &settings.routing_field, &change)
+                        && target.id != current_policy
+                    {
+                        let why = format!(": {field} is now {value} in ServiceNow");
+                        let from = Move {
+                            alert_id: &alert_id,
+                            status: status_now,
+                            from_policy_id: &current_policy,
+                        };
+                        let change = (&actor, ("", why.as_str()));
+                        move_to_policy(&txn, from, &target, change, &mut am, &mut rows).await?;
+                        if outcome == IngestOutcome::Unchanged {
+                            outcome = IngestOutcome::Updated;
+                        }
+                    }
                 }
                 if raise_priority {
                     am.priority = Set(Priority::High.as_str().into());
@@ -225,11 +277,73 @@ pub async fn ingest(
     Err(anyhow::anyhow!("alert for incident vanished between insert and select").into())
 }
 
+/// Where a new alert goes and its level 1, read before the writing transaction.
+struct FirstStep {
+    /// The policy the routing value names, if any; else the source's own policy.
+    routed: Option<escalation_policy::Model>,
+    step: Option<escalation::PreparedStep>,
+}
+
+async fn first_step<C: ConnectionTrait>(
+    conn: &C,
+    source: &alert_source::Model,
+    routing_value: Option<&str>,
+) -> Result<FirstStep, AppError> {
+    // The policy whose routing key is the incident's value gets the alert, else the source's own.
+    let routed = match routing_value {
+        Some(value) => policies::by_routing_key(conn, value).await?,
+        None => None,
+    };
+    let policy_id = routed
+        .as_ref()
+        .map_or(source.escalation_policy_id.as_str(), |p| p.id.as_str());
+    let step = escalation::prepare_first(conn, policy_id).await?;
+    Ok(FirstStep { routed, step })
+}
+
+struct NewAlert<'a> {
+    priority: Priority,
+    policy_id: &'a str,
+    routing_value: Option<String>,
+}
+
+/// The alert a re-route moves, as it was before.
+struct Move<'a> {
+    alert_id: &'a str,
+    status: AlertStatus,
+    from_policy_id: &'a str,
+}
+
+/// Moves a live alert to another policy: the REROUTED log entry, then level 1 of the new policy
+/// for a PENDING alert (an accepted one keeps its assignee; earlier responders stay). The one path
+/// of `rerouteAlert` and of a routing field change in ServiceNow.
+async fn move_to_policy(
+    txn: &DatabaseTransaction,
+    from: Move<'_>,
+    target: &escalation_policy::Model,
+    (actor, (by, reason)): (&Actor, (&str, &str)),
+    am: &mut alert::ActiveModel,
+    rows: &mut Rows,
+) -> Result<(), AppError> {
+    let from_name = escalation_policy::Entity::find_by_id(from.from_policy_id.to_string())
+        .one(txn)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_else(|| "a deleted policy".into());
+    am.escalation_policy_id = Set(target.id.clone());
+    let msg = format!("Re-routed {by}from {from_name} to {}{reason}", target.name);
+    rows.log(from.alert_id, log_kind::REROUTED, msg, actor);
+    if from.status == AlertStatus::Pending {
+        escalation::start(txn, &target.id, am, rows).await?;
+    }
+    Ok(())
+}
+
 /// A new PENDING alert for the incident, every column set (the id by the caller).
 fn new_alert(
     source: &alert_source::Model,
     incident: &Incident,
-    priority: Priority,
+    new: NewAlert<'_>,
 ) -> alert::ActiveModel {
     let at = now();
     alert::ActiveModel {
@@ -239,8 +353,8 @@ fn new_alert(
         summary: Set(incident.summary()),
         details: Set(incident.description.clone()),
         status: Set(AlertStatus::Pending.as_str().into()),
-        priority: Set(priority.as_str().into()),
-        escalation_policy_id: Set(source.escalation_policy_id.clone()),
+        priority: Set(new.priority.as_str().into()),
+        escalation_policy_id: Set(new.policy_id.to_string()),
         assigned_to_id: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
@@ -253,6 +367,7 @@ fn new_alert(
         escalation_level: Set(0),
         escalation_round: Set(0),
         next_escalation_at: Set(None),
+        routing_value: Set(new.routing_value),
     }
 }
 
@@ -344,21 +459,18 @@ pub async fn reroute(
         let status = status_of(&model)?;
         check_reroute(status, &model.escalation_policy_id, &target.id)?;
         let id = model.id.clone();
-        let from = policies::get_any(db, &model.escalation_policy_id)
-            .await?
-            .map(|p| p.name)
-            .unwrap_or_else(|| "a deleted policy".into());
+        let from_policy_id = model.escalation_policy_id.clone();
         let mut am: alert::ActiveModel = model.into();
-        am.escalation_policy_id = Set(target.id.clone());
-        let msg = format!(
-            "Re-routed by {} from {from} to {}",
-            caller.email, target.name
-        );
-        append_log(txn, &id, log_kind::REROUTED, msg, &caller.actor()).await?;
-        // An accepted alert has its responder already; only a PENDING one escalates again.
-        if status == AlertStatus::Pending {
-            escalation::start(txn, &target.id, &mut am).await?;
-        }
+        let from = Move {
+            alert_id: &id,
+            status,
+            from_policy_id: &from_policy_id,
+        };
+        let by = format!("by {} ", caller.email);
+        let actor = caller.actor();
+        let mut rows = Rows::default();
+        move_to_policy(txn, from, &target, (&actor, (&by, "")), &mut am, &mut rows).await?;
+        rows.write(txn).await?;
         Ok(am)
     })
     .await

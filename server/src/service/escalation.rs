@@ -92,16 +92,15 @@ async fn prepare<C: ConnectionTrait>(conn: &C, step: Step) -> Result<PreparedSte
 }
 
 /// Starts escalation at level 1 of the alert's (new) policy: for a re-route. Sets the escalation
-/// columns on `am` (a loaded alert); the caller writes it.
+/// columns on `am` (a loaded alert) and adds the step's rows to `rows`; the caller writes both.
 pub async fn start(
     txn: &DatabaseTransaction,
     policy_id: &str,
     am: &mut alert::ActiveModel,
+    rows: &mut Rows,
 ) -> Result<(), AppError> {
     let prepared = prepare_first(txn, policy_id).await?;
-    let mut rows = Rows::default();
-    begin(prepared.as_ref(), am, &mut rows)?;
-    rows.write(txn).await
+    begin(prepared.as_ref(), am, rows)
 }
 
 /// Applies a prepared level 1 (or, with `None`, a policy without levels) to `am`, whose every
