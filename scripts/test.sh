@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+step() { printf '\n==> %s (at %ds)\n' "$*" "$((SECONDS - started))"; }
 
 step "web UI (wasm)"
 scripts/build-frontend.sh
@@ -44,3 +45,5 @@ else
       $(for f in tests/tests/*.rs; do n=$(basename "$f" .rs); case "$n" in ui_*) ;; *) echo "--test $n" ;; esac; done)
   fi
 fi
+
+step "all checks and tests passed"

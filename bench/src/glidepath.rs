@@ -138,9 +138,19 @@ impl Server {
         bail!("{url} never answered 200 (last: {last})")
     }
 
-    /// Logs in as the bootstrap admin and creates an escalation policy and a ServiceNow alert
-    /// source, returning the webhook URL for it.
+    /// Logs in as the bootstrap admin and creates an escalation policy (one level of 15 minutes)
+    /// and a ServiceNow alert source, returning the webhook URL for it.
     pub async fn create_alert_source(&self, client: &Client) -> Result<String> {
+        self.create_alert_source_with_levels(client, &[15]).await
+    }
+
+    /// As [`Server::create_alert_source`], with one policy level per timeout (in minutes), each
+    /// calling the admin.
+    pub async fn create_alert_source_with_levels(
+        &self,
+        client: &Client,
+        level_minutes: &[i32],
+    ) -> Result<String> {
         let gql = Gql {
             client,
             url: format!("{}/graphql", self.base_url),
@@ -156,6 +166,11 @@ impl Server {
             .await
             .context("logging in as the admin")?;
         let token = str_at(&login, "/login/token")?;
+        let rules = level_minutes
+            .iter()
+            .map(|m| format!("{{ escalationTimeoutMinutes: {m}, userIds: [$userId] }}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let user_id = str_at(&login, "/login/user/id")?;
 
         let policy = gql
@@ -163,12 +178,13 @@ impl Server {
                 Some(&token),
                 // Input objects are written inline so that the query does not depend on
                 // the names the schema gives its input types.
-                "mutation($userId: ID!) {
-                    createEscalationPolicy(input: {
-                        name: \"Bench on-call\", routingKey: \"bench\",
-                        rules: [{ escalationTimeoutMinutes: 15, userIds: [$userId] }]
-                    }) { id }
-                }",
+                &format!(
+                    "mutation($userId: ID!) {{
+                        createEscalationPolicy(input: {{
+                            name: \"Bench on-call\", routingKey: \"bench\", rules: [{rules}]
+                        }}) {{ id }}
+                    }}"
+                ),
                 json!({ "userId": user_id }),
             )
             .await

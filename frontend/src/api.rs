@@ -52,6 +52,10 @@ operations!(
     ApiTokens,
     RevokeApiToken,
     UpdateUserRole,
+    SourceScript,
+    ServiceNowOptions,
+    SetPriorityMapping,
+    SetRoutingField,
 );
 
 /// A failed operation, in words for people; `code` is the server's `extensions.code`.

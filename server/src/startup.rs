@@ -13,7 +13,7 @@ use url::Url;
 use crate::clock::{self, SystemClock};
 use crate::config::ServeConfig;
 use crate::db::Db;
-use crate::engine::{Engine, delivery::Sender};
+use crate::engine::{Engine, delivery::Sender, poll::PollSettings};
 use crate::graphql::{self, AppSchema};
 use crate::http;
 use crate::secrets::Cipher;
@@ -47,6 +47,8 @@ pub struct Application {
     server: Server,
     db: Db,
     sender: Sender,
+    poll: Option<PollSettings>,
+    state: AppState,
 }
 
 impl Application {
@@ -110,13 +112,22 @@ impl Application {
             public_url,
             metrics: http::metrics::install()?,
         };
+        let timeout = std::time::Duration::from_millis(config.servicenow_timeout_ms.max(1));
+        let poll = (config.servicenow_poll_seconds > 0).then(|| PollSettings {
+            cipher: Arc::clone(&state.cipher),
+            connector: Arc::clone(&state.servicenow),
+            interval: std::time::Duration::from_secs(config.servicenow_poll_seconds),
+            lease: PollSettings::lease_for(timeout),
+        });
         let schema = graphql::schema(Some(state.clone()));
-        let server = build_server(listener, state, schema)?;
+        let server = build_server(listener, state.clone(), schema)?;
         Ok(Application {
             addr,
             server,
             db,
             sender,
+            poll,
+            state,
         })
     }
 
@@ -128,10 +139,15 @@ impl Application {
         self.addr
     }
 
+    /// The state every handler sees: for setting things up in-process (`serve --demo`).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Serves HTTP and runs the escalation engine until the server stops (SIGINT or SIGTERM),
     /// then stops the engine between two steps.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let engine = Engine::spawn(self.db, self.sender);
+        let engine = Engine::spawn(self.db, self.sender, self.poll);
         let result = self.server.await;
         engine.shutdown().await;
         result

@@ -71,3 +71,84 @@ async fn admin_creates_an_alert_source_and_reads_the_webhook_url_and_script() {
         .await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn admin_maps_priorities_and_picks_the_routing_field_from_the_instance() {
+    let s = sim_setup(0, false).await;
+    let (app, token, source) = (&s.app, &s.token, &s.source);
+    let browser = Browser::start(&app.address).await;
+    browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    browser.goto(&format!("/sources/{}", source.id)).await;
+    // Filled from the simulator's sys_choice and sys_dictionary.
+    browser.find_text(".mapping", "3 - Moderate").await;
+    let default = browser
+        .find("#priority-map-3")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(default.as_deref(), Some("LOW"), "the default until mapped");
+    browser.select("#priority-map-3", "HIGH").await;
+    browser.select("#priority-map-1", "LOW").await;
+    browser.click_button("Save priority mapping").await;
+    browser
+        .find_text("[role=status]", "Priority mapping saved")
+        .await;
+    let mapping = app
+        .gql(
+            token,
+            "query($id: ID!) { alertSource(id: $id) { serviceNow { priorityMapping { serviceNowPriority alertPriority } routingField } } }",
+            json!({ "id": source.id }),
+        )
+        .await;
+    let pairs: Vec<(String, String)> = mapping["alertSource"]["serviceNow"]["priorityMapping"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                str_field(m, "serviceNowPriority"),
+                str_field(m, "alertPriority"),
+            )
+        })
+        .collect();
+    assert!(pairs.contains(&("3".into(), "HIGH".into())), "{pairs:?}");
+    assert!(pairs.contains(&("1".into(), "LOW".into())), "{pairs:?}");
+
+    browser.select("#routing-field", "assignment_group").await;
+    browser.click_button("Save routing field").await;
+    browser
+        .find_text("[role=status]", "Routing field saved")
+        .await;
+    let routing = app
+        .gql(
+            token,
+            "query($id: ID!) { alertSource(id: $id) { serviceNow { routingField } } }",
+            json!({ "id": source.id }),
+        )
+        .await;
+    assert_eq!(
+        routing["alertSource"]["serviceNow"]["routingField"],
+        "assignment_group"
+    );
+    browser.screenshot("alert-source-instance-settings").await;
+
+    // A reload shows what was saved.
+    browser.goto(&format!("/sources/{}", source.id)).await;
+    browser.find_text(".mapping", "3 - Moderate").await;
+    let kept = browser
+        .find("#priority-map-3")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("HIGH"));
+    let field = browser
+        .find("#routing-field")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(field.as_deref(), Some("assignment_group"));
+    browser.close().await;
+}

@@ -7,9 +7,11 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::Session;
 use crate::api::{
-    self, ConfigureServiceNow, CreateAlertSource, SourceDetail as SourceDetailQuery,
-    SourceList as SourceListQuery, TestServiceNowConnection, configure_service_now,
-    create_alert_source, source_detail, source_list, test_service_now_connection,
+    self, ConfigureServiceNow, CreateAlertSource, ServiceNowOptions, SetPriorityMapping,
+    SetRoutingField, SourceDetail as SourceDetailQuery, SourceList as SourceListQuery,
+    SourceScript, TestServiceNowConnection, configure_service_now, create_alert_source,
+    service_now_options, set_priority_mapping, set_routing_field, source_detail, source_list,
+    source_script, test_service_now_connection,
 };
 use crate::time;
 use crate::ui::{CopyButton, Empty, ErrorMessage, Loading};
@@ -166,7 +168,19 @@ pub fn SourceDetail() -> impl IntoView {
 fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView {
     let session = expect_context::<Session>();
     let webhook = source.webhook_url.clone();
-    let script = source.business_rule_script.clone();
+    let script = RwSignal::new(None::<String>);
+    let script_error = RwSignal::new(None::<String>);
+    if session.is_admin() {
+        let variables = source_script::Variables {
+            id: source.id.clone(),
+        };
+        spawn_local(async move {
+            match api::run::<SourceScript>(variables).await {
+                Ok(answer) => script.set(answer.alert_source.map(|s| s.business_rule_script)),
+                Err(e) => script_error.set(Some(e.message)),
+            }
+        });
+    }
     view! {
         <div class="page-head"><h1>{source.name.clone()}</h1></div>
         <p class="muted lead">{format!("Alerts from this source escalate to {}.", source.escalation_policy.name)}</p>
@@ -188,13 +202,26 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
                 <li>"On the " <strong>"Advanced"</strong> " tab, replace the script with the one below (the webhook URL is already in it), then " <strong>"Submit"</strong> "."</li>
                 <li>"Create or update an incident: its alert appears in " <a href="/alerts">"Alerts"</a> " within seconds."</li>
             </ol>
-            <div class="copy-head">
-                <h3>"Business rule script"</h3>
-                <CopyButton text=Signal::derive(move || script.clone()) label="Business rule script" />
-            </div>
-            <pre id="business-rule-script" class="code-block" tabindex="0">{source.business_rule_script.clone()}</pre>
+            <ErrorMessage error=script_error />
+            {move || match script.get() {
+                Some(text) => {
+                    let copy = text.clone();
+                    view! {
+                        <div class="copy-head">
+                            <h3>"Business rule script"</h3>
+                            <CopyButton text=Signal::derive(move || copy.clone()) label="Business rule script" />
+                        </div>
+                        <pre id="business-rule-script" class="code-block" tabindex="0">{text}</pre>
+                    }.into_any()
+                }
+                None if !session.is_admin() => view! {
+                    <p class="muted">"Only admins see the business rule script: it may carry the webhook's credentials."</p>
+                }.into_any(),
+                None => (script_error.get().is_none()).then(|| view! { <Loading what="the business rule script" /> }).into_any(),
+            }}
         </section>
         {session.is_admin().then(|| view! { <Connection source_id=source.id.clone() current=source.service_now.clone() /> })}
+        {session.is_admin().then(|| source.service_now.clone().map(|c| view! { <InstanceSettings source_id=source.id.clone() current=c /> }))}
     }
 }
 
@@ -307,5 +334,186 @@ fn Connection(
                 </div>
             </form>
         </details>
+    }
+}
+
+/// The ServiceNow priority → alert priority table and the routing field, both filled from the
+/// instance through the saved connection.
+#[component]
+fn InstanceSettings(
+    source_id: String,
+    current: source_detail::SourceDetailAlertSourceServiceNow,
+) -> impl IntoView {
+    let source_id = StoredValue::new(source_id);
+    let options = RwSignal::new(None::<service_now_options::ResponseData>);
+    let error = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    // ServiceNow priority value → "HIGH" / "LOW", as chosen on screen.
+    let mapping = RwSignal::new(
+        current
+            .priority_mapping
+            .iter()
+            .map(|m| {
+                (
+                    m.service_now_priority.clone(),
+                    api::enum_name(&m.alert_priority),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let routing = RwSignal::new(current.routing_field.clone().unwrap_or_default());
+    let load = move || {
+        error.set(None);
+        let variables = service_now_options::Variables {
+            alert_source_id: source_id.get_value(),
+        };
+        spawn_local(async move {
+            match api::run::<ServiceNowOptions>(variables).await {
+                Ok(answer) => options.set(Some(answer)),
+                Err(e) => error.set(Some(format!("Could not read the instance: {}", e.message))),
+            }
+        });
+    };
+    load();
+    let chosen = move |value: &str| {
+        mapping
+            .with(|m| m.iter().find(|(v, _)| v == value).map(|(_, p)| p.clone()))
+            .unwrap_or_else(|| {
+                // The server's default: 1 (Critical) and 2 (High) page as HIGH.
+                if value == "1" || value == "2" {
+                    "HIGH".into()
+                } else {
+                    "LOW".into()
+                }
+            })
+    };
+    let save_mapping = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let values: Vec<String> = options.with_untracked(|o| {
+            o.as_ref()
+                .map(|o| {
+                    o.service_now_priorities
+                        .iter()
+                        .map(|p| p.value.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        let mappings = values
+            .iter()
+            .map(|v| set_priority_mapping::PriorityMappingInput {
+                service_now_priority: v.clone(),
+                alert_priority: if chosen(v) == "HIGH" {
+                    set_priority_mapping::AlertPriority::HIGH
+                } else {
+                    set_priority_mapping::AlertPriority::LOW
+                },
+            })
+            .collect();
+        let variables = set_priority_mapping::Variables {
+            alert_source_id: source_id.get_value(),
+            mappings,
+        };
+        busy.set(true);
+        error.set(None);
+        notice.set(None);
+        spawn_local(async move {
+            match api::run::<SetPriorityMapping>(variables).await {
+                Ok(_) => notice.set(Some(
+                    "Priority mapping saved: it applies to the next incident events.".into(),
+                )),
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    let save_routing = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let field = routing.get_untracked();
+        let variables = set_routing_field::Variables {
+            alert_source_id: source_id.get_value(),
+            field: (!field.is_empty()).then_some(field),
+        };
+        busy.set(true);
+        error.set(None);
+        notice.set(None);
+        spawn_local(async move {
+            match api::run::<SetRoutingField>(variables).await {
+                Ok(_) => notice.set(Some("Routing field saved.".into())),
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+
+    view! {
+        <section class="card" aria-labelledby="instance-title">
+            <h2 id="instance-title">"Priorities and routing"</h2>
+            <div role="status">{move || notice.get().map(|n| view! { <p class="message success">{n}</p> })}</div>
+            <ErrorMessage error=error />
+            {move || match options.get() {
+                None => (error.get().is_none()).then(|| view! { <Loading what="the instance's priorities and fields" /> }).into_any(),
+                Some(o) => {
+                    let fields = o.service_now_fields.clone();
+                    view! {
+                        <form class="stack" on:submit=save_mapping>
+                            <h3>"Priority mapping"</h3>
+                            <p class="muted">"Which ServiceNow priorities page as high-priority alerts."</p>
+                            <table class="mapping">
+                                <thead><tr><th scope="col">"ServiceNow priority"</th><th scope="col">"Alert priority"</th></tr></thead>
+                                <tbody>
+                                    {o.service_now_priorities.into_iter().map(|p| {
+                                        let high = chosen(&p.value) == "HIGH";
+                                        let value_change = p.value.clone();
+                                        let select_id = format!("priority-map-{}", p.value);
+                                        let label = format!("Alert priority for ServiceNow priority {}", p.label);
+                                        view! {
+                                            <tr>
+                                                <td>{format!("{} ({})", p.label, p.value)}</td>
+                                                <td>
+                                                    <select id=select_id aria-label=label
+                                                        on:change=move |ev| {
+                                                            let v = value_change.clone();
+                                                            let p = event_target_value(&ev);
+                                                            mapping.update(|m| {
+                                                                m.retain(|(x, _)| *x != v);
+                                                                m.push((v, p));
+                                                            });
+                                                        }>
+                                                        <option value="HIGH" selected=high>"High"</option>
+                                                        <option value="LOW" selected=!high>"Low"</option>
+                                                    </select>
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <div class="button-row">
+                                <button type="submit" class="button primary" disabled=busy>"Save priority mapping"</button>
+                            </div>
+                        </form>
+                        <form class="inline-form" on:submit=save_routing>
+                            <div class="field">
+                                <label for="routing-field">"Routing field: new alerts go to the escalation policy whose routing key is this field's value"</label>
+                                <select id="routing-field" on:change=move |ev| routing.set(event_target_value(&ev))>
+                                    <option value="">"No routing: use the alert source's policy"</option>
+                                    {fields.into_iter().map(|f| {
+                                        let text = format!("{} ({})", f.label, f.name);
+                                        let selected = routing.get_untracked() == f.name;
+                                        view! { <option value=f.name selected=selected>{text}</option> }
+                                    }).collect_view()}
+                                </select>
+                            </div>
+                            <button type="submit" class="button" disabled=busy>"Save routing field"</button>
+                        </form>
+                    }.into_any()
+                }
+            }}
+            <div class="button-row">
+                <button type="button" class="button small" on:click=move |_| load()>"Reload from the instance"</button>
+            </div>
+        </section>
     }
 }

@@ -46,7 +46,7 @@ pub fn UserList() -> impl IntoView {
                                     let select_id = format!("role-{}", u.id);
                                     let label = format!("Role of {}", u.email);
                                     view! {
-                                        <select id=select_id class="role-select" aria-label=label prop:value=role
+                                        <select id=select_id class="role-select" aria-label=label
                                             on:change=move |ev| {
                                                 let role = if event_target_value(&ev) == "ADMIN" {
                                                     update_user_role::Role::ADMIN
@@ -62,8 +62,8 @@ pub fn UserList() -> impl IntoView {
                                                     load();
                                                 });
                                             }>
-                                            <option value="ADMIN">"Admin"</option>
-                                            <option value="RESPONDER">"Responder"</option>
+                                            <option value="ADMIN" selected=role == "ADMIN">"Admin"</option>
+                                            <option value="RESPONDER" selected=role != "ADMIN">"Responder"</option>
                                         </select>
                                     }.into_any()
                                 } else {

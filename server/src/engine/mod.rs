@@ -3,10 +3,13 @@
 //! PostgreSQL) carries on exactly where the last tick left off.
 
 pub mod delivery;
+pub mod poll;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -28,9 +31,18 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Escalation and delivery run as two tasks, so a slow webhook never delays a step.
-    pub fn spawn(db: Db, sender: delivery::Sender) -> Engine {
+    /// Escalation, delivery and the ServiceNow reconciliation poll (when `poll` is set) run as
+    /// separate tasks, so a slow webhook or instance never delays a step.
+    pub fn spawn(db: Db, sender: delivery::Sender, poll: Option<poll::PollSettings>) -> Engine {
         let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if let Some(settings) = poll {
+            tasks.push(tokio::spawn(poll::run(
+                db.clone(),
+                settings,
+                stopped.clone(),
+            )));
+        }
         let sender = Arc::new(sender);
         let escalate = tokio::spawn(every_tick("escalation", stopped.clone(), {
             let db = db.clone();
@@ -44,10 +56,8 @@ impl Engine {
             let sender = Arc::clone(&sender);
             async move { deliver_all_due(&db, &sender).await }
         }));
-        Engine {
-            stop,
-            tasks: vec![escalate, deliver],
-        }
+        tasks.extend([escalate, deliver]);
+        Engine { stop, tasks }
     }
 
     /// Asks the engine to stop and waits for the step in progress to finish: a step is one
@@ -69,10 +79,22 @@ where
 {
     tracing::info!("{name} engine started");
     loop {
-        let pause = match work().await {
-            Ok(()) => clock::get().tick(),
-            Err(e) => {
+        // A panic in one tick (a bug, never an outside input) is logged and the loop goes on,
+        // like after an error: the engine must not die quietly and leave alerts unescalated.
+        let outcome = AssertUnwindSafe(work()).catch_unwind().await;
+        let pause = match outcome {
+            Ok(Ok(())) => clock::get().tick(),
+            Ok(Err(e)) => {
                 tracing::warn!(error = ?e, "{name} tick failed; retrying");
+                clock::get().tick().max(ERROR_BACKOFF)
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "{name} tick panicked; retrying");
                 clock::get().tick().max(ERROR_BACKOFF)
             }
         };

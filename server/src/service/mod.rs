@@ -6,6 +6,8 @@ pub mod auth;
 pub mod escalation;
 pub mod notifications;
 pub mod policies;
+pub mod reconcile;
+pub mod rows;
 pub mod servicenow;
 pub mod sources;
 pub mod users;
