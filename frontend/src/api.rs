@@ -56,6 +56,7 @@ operations!(
     ServiceNowOptions,
     SetPriorityMapping,
     SetRoutingField,
+    RoutingOptions,
 );
 
 /// A failed operation, in words for people; `code` is the server's `extensions.code`.

@@ -139,3 +139,62 @@ async fn admin_changes_roles_and_a_user_manages_api_tokens() {
 fn browser_wait() -> std::time::Duration {
     glidepath_tests::browser::WAIT
 }
+
+#[tokio::test]
+async fn policy_routing_key_is_picked_from_the_instances_assignment_groups() {
+    let s = sim_setup(0, false).await;
+    let (app, token, source) = (&s.app, &s.token, &s.source);
+    app.gql(
+        token,
+        "mutation($id: ID!) { setRoutingField(alertSourceId: $id, field: \"assignment_group\") { id } }",
+        json!({ "id": source.id }),
+    )
+    .await;
+    let groups = app
+        .gql(
+            token,
+            "query($id: ID!) { serviceNowReferenceOptions(alertSourceId: $id, field: \"assignment_group\") { sysId name } }",
+            json!({ "id": source.id }),
+        )
+        .await;
+    let group = groups["serviceNowReferenceOptions"][0].clone();
+    let admin_id = app.admin_id().await;
+
+    let browser = Browser::start(&app.address).await;
+    browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    browser.goto("/policies").await;
+    browser.click_button("New policy").await;
+    browser.fill("#policy-name", "Routed by group").await;
+    browser
+        .find_text("#policy-key-picker", &str_field(&group, "name"))
+        .await;
+    browser
+        .select("#policy-key-picker", &str_field(&group, "sysId"))
+        .await;
+    let key = browser
+        .find("#policy-key")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(key, Some(str_field(&group, "sysId")));
+    browser.click(&format!("#level-0-user-{admin_id}")).await;
+    browser.click_button("Save policy").await;
+    browser.find_text(".policy", "Routed by group").await;
+    let policies = app
+        .gql(
+            token,
+            "{ escalationPolicies { name routingKey } }",
+            json!({}),
+        )
+        .await;
+    let routed = policies["escalationPolicies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Routed by group")
+        .cloned()
+        .expect("the new policy");
+    assert_eq!(routed["routingKey"], group["sysId"]);
+    browser.close().await;
+}

@@ -83,10 +83,10 @@ pub fn AlertList() -> impl IntoView {
         }
     });
 
-    let reset_paging = move || {
+    let reset_paging = Callback::new(move |()| {
         earlier.set(Vec::new());
         after.set(None);
-    };
+    });
 
     view! {
         <div class="page-head">
@@ -94,55 +94,25 @@ pub fn AlertList() -> impl IntoView {
             <p class="muted live" aria-live="off">"Live: refreshed every 3 s"</p>
         </div>
         <form class="filters" aria-label="Filter alerts" on:submit=|ev| ev.prevent_default()>
-            <div class="field">
-                <label for="filter-status">"Status"</label>
-                <select
-                    id="filter-status"
-                    prop:value=status
-                    on:change=move |ev| {
-                        status.set(event_target_value(&ev));
-                        reset_paging();
-                    }
-                >
-                    <option value="">"All statuses"</option>
-                    <option value="PENDING">"Pending"</option>
-                    <option value="ACCEPTED">"Accepted"</option>
-                    <option value="RESOLVED">"Resolved"</option>
-                </select>
-            </div>
-            <div class="field">
-                <label for="filter-priority">"Priority"</label>
-                <select
-                    id="filter-priority"
-                    prop:value=priority
-                    on:change=move |ev| {
-                        priority.set(event_target_value(&ev));
-                        reset_paging();
-                    }
-                >
-                    <option value="">"All priorities"</option>
-                    <option value="HIGH">"High"</option>
-                    <option value="LOW">"Low"</option>
-                </select>
-            </div>
-            <div class="field">
-                <label for="filter-source">"Alert source"</label>
-                <select
-                    id="filter-source"
-                    prop:value=source
-                    on:change=move |ev| {
-                        source.set(event_target_value(&ev));
-                        reset_paging();
-                    }
-                >
-                    <option value="">"All alert sources"</option>
-                    <For
-                        each=move || sources.get()
-                        key=|s| s.id.clone()
-                        children=|s| view! { <option value=s.id>{s.name}</option> }
-                    />
-                </select>
-            </div>
+            <FilterSelect id="filter-status" label="Status" value=status on_change=reset_paging
+                options=Signal::stored(vec![
+                    (String::new(), "All statuses".to_string()),
+                    ("PENDING".into(), "Pending".into()),
+                    ("ACCEPTED".into(), "Accepted".into()),
+                    ("RESOLVED".into(), "Resolved".into()),
+                ]) />
+            <FilterSelect id="filter-priority" label="Priority" value=priority on_change=reset_paging
+                options=Signal::stored(vec![
+                    (String::new(), "All priorities".to_string()),
+                    ("HIGH".into(), "High".into()),
+                    ("LOW".into(), "Low".into()),
+                ]) />
+            <FilterSelect id="filter-source" label="Alert source" value=source on_change=reset_paging
+                options=Signal::derive(move || {
+                    std::iter::once((String::new(), "All alert sources".to_string()))
+                        .chain(sources.get().into_iter().map(|s| (s.id, s.name)))
+                        .collect()
+                }) />
         </form>
         <ErrorMessage error=error />
         {move || match data.get() {
@@ -209,6 +179,37 @@ pub fn AlertList() -> impl IntoView {
                     .into_any()
             }
         }}
+    }
+}
+
+/// One labelled filter; choosing a value goes back to the first page.
+#[component]
+fn FilterSelect(
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    /// (value, text) pairs; the first is "all".
+    options: Signal<Vec<(String, String)>>,
+    on_change: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <select
+                id=id
+                prop:value=value
+                on:change=move |ev| {
+                    value.set(event_target_value(&ev));
+                    on_change.run(());
+                }
+            >
+                <For
+                    each=move || options.get()
+                    key=|(v, _)| v.clone()
+                    children=|(v, text)| view! { <option value=v>{text}</option> }
+                />
+            </select>
+        </div>
     }
 }
 

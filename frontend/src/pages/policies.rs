@@ -5,8 +5,8 @@ use leptos::task::spawn_local;
 
 use crate::Session;
 use crate::api::{
-    self, CreatePolicy, PolicyList as PolicyListQuery, UpdatePolicy, create_policy, policy_list,
-    update_policy,
+    self, CreatePolicy, PolicyList as PolicyListQuery, RoutingOptions, UpdatePolicy, create_policy,
+    policy_list, routing_options, update_policy,
 };
 use crate::ui::{Empty, ErrorMessage, Loading};
 
@@ -139,7 +139,16 @@ pub fn PolicyList() -> impl IntoView {
         <ErrorMessage error=error />
         {move || editing.get().then(|| {
             let users = data.with(|d| d.as_ref().map(|d| d.users.clone()).unwrap_or_default());
-            view! { <PolicyForm draft=draft users=users on_done=Callback::new(move |saved: bool| {
+            // A source routing by a ServiceNow field offers that field's records as routing keys.
+            let routing = data.with(|d| {
+                d.as_ref().and_then(|d| {
+                    d.alert_sources.iter().find_map(|s| {
+                        let field = s.service_now.as_ref()?.routing_field.clone()?;
+                        Some((s.id.clone(), field))
+                    })
+                })
+            });
+            view! { <PolicyForm draft=draft users=users routing=routing on_done=Callback::new(move |saved: bool| {
                 editing.set(false);
                 if saved { load(); }
             }) /> }
@@ -193,8 +202,30 @@ pub fn PolicyList() -> impl IntoView {
 }
 
 #[component]
-fn PolicyForm(draft: Draft, users: Vec<User>, on_done: Callback<bool>) -> impl IntoView {
+fn PolicyForm(
+    draft: Draft,
+    users: Vec<User>,
+    routing: Option<(String, String)>,
+    on_done: Callback<bool>,
+) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
+    let choices = RwSignal::new(Vec::<
+        routing_options::RoutingOptionsServiceNowReferenceOptions,
+    >::new());
+    let routing_field = routing.as_ref().map(|(_, f)| f.clone()).unwrap_or_default();
+    if let Some((alert_source_id, field)) = routing {
+        spawn_local(async move {
+            // Not a reference field, or the instance is down: the plain text input remains.
+            if let Ok(answer) = api::run::<RoutingOptions>(routing_options::Variables {
+                alert_source_id,
+                field,
+            })
+            .await
+            {
+                choices.set(answer.service_now_reference_options);
+            }
+        });
+    }
     let busy = RwSignal::new(false);
     let users = StoredValue::new(users);
 
@@ -278,6 +309,19 @@ fn PolicyForm(draft: Draft, users: Vec<User>, on_done: Callback<bool>) -> impl I
                 <label for="policy-key">"Routing key (optional)"</label>
                 <input id="policy-key" type="text" placeholder="the ServiceNow assignment group, e.g. network"
                     prop:value=draft.routing_key on:input=move |ev| draft.routing_key.set(event_target_value(&ev)) />
+                {move || (!choices.with(Vec::is_empty)).then(|| {
+                    let current = draft.routing_key.get_untracked();
+                    view! {
+                        <label for="policy-key-picker">{format!("…or pick the ServiceNow record ({}) that routes here", routing_field)}</label>
+                        <select id="policy-key-picker" on:change=move |ev| draft.routing_key.set(event_target_value(&ev))>
+                            <option value="">"Choose…"</option>
+                            {choices.get().into_iter().map(|c| {
+                                let selected = c.sys_id == current;
+                                view! { <option value=c.sys_id selected=selected>{c.name}</option> }
+                            }).collect_view()}
+                        </select>
+                    }
+                })}
                 <fieldset class="levels-edit">
                     <legend>"Levels, in order"</legend>
                     <For each=move || draft.levels.get() key=|l| l.key children=move |level| {
