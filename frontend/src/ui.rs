@@ -53,6 +53,29 @@ pub fn ErrorMessage(#[prop(into)] error: Signal<Option<String>>) -> impl IntoVie
     }
 }
 
+/// What an action achieved, announced politely to screen readers.
+#[component]
+pub fn Notice(#[prop(into)] notice: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <div role="status" aria-live="polite">
+            {move || notice.get().map(|n| view! { <p class="message success">{n}</p> })}
+        </div>
+    }
+}
+
+/// A labelled multi-line text input bound to `value`.
+#[component]
+pub fn TextArea(
+    id: &'static str,
+    #[prop(into)] label: String,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <textarea id=id rows="3" prop:value=value on:input=move |ev| value.set(event_target_value(&ev))></textarea>
+    }
+}
+
 #[component]
 pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
     view! {

@@ -11,7 +11,7 @@ use crate::api::{
     reroute_alert, resolve_alert,
 };
 use crate::time;
-use crate::ui::{Empty, ErrorMessage, Loading, PriorityBadge, StatusBadge, poll};
+use crate::ui::{Empty, ErrorMessage, Loading, Notice, PriorityBadge, StatusBadge, TextArea, poll};
 
 type Detail = alert_detail::AlertDetailAlert;
 type Policy = alert_detail::AlertDetailEscalationPolicies;
@@ -241,13 +241,7 @@ pub fn AlertDetail() -> impl IntoView {
                     </div>
                     {move || (open && resolve_open.get()).then(|| view! {
                         <form class="stack" on:submit=resolve>
-                            <label for="resolve-comment">"Resolution comment (optional, becomes the ticket's close notes)"</label>
-                            <textarea
-                                id="resolve-comment"
-                                rows="3"
-                                prop:value=resolve_comment
-                                on:input=move |ev| resolve_comment.set(event_target_value(&ev))
-                            ></textarea>
+                            <TextArea id="resolve-comment" label="Resolution comment (optional, becomes the ticket's close notes)" value=resolve_comment />
                             <div class="button-row">
                                 <button type="submit" class="button primary" disabled=busy>"Resolve alert"</button>
                                 <button type="button" class="button ghost" on:click=move |_| resolve_open.set(false)>"Cancel"</button>
@@ -290,22 +284,14 @@ pub fn AlertDetail() -> impl IntoView {
             }.into_any(),
             Some(Some(a)) => view! { <Header alert=a /> }.into_any(),
         }}
-        <div role="status" aria-live="polite">
-            {move || notice.get().map(|n| view! { <p class="message success">{n}</p> })}
-        </div>
+        <Notice notice=notice />
         <ErrorMessage error=action_error />
         {actions}
         {move || state.with(Option::is_some).then(|| view! {
             <section class="card" aria-labelledby="comment-title">
                 <h2 id="comment-title">"Add a comment"</h2>
                 <form class="stack" on:submit=add>
-                    <label for="comment-body">"Comment"</label>
-                    <textarea
-                        id="comment-body"
-                        rows="3"
-                        prop:value=comment
-                        on:input=move |ev| comment.set(event_target_value(&ev))
-                    ></textarea>
+                    <TextArea id="comment-body" label="Comment" value=comment />
                     <div class="button-row">
                         <button type="submit" class="button" disabled=busy>"Add comment"</button>
                     </div>

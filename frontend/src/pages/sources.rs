@@ -14,7 +14,7 @@ use crate::api::{
     source_script, test_service_now_connection,
 };
 use crate::time;
-use crate::ui::{CopyButton, Empty, ErrorMessage, Loading};
+use crate::ui::{CopyButton, Empty, ErrorMessage, Loading, Notice};
 
 #[component]
 pub fn SourceList() -> impl IntoView {
@@ -311,7 +311,7 @@ fn Connection(
             <summary><h2 class="inline">"Advanced: ServiceNow connection"</h2></summary>
             <p class="muted">"Optional. With a connection, Glidepath reads from your instance's Table API, and with two-way sync writes alert changes back to the ticket."</p>
             <form class="stack" on:submit=save>
-                <div role="status">{move || notice.get().map(|n| view! { <p class="message success">{n}</p> })}</div>
+                <Notice notice=notice />
                 <ErrorMessage error=error />
                 <label for="sn-url">"Instance URL"</label>
                 <input id="sn-url" type="url" required placeholder="https://acme.service-now.com"
@@ -450,7 +450,7 @@ fn InstanceSettings(
     view! {
         <section class="card" aria-labelledby="instance-title">
             <h2 id="instance-title">"Priorities and routing"</h2>
-            <div role="status">{move || notice.get().map(|n| view! { <p class="message success">{n}</p> })}</div>
+            <Notice notice=notice />
             <ErrorMessage error=error />
             {move || match options.get() {
                 None => (error.get().is_none()).then(|| view! { <Loading what="the instance's priorities and fields" /> }).into_any(),

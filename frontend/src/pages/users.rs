@@ -10,7 +10,7 @@ use crate::api::{
     update_user_role, user_list,
 };
 use crate::time;
-use crate::ui::{CopyButton, ErrorMessage, Loading};
+use crate::ui::{CopyButton, ErrorMessage, Loading, Notice};
 
 #[component]
 pub fn UserList() -> impl IntoView {
@@ -126,7 +126,7 @@ fn NewUser(on_created: Callback<()>) -> impl IntoView {
         <section class="card" aria-labelledby="new-user-title">
             <h2 id="new-user-title">"Add a user"</h2>
             <form class="stack" on:submit=submit>
-                <div role="status">{move || notice.get().map(|n| view! { <p class="message success">{n}</p> })}</div>
+                <Notice notice=notice />
                 <ErrorMessage error=error />
                 <label for="user-name">"Name"</label>
                 <input id="user-name" type="text" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
