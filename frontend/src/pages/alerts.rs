@@ -76,7 +76,12 @@ pub fn AlertList() -> impl IntoView {
         after.track();
         load();
     });
-    poll(load);
+    // Ages ("4 min ago") move on with every poll even when no alert changed.
+    let tick = RwSignal::new(0u64);
+    poll(move || {
+        tick.update(|t| *t += 1);
+        load();
+    });
     spawn_local(async move {
         if let Ok(answer) = api::run::<SourceNames>(source_names::Variables).await {
             sources.set(answer.alert_sources);
@@ -146,7 +151,7 @@ pub fn AlertList() -> impl IntoView {
                 view! {
                     <p class="muted count">{format!("{total} alert{}", if total == 1 { "" } else { "s" })}</p>
                     <ul class="alert-list">
-                        {page.nodes.into_iter().map(|a| view! { <AlertRow alert=a /> }).collect_view()}
+                        {page.nodes.into_iter().map(|a| view! { <AlertRow alert=a tick=tick /> }).collect_view()}
                     </ul>
                     <nav class="pager" aria-label="Pages">
                         <button
@@ -214,7 +219,12 @@ fn FilterSelect(
 }
 
 #[component]
-fn AlertRow(alert: alert_list::AlertListAlertsNodes) -> impl IntoView {
+fn AlertRow(alert: alert_list::AlertListAlertsNodes, tick: RwSignal<u64>) -> impl IntoView {
+    let created = alert.created_at.clone();
+    let age = move || {
+        tick.track();
+        time::age(&created)
+    };
     let href = format!("/alerts/{}", alert.id);
     let ticket = alert
         .ticket
@@ -252,7 +262,7 @@ fn AlertRow(alert: alert_list::AlertListAlertsNodes) -> impl IntoView {
             <div class="alert-side">
                 <span class="assignee">{assignee}</span>
                 <time datetime=alert.created_at.clone() title=time::local(&alert.created_at)>
-                    {time::age(&alert.created_at)}
+                    {age}
                 </time>
             </div>
         </li>
