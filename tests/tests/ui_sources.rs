@@ -152,3 +152,36 @@ async fn admin_maps_priorities_and_picks_the_routing_field_from_the_instance() {
     assert_eq!(field.as_deref(), Some("assignment_group"));
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_responder_sees_alert_sources_without_the_script_or_admin_forms() {
+    let app = spawn_app().await;
+    let source = app.setup_source().await;
+    let (responder, _) = app.create_responder().await;
+    let browser = Browser::start(&app.address).await;
+    browser
+        .sign_in(&str_field(&responder, "email"), USER_PASSWORD)
+        .await;
+    browser.goto("/sources").await;
+    browser.find_text(".list-row", &source.name).await;
+    assert!(!browser.page_text().await.contains("New alert source"));
+    browser.goto(&format!("/sources/{}", source.id)).await;
+    browser
+        .find_text("#webhook-url", "/api/v1/events/servicenow/")
+        .await;
+    browser
+        .find_text(".card", "Only admins see the business rule script")
+        .await;
+    let text = browser.page_text().await;
+    assert!(!text.contains("Advanced: ServiceNow connection"), "{text}");
+    assert!(
+        browser
+            .client
+            .find_all(fantoccini::Locator::Css("[role=alert]"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no error on the page: {text}"
+    );
+    browser.close().await;
+}
