@@ -57,6 +57,7 @@ operations!(
     SetPriorityMapping,
     SetRoutingField,
     RoutingOptions,
+    SetWebhookAuth,
 );
 
 /// A failed operation, in words for people; `code` is the server's `extensions.code`.

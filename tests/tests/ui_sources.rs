@@ -185,3 +185,52 @@ async fn a_responder_sees_alert_sources_without_the_script_or_admin_forms() {
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn admin_requires_basic_credentials_on_the_webhook_and_the_script_carries_them() {
+    let app = spawn_app().await;
+    let source = app.setup_source().await;
+    let browser = Browser::start(&app.address).await;
+    browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    browser.goto(&format!("/sources/{}", source.id)).await;
+    let before = browser
+        .find("#business-rule-script")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!before.contains("setBasicAuth"), "{before}");
+    browser.click("details.advanced summary h2").await;
+    browser.select("#hook-auth-kind", "BASIC").await;
+    browser.fill("#hook-auth-user", "servicenow").await;
+    browser.fill("#hook-auth-secret", "webhook-secret-1").await;
+    browser.click_button("Save webhook authentication").await;
+    browser
+        .find_text("[role=status]", "Webhook authentication saved")
+        .await;
+    browser
+        .find_text("#business-rule-script", "setBasicAuth")
+        .await;
+
+    let token = app.admin_token().await;
+    let auth = app
+        .gql(
+            &token,
+            "query($id: ID!) { alertSource(id: $id) { webhookAuth { kind username } } }",
+            json!({ "id": source.id }),
+        )
+        .await;
+    assert_eq!(
+        auth["alertSource"]["webhookAuth"],
+        json!({ "kind": "BASIC", "username": "servicenow" })
+    );
+    // The webhook now refuses a delivery without the credentials.
+    let (status, _) = app
+        .post_event(
+            &source.integration_key,
+            &incident(&new_sys_id(), state::NEW, 0),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    browser.close().await;
+}

@@ -8,10 +8,10 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use crate::Session;
 use crate::api::{
     self, ConfigureServiceNow, CreateAlertSource, ServiceNowOptions, SetPriorityMapping,
-    SetRoutingField, SourceDetail as SourceDetailQuery, SourceList as SourceListQuery,
-    SourceScript, TestServiceNowConnection, configure_service_now, create_alert_source,
-    service_now_options, set_priority_mapping, set_routing_field, source_detail, source_list,
-    source_script, test_service_now_connection,
+    SetRoutingField, SetWebhookAuth, SourceDetail as SourceDetailQuery,
+    SourceList as SourceListQuery, SourceScript, TestServiceNowConnection, configure_service_now,
+    create_alert_source, service_now_options, set_priority_mapping, set_routing_field,
+    set_webhook_auth, source_detail, source_list, source_script, test_service_now_connection,
 };
 use crate::time;
 use crate::ui::{CopyButton, Empty, ErrorMessage, Loading, Notice};
@@ -170,9 +170,10 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
     let webhook = source.webhook_url.clone();
     let script = RwSignal::new(None::<String>);
     let script_error = RwSignal::new(None::<String>);
-    if session.is_admin() {
+    let source_id = source.id.clone();
+    let load_script = Callback::new(move |()| {
         let variables = source_script::Variables {
-            id: source.id.clone(),
+            id: source_id.clone(),
         };
         spawn_local(async move {
             match api::run::<SourceScript>(variables).await {
@@ -180,6 +181,9 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
                 Err(e) => script_error.set(Some(e.message)),
             }
         });
+    });
+    if session.is_admin() {
+        load_script.run(());
     }
     view! {
         <div class="page-head"><h1>{source.name.clone()}</h1></div>
@@ -220,6 +224,9 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
                 None => (script_error.get().is_none()).then(|| view! { <Loading what="the business rule script" /> }).into_any(),
             }}
         </section>
+        {session.is_admin().then(|| view! {
+            <WebhookAuthForm source_id=source.id.clone() current=source.webhook_auth.clone() on_saved=load_script />
+        })}
         {session.is_admin().then(|| view! { <Connection source_id=source.id.clone() current=source.service_now.clone() /> })}
         {session.is_admin().then(|| source.service_now.clone().map(|c| view! { <InstanceSettings source_id=source.id.clone() current=c /> }))}
     }
@@ -515,5 +522,85 @@ fn InstanceSettings(
                 <button type="button" class="button small" on:click=move |_| load()>"Reload from the instance"</button>
             </div>
         </section>
+    }
+}
+
+/// Credentials ServiceNow must send besides the integration key; the business rule script
+/// carries them, so it is reloaded after a change.
+#[component]
+fn WebhookAuthForm(
+    source_id: String,
+    current: source_detail::SourceDetailAlertSourceWebhookAuth,
+    on_saved: Callback<()>,
+) -> impl IntoView {
+    let source_id = StoredValue::new(source_id);
+    let kind = RwSignal::new(api::enum_name(&current.kind));
+    let username = RwSignal::new(current.username.clone().unwrap_or_default());
+    let secret = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let chosen = kind.get_untracked();
+        let value = secret.get_untracked();
+        let input = set_webhook_auth::WebhookAuthInput {
+            kind: match chosen.as_str() {
+                "BASIC" => set_webhook_auth::WebhookAuthKind::BASIC,
+                "BEARER" => set_webhook_auth::WebhookAuthKind::BEARER,
+                _ => set_webhook_auth::WebhookAuthKind::NONE,
+            },
+            username: (chosen == "BASIC").then(|| username.get_untracked().trim().to_string()),
+            password: (chosen == "BASIC").then(|| value.clone()),
+            token: (chosen == "BEARER").then_some(value),
+        };
+        let variables = set_webhook_auth::Variables {
+            alert_source_id: source_id.get_value(),
+            input,
+        };
+        busy.set(true);
+        error.set(None);
+        notice.set(None);
+        spawn_local(async move {
+            match api::run::<SetWebhookAuth>(variables).await {
+                Ok(_) => {
+                    secret.set(String::new());
+                    notice.set(Some("Webhook authentication saved. Paste the updated business rule script into ServiceNow.".into()));
+                    on_saved.run(());
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    let initial = kind.get_untracked();
+    view! {
+        <details class="card advanced">
+            <summary><h2 class="inline">"Advanced: webhook authentication"</h2></summary>
+            <p class="muted">"Optionally require HTTP Basic credentials or a bearer token on the webhook, on top of the key in its URL."</p>
+            <form class="stack" on:submit=save>
+                <Notice notice=notice />
+                <ErrorMessage error=error />
+                <label for="hook-auth-kind">"Required credentials"</label>
+                <select id="hook-auth-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                    <option value="NONE" selected=initial == "NONE">"None: the URL's key is enough"</option>
+                    <option value="BASIC" selected=initial == "BASIC">"HTTP Basic (user name and password)"</option>
+                    <option value="BEARER" selected=initial == "BEARER">"Bearer token"</option>
+                </select>
+                {move || (kind.get() == "BASIC").then(|| view! {
+                    <label for="hook-auth-user">"User name"</label>
+                    <input id="hook-auth-user" type="text" autocomplete="off" required
+                        prop:value=username on:input=move |ev| username.set(event_target_value(&ev)) />
+                })}
+                {move || (kind.get() != "NONE").then(|| view! {
+                    <label for="hook-auth-secret">{move || if kind.get() == "BASIC" { "Password" } else { "Token" }}</label>
+                    <input id="hook-auth-secret" type="password" autocomplete="new-password" required
+                        prop:value=secret on:input=move |ev| secret.set(event_target_value(&ev)) />
+                })}
+                <div class="button-row">
+                    <button type="submit" class="button primary" disabled=busy>"Save webhook authentication"</button>
+                </div>
+            </form>
+        </details>
     }
 }
