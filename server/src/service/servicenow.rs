@@ -87,11 +87,17 @@ pub async fn configure(
     let at = now();
     let saved = match existing {
         Some(row) => {
-            // Another instance has other incidents: its poll starts afresh.
+            // Another instance has other incidents: its poll starts now, only New incidents
+            // created from now on page anyone, and a poll of the old instance still running
+            // (its lease cleared) writes nothing back.
             let moved = row.instance_url != instance_url;
             let mut active: servicenow_connection::ActiveModel = row.into();
             if moved {
-                active.poll_watermark = Set(None);
+                let since = super::reconcile::sn_time(at);
+                active.poll_watermark = Set(Some(since.clone()));
+                active.poll_cursor = Set(None);
+                active.poll_since = Set(Some(since));
+                active.poll_lease_until = Set(None);
             }
             active.instance_url = Set(instance_url);
             active.username = Set(username);
@@ -122,6 +128,8 @@ pub async fn configure(
                 poll_watermark: Set(None),
                 poll_next_at: Set(None),
                 poll_lease_until: Set(None),
+                poll_cursor: Set(None),
+                poll_since: Set(Some(super::reconcile::sn_time(at))),
             }
             .insert(&db.write)
             .await?
