@@ -371,3 +371,33 @@ async fn moving_the_connection_to_another_instance_pages_only_its_new_incidents(
     );
     assert_eq!(s.app.alerts_total().await, 1);
 }
+
+#[tokio::test]
+async fn an_idle_poll_applies_nothing_it_already_applied() {
+    let mut options = sim_options(1);
+    options.rust_log = Some("info,glidepath::engine::poll=debug".into());
+    let s = sim_setup_with(options, false).await;
+    let record = s
+        .sim
+        .state()
+        .create_incident(&[("short_description", "Seen by the poll")])
+        .expect("create the incident");
+    let alert = eventually(POLL_WAIT, "the polled alert", || async {
+        s.app
+            .alert_for_incident(&s.source.id, &record["sys_id"])
+            .await
+    })
+    .await;
+    // Later polls re-read the incident in their overlap and leave it alone: no write at all.
+    s.app
+        .wait_for_log("seen=1 applied=0", POLL_WAIT)
+        .await
+        .expect("a poll that re-read the incident and applied nothing");
+    let later = s
+        .app
+        .alert_for_incident(&s.source.id, &record["sys_id"])
+        .await
+        .unwrap();
+    assert_eq!(later["logEntries"], alert["logEntries"]);
+    assert_eq!(later["updatedAt"], alert["updatedAt"]);
+}

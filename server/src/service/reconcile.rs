@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::{alerts, servicenow};
 use crate::clock;
 use crate::db::Db;
-use crate::domain::{Incident, IncidentState};
+use crate::domain::{Incident, IncidentState, field_value};
 use crate::entity::{alert, alert_source, servicenow_connection};
 use crate::error::AppError;
 use crate::secrets::Cipher;
@@ -275,7 +275,7 @@ async fn read_and_apply(
             };
             key = Some((sn_time(at), id));
             body["server_url"] = Value::String(server_url.clone());
-            if apply(db, &lease.source, &body, &poll_since).await? {
+            if apply(db, lease, &body, &poll_since).await? {
                 report.applied += 1;
             }
         }
@@ -322,21 +322,30 @@ fn is_sys_id(s: &str) -> bool {
 }
 
 /// Applies one polled incident if it concerns the source; true when it was applied.
-async fn apply(
-    db: &Db,
-    source: &alert_source::Model,
-    body: &Value,
-    poll_since: &str,
-) -> Result<bool, AppError> {
+async fn apply(db: &Db, lease: &Lease, body: &Value, poll_since: &str) -> Result<bool, AppError> {
     let Ok(incident) = Incident::parse(body) else {
         return Ok(false);
     };
     // Checked on a reader first: most incidents of a busy instance concern no alert here, and
-    // must not queue for the writer.
-    let created = body["sys_created_on"].as_str().unwrap_or_default();
-    let fresh = incident.state == IncidentState::New && created >= poll_since;
-    if !fresh && !has_alert(db, &source.id, incident.sys_id.as_str()).await? {
-        return Ok(false);
+    // those the overlap re-reads unchanged must not queue for the writer either.
+    let source = &lease.source;
+    match known(db, &source.id, incident.sys_id.as_str()).await? {
+        Some((mod_count, routing_value)) => {
+            let seen = matches!((incident.mod_count, mod_count), (Some(m), Some(at)) if m <= at);
+            let same_route = match &lease.connection.routing_field {
+                Some(field) => field_value(body, field) == routing_value,
+                None => true,
+            };
+            if seen && same_route {
+                return Ok(false);
+            }
+        }
+        None => {
+            let created = body["sys_created_on"].as_str().unwrap_or_default();
+            if incident.state != IncidentState::New || created < poll_since {
+                return Ok(false);
+            }
+        }
     }
     Ok(matches!(
         alerts::ingest(db, source, &incident, body).await?,
@@ -344,13 +353,21 @@ async fn apply(
     ))
 }
 
-async fn has_alert(db: &Db, source_id: &str, sys_id: &str) -> Result<bool, AppError> {
+/// The `sys_mod_count` and routing value last applied to the incident's alert, if it has one.
+async fn known(
+    db: &Db,
+    source_id: &str,
+    sys_id: &str,
+) -> Result<Option<(Option<i64>, Option<String>)>, AppError> {
     Ok(alert::Entity::find()
+        .select_only()
+        .column(alert::Column::TicketModCount)
+        .column(alert::Column::RoutingValue)
         .filter(alert::Column::AlertSourceId.eq(source_id))
         .filter(alert::Column::AlertKey.eq(sys_id))
+        .into_tuple()
         .one(&db.read)
-        .await?
-        .is_some())
+        .await?)
 }
 
 #[cfg(test)]
