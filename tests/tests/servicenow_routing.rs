@@ -452,3 +452,37 @@ async fn routing_field_names_are_checked_and_settings_need_an_admin_and_a_connec
         assert_error_code(&answer, "NOT_FOUND");
     }
 }
+
+#[tokio::test]
+async fn a_policy_deleted_while_a_new_incident_routes_to_it_never_holds_an_open_alert() {
+    const DELETE_POLICY: &str = "mutation($id: ID!) { deleteEscalationPolicy(id: $id) }";
+    let s = sim_setup(0, false).await;
+    s.route_by(Some("category")).await;
+    let own = s.source.policy_id.clone();
+    for round in 0..15 {
+        let key = format!("race-{round}-{}", &new_sys_id()[..6]);
+        let (policy, _) = s.policy_for(&key).await;
+        let policy_id = str_field(&policy, "id");
+        let sys_id = new_sys_id();
+        let mut event = incident(&sys_id, state::NEW, 0);
+        event["category"] = json!(key);
+        let (posted, deleted) = tokio::join!(
+            s.app.post_event(&s.source.integration_key, &event),
+            s.app
+                .graphql(Some(&s.token), DELETE_POLICY, json!({ "id": policy_id }))
+        );
+        assert!(posted.0.is_success(), "{:?}", posted.1);
+        let alert = s
+            .app
+            .alert_for_incident(&s.source.id, &sys_id)
+            .await
+            .unwrap();
+        let on = str_field(&alert["escalationPolicy"], "id");
+        if deleted["data"]["deleteEscalationPolicy"] == true {
+            assert_eq!(on, own, "round {round}: the alert went to a deleted policy");
+        } else {
+            assert_error_code(&deleted, "CONFLICT");
+            assert_eq!(on, policy_id, "round {round}");
+        }
+    }
+}

@@ -111,9 +111,12 @@ pub async fn ingest(
     let actor = Actor::ServiceNow {
         updated_by: incident.updated_by.clone(),
     };
-    // Only a New incident can create an alert: read its policy and first step ahead. A policy
-    // changed in between is as if the event had arrived a moment earlier.
-    let mut first = if incident.state == IncidentState::New {
+    // Only a New incident without an alert yet can create one: read its policy and first step
+    // ahead (a replay of the New event reads nothing more). A policy changed in between is as if
+    // the event had arrived a moment earlier; one deleted in between is checked for below.
+    let mut first = if incident.state == IncidentState::New
+        && !exists(&db.read, &source.id, incident.sys_id.as_str()).await?
+    {
         Some(first_step(&db.read, source, routing_value.as_deref()).await?)
     } else {
         None
@@ -127,9 +130,10 @@ pub async fn ingest(
         match decide_ingest(snap.as_ref(), incident, &settings.priority_mapping) {
             IngestDecision::RejectUnknown { .. } => return Ok(IngestResult::UnknownIncident),
             IngestDecision::Create { priority } => {
+                // The policy read ahead may have been deleted since: then route afresh.
                 let FirstStep { routed, step } = match first.take() {
-                    Some(first) => first,
-                    None => first_step(&txn, source, routing_value.as_deref()).await?,
+                    Some(first) if policy_live(&txn, first.policy_id(source)).await? => first,
+                    _ => first_step(&txn, source, routing_value.as_deref()).await?,
                 };
                 let policy_id = routed
                     .as_ref()
@@ -282,6 +286,45 @@ struct FirstStep {
     /// The policy the routing value names, if any; else the source's own policy.
     routed: Option<escalation_policy::Model>,
     step: Option<escalation::PreparedStep>,
+}
+
+impl FirstStep {
+    fn policy_id<'a>(&'a self, source: &'a alert_source::Model) -> &'a str {
+        self.routed
+            .as_ref()
+            .map_or(source.escalation_policy_id.as_str(), |p| p.id.as_str())
+    }
+}
+
+/// Whether the source already has an alert for the incident (on a reader: a hint only).
+pub async fn exists<C: ConnectionTrait>(
+    conn: &C,
+    source_id: &str,
+    key: &str,
+) -> Result<bool, AppError> {
+    Ok(alert::Entity::find()
+        .select_only()
+        .column(alert::Column::Id)
+        .filter(alert::Column::AlertSourceId.eq(source_id))
+        .filter(alert::Column::AlertKey.eq(key))
+        .into_tuple::<String>()
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Whether the policy is still live, inside the writing transaction. On PostgreSQL the row is
+/// share-locked, so a concurrent delete (which locks it for update and then counts the open
+/// alerts on it) waits for this transaction and sees the alert it creates.
+async fn policy_live(txn: &DatabaseTransaction, id: &str) -> Result<bool, AppError> {
+    let mut query = escalation_policy::Entity::find_by_id(id.to_string())
+        .select_only()
+        .column(escalation_policy::Column::Id)
+        .filter(escalation_policy::Column::DeletedAt.is_null());
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_shared();
+    }
+    Ok(query.into_tuple::<String>().one(txn).await?.is_some())
 }
 
 async fn first_step<C: ConnectionTrait>(
