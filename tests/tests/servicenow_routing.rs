@@ -486,3 +486,138 @@ async fn a_policy_deleted_while_a_new_incident_routes_to_it_never_holds_an_open_
         }
     }
 }
+
+/// Posts an event for `sys_id` in `state` at `mod_count` with `group` as its assignment group;
+/// returns the outcome.
+async fn post_group(s: &SimSetup, sys_id: &str, state: u8, mod_count: u32, group: &str) -> String {
+    let mut event = incident(sys_id, state, mod_count);
+    event["assignment_group"] = json!(group);
+    let (status, body) = s.app.post_event(&s.source.integration_key, &event).await;
+    assert!(status.is_success(), "{body}");
+    str_field(&body, "outcome")
+}
+
+#[tokio::test]
+async fn choosing_a_routing_field_moves_no_open_alert_until_its_value_changes() {
+    let s = sim_setup(0, false).await;
+    let (network, _) = s.policy_for(NETWORK_GROUP_SYS_ID).await;
+    let (_database, _) = s.policy_for(DATABASE_GROUP_SYS_ID).await;
+    let sys_id = new_sys_id();
+    post_group(&s, &sys_id, state::NEW, 0, NETWORK_GROUP_SYS_ID).await;
+    let alert = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(alert["escalationPolicy"]["id"], s.source.policy_id.as_str());
+
+    s.route_by(Some("assignment_group")).await;
+    // The first value read with the new field is recorded, not acted on.
+    post_group(&s, &sys_id, state::NEW, 1, DATABASE_GROUP_SYS_ID).await;
+    let after = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(after["escalationPolicy"]["id"], s.source.policy_id.as_str());
+    assert!(log_entries_of(&after, "REROUTED").is_empty(), "{after}");
+
+    // A later change of that field's value re-routes, and answers `updated`.
+    let outcome = post_group(&s, &sys_id, state::NEW, 2, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(outcome, "updated");
+    let moved = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(moved["escalationPolicy"]["id"], network["id"], "{moved}");
+    assert_eq!(log_entries_of(&moved, "REROUTED").len(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_event_with_the_old_group_does_not_move_the_alert_back() {
+    let s = sim_setup(0, false).await;
+    s.route_by(Some("assignment_group")).await;
+    let (network, _) = s.policy_for(NETWORK_GROUP_SYS_ID).await;
+    let (database, _) = s.policy_for(DATABASE_GROUP_SYS_ID).await;
+    let sys_id = new_sys_id();
+    post_group(&s, &sys_id, state::NEW, 0, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(
+        post_group(&s, &sys_id, state::NEW, 2, DATABASE_GROUP_SYS_ID).await,
+        "updated"
+    );
+    let stale = post_group(&s, &sys_id, state::NEW, 1, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(stale, "unchanged");
+    let alert = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(alert["escalationPolicy"]["id"], database["id"], "{alert}");
+    assert_ne!(alert["escalationPolicy"]["id"], network["id"]);
+    assert_eq!(log_entries_of(&alert, "REROUTED").len(), 1);
+}
+
+#[tokio::test]
+async fn an_accepted_alert_rerouted_by_servicenow_keeps_its_assignee_and_does_not_escalate() {
+    let s = sim_setup(0, false).await;
+    s.route_by(Some("assignment_group")).await;
+    let (_network, network_oncall) = s.policy_for(NETWORK_GROUP_SYS_ID).await;
+    let (database, database_oncall) = s.policy_for(DATABASE_GROUP_SYS_ID).await;
+    let sys_id = new_sys_id();
+    post_group(&s, &sys_id, state::NEW, 0, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(
+        post_group(&s, &sys_id, state::IN_PROGRESS, 1, NETWORK_GROUP_SYS_ID).await,
+        "accepted"
+    );
+    let accepted = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(accepted["status"], "ACCEPTED");
+    assert_eq!(accepted["assignedTo"]["email"], network_oncall.as_str());
+    let escalated = log_entries_of(&accepted, "ESCALATED").len();
+
+    assert_eq!(
+        post_group(&s, &sys_id, state::IN_PROGRESS, 2, DATABASE_GROUP_SYS_ID).await,
+        "updated"
+    );
+    let moved = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(moved["escalationPolicy"]["id"], database["id"], "{moved}");
+    assert_eq!(moved["status"], "ACCEPTED");
+    assert_eq!(moved["assignedTo"]["email"], network_oncall.as_str());
+    assert_eq!(moved["nextEscalationAt"], Value::Null, "{moved}");
+    assert_eq!(log_entries_of(&moved, "ESCALATED").len(), escalated);
+    assert!(!emails(&moved["responders"]).contains(&database_oncall));
+}
+
+#[tokio::test]
+async fn a_resolved_alert_is_not_rerouted() {
+    let s = sim_setup(0, false).await;
+    s.route_by(Some("assignment_group")).await;
+    let (network, _) = s.policy_for(NETWORK_GROUP_SYS_ID).await;
+    s.policy_for(DATABASE_GROUP_SYS_ID).await;
+    let sys_id = new_sys_id();
+    post_group(&s, &sys_id, state::NEW, 0, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(
+        post_group(&s, &sys_id, state::RESOLVED, 1, NETWORK_GROUP_SYS_ID).await,
+        "resolved"
+    );
+    assert_eq!(
+        post_group(&s, &sys_id, state::RESOLVED, 2, DATABASE_GROUP_SYS_ID).await,
+        "unchanged"
+    );
+    let alert = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(alert["status"], "RESOLVED");
+    assert_eq!(alert["escalationPolicy"]["id"], network["id"], "{alert}");
+    assert!(log_entries_of(&alert, "REROUTED").is_empty());
+}

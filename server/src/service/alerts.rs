@@ -13,8 +13,8 @@ use super::rows::Rows;
 use super::{Actor, Caller, escalation, new_id, now, policies, servicenow};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
-    AlertSnapshot, check_accept, check_raise, check_reroute, check_resolve, decide_ingest,
-    routing_change,
+    AlertSnapshot, RoutingUpdate, check_accept, check_raise, check_reroute, check_resolve,
+    decide_ingest, routing_update,
 };
 use crate::domain::{
     AlertStatus, Incident, IncidentState, IngestDecision, IngestOutcome, Priority, field_value,
@@ -64,6 +64,7 @@ fn snapshot(a: &alert::Model) -> Result<AlertSnapshot, AppError> {
         ticket_state: a.ticket_state,
         ticket_mod_count: a.ticket_mod_count,
         routing_value: a.routing_value.clone(),
+        routing_field: a.routing_field.clone(),
     })
 }
 
@@ -142,6 +143,7 @@ pub async fn ingest(
                     priority,
                     policy_id: &policy_id,
                     routing_value: routing_value.clone(),
+                    routing_field: settings.routing_field.clone(),
                 };
                 let mut am = new_alert(source, incident, new);
                 let alert_id = new_id();
@@ -185,10 +187,12 @@ pub async fn ingest(
                 let (Some(model), Some(snap)) = (existing, snap) else {
                     return Err(anyhow::anyhow!("update decided without an alert").into());
                 };
-                let routing = match settings.routing_field {
-                    Some(_) => routing_change(&snap, incident, routing_value.as_deref()),
-                    None => None,
-                };
+                let routing = routing_update(
+                    &snap,
+                    incident,
+                    settings.routing_field.as_deref(),
+                    routing_value.as_deref(),
+                );
                 let alert_id = model.id.clone();
                 if outcome == IngestOutcome::Unchanged
                     && ticket.mod_count.is_none()
@@ -236,7 +240,11 @@ pub async fn ingest(
                 if let Some(event) = event {
                     notifications::status_changed(&txn, &before, event, &actor, &mut rows).await?;
                 }
-                if let Some(change) = routing {
+                if let Some(RoutingUpdate::Record(value)) = &routing {
+                    am.routing_value = Set(value.clone());
+                    am.routing_field = Set(settings.routing_field.clone());
+                }
+                if let Some(RoutingUpdate::Reroute(change)) = routing {
                     am.routing_value = Set(change.clone());
                     let status_now = status.unwrap_or(snap.status);
                     let target = match &change {
@@ -348,6 +356,7 @@ struct NewAlert<'a> {
     priority: Priority,
     policy_id: &'a str,
     routing_value: Option<String>,
+    routing_field: Option<String>,
 }
 
 /// The alert a re-route moves, as it was before.
@@ -411,6 +420,7 @@ fn new_alert(
         escalation_round: Set(0),
         next_escalation_at: Set(None),
         routing_value: Set(new.routing_value),
+        routing_field: Set(new.routing_field),
     }
 }
 

@@ -321,6 +321,8 @@ fn is_sys_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+type Known = (Option<i64>, Option<String>, Option<String>);
+
 /// Applies one polled incident if it concerns the source; true when it was applied.
 async fn apply(db: &Db, lease: &Lease, body: &Value, poll_since: &str) -> Result<bool, AppError> {
     let Ok(incident) = Incident::parse(body) else {
@@ -330,12 +332,13 @@ async fn apply(db: &Db, lease: &Lease, body: &Value, poll_since: &str) -> Result
     // those the overlap re-reads unchanged must not queue for the writer either.
     let source = &lease.source;
     match known(db, &source.id, incident.sys_id.as_str()).await? {
-        Some((mod_count, routing_value)) => {
+        Some((mod_count, routing_value, routing_field)) => {
             let seen = matches!((incident.mod_count, mod_count), (Some(m), Some(at)) if m <= at);
-            let same_route = match &lease.connection.routing_field {
-                Some(field) => field_value(body, field) == routing_value,
-                None => true,
-            };
+            let field = &lease.connection.routing_field;
+            let same_route = *field == routing_field
+                && field
+                    .as_ref()
+                    .is_none_or(|f| field_value(body, f) == routing_value);
             if seen && same_route {
                 return Ok(false);
             }
@@ -353,16 +356,14 @@ async fn apply(db: &Db, lease: &Lease, body: &Value, poll_since: &str) -> Result
     ))
 }
 
-/// The `sys_mod_count` and routing value last applied to the incident's alert, if it has one.
-async fn known(
-    db: &Db,
-    source_id: &str,
-    sys_id: &str,
-) -> Result<Option<(Option<i64>, Option<String>)>, AppError> {
+/// The `sys_mod_count`, routing value and routing field last applied to the incident's alert, if
+/// it has one.
+async fn known(db: &Db, source_id: &str, sys_id: &str) -> Result<Option<Known>, AppError> {
     Ok(alert::Entity::find()
         .select_only()
         .column(alert::Column::TicketModCount)
         .column(alert::Column::RoutingValue)
+        .column(alert::Column::RoutingField)
         .filter(alert::Column::AlertSourceId.eq(source_id))
         .filter(alert::Column::AlertKey.eq(sys_id))
         .into_tuple()

@@ -5,6 +5,10 @@
 //! `poll_since` is when the connection was configured or moved to another instance (ServiceNow
 //! format): only New incidents created since then page anyone.
 //!
+//! `alerts.routing_field` is the routing field an alert's `routing_value` was read from: an event
+//! read with another field records its value without re-routing. Alerts that have a routing value
+//! take their source's current routing field.
+//!
 //! One `ALTER TABLE … ADD COLUMN` per column: SQLite takes no more in one statement.
 
 use sea_orm_migration::prelude::*;
@@ -29,10 +33,28 @@ impl MigrationTrait for Migration {
                 .to_owned();
             manager.alter_table(alter).await?;
         }
+        let alter = Table::alter()
+            .table(Alerts::Table)
+            .add_column(ColumnDef::new(Alerts::RoutingField).text().to_owned())
+            .to_owned();
+        manager.alter_table(alter).await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE alerts SET routing_field = (SELECT c.routing_field \
+                 FROM servicenow_connections c WHERE c.alert_source_id = alerts.alert_source_id) \
+                 WHERE routing_value IS NOT NULL",
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let alter = Table::alter()
+            .table(Alerts::Table)
+            .drop_column(Alerts::RoutingField)
+            .to_owned();
+        manager.alter_table(alter).await?;
         for column in [
             ServicenowConnections::PollCursor,
             ServicenowConnections::PollSince,
@@ -52,4 +74,10 @@ enum ServicenowConnections {
     Table,
     PollCursor,
     PollSince,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Alerts {
+    Table,
+    RoutingField,
 }
