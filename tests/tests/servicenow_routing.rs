@@ -621,3 +621,62 @@ async fn a_resolved_alert_is_not_rerouted() {
     assert_eq!(alert["escalationPolicy"]["id"], network["id"], "{alert}");
     assert!(log_entries_of(&alert, "REROUTED").is_empty());
 }
+
+#[tokio::test]
+async fn a_slow_instance_answers_bad_gateway_within_the_operation_deadline() {
+    // Requests time out after 2 s each (sim_options), the whole operation after 3 s.
+    let s = sim_setup(0, false).await;
+    let state = s.sim.state();
+    for i in 0..450 {
+        let row: servicenow_sim::Record = [
+            ("name", "incident".to_string()),
+            ("element", format!("u_custom_{i}")),
+            ("column_label", format!("Custom {i}")),
+            ("internal_type", "string".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        state
+            .insert("sys_dictionary", &row, "admin")
+            .expect("insert a dictionary row");
+    }
+    // Each page answers within the request timeout, but the pages together take longer.
+    s.sim.set_fault(servicenow_sim::Faults::latency(1200));
+    let started = std::time::Instant::now();
+    let answer = s
+        .app
+        .graphql(Some(&s.token), FIELDS, json!({ "id": s.source.id }))
+        .await;
+    let took = started.elapsed();
+    assert_error_code(&answer, "BAD_GATEWAY");
+    let message = error_message(&answer);
+    assert!(message.contains("3000 ms"), "{message}");
+    assert!(
+        took < std::time::Duration::from_millis(3800),
+        "answered after {took:?}"
+    );
+
+    // The reference options read only the one dictionary row, in sys_id order.
+    s.sim.set_fault(servicenow_sim::Faults::none());
+    s.app
+        .gql(
+            &s.token,
+            OPTIONS,
+            json!({ "id": s.source.id, "field": "assignment_group" }),
+        )
+        .await;
+    let dictionary_reads: Vec<String> = s
+        .sim
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/now/table/sys_dictionary")
+        .map(|r| r.query.replace("%5E", "^").replace("%3D", "="))
+        .collect();
+    let last = dictionary_reads.last().expect("a dictionary read");
+    assert!(
+        last.contains("element=assignment_group^ORDERBYsys_id"),
+        "{last}"
+    );
+}
