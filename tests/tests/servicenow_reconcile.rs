@@ -401,3 +401,58 @@ async fn an_idle_poll_applies_nothing_it_already_applied() {
     assert_eq!(later["logEntries"], alert["logEntries"]);
     assert_eq!(later["updatedAt"], alert["updatedAt"]);
 }
+
+#[tokio::test]
+async fn times_from_the_instance_are_checked_before_they_become_the_watermark() {
+    let s = sim_setup(1, false).await;
+    // An incident stamped far in the future is applied, but the watermark stays near now.
+    let ahead = s
+        .sim
+        .state()
+        .create_incident(&[("short_description", "Clock skew")])
+        .expect("create the incident");
+    s.sim
+        .state()
+        .set_fields_quietly(
+            "incident",
+            &ahead["sys_id"],
+            &[("sys_updated_on", "2099-01-01 00:00:00")],
+        )
+        .expect("set sys_updated_on");
+    eventually(POLL_WAIT, "the polled alert", || async {
+        s.app
+            .alert_for_incident(&s.source.id, &ahead["sys_id"])
+            .await
+    })
+    .await;
+    let polls = incident_reads(&s.sim).len();
+    eventually(POLL_WAIT, "the next poll", || async {
+        (incident_reads(&s.sim).len() > polls).then_some(())
+    })
+    .await;
+    let next = decoded(&incident_reads(&s.sim)[polls].query);
+    assert!(
+        next.contains("sys_updated_on>=20") && !next.contains("sys_updated_on>=2098"),
+        "{next}"
+    );
+
+    // A time in another format fails the poll with the reason, and sets no watermark.
+    let odd = s
+        .sim
+        .state()
+        .create_incident(&[("short_description", "Odd date format")])
+        .expect("create the incident");
+    s.sim
+        .state()
+        .set_fields_quietly(
+            "incident",
+            &odd["sys_id"],
+            &[("sys_updated_on", "2099-01-02 09:15")],
+        )
+        .expect("set sys_updated_on");
+    let logs = s
+        .app
+        .wait_for_log("\"2099-01-02 09:15\", not YYYY-MM-DD HH:MM:SS", POLL_WAIT)
+        .await;
+    assert!(logs.is_some(), "{}", s.app.logs());
+}

@@ -265,14 +265,20 @@ async fn read_and_apply(
         for row in rows {
             report.seen += 1;
             let mut body = Value::Object(row);
-            let at = body["sys_updated_on"].as_str().and_then(parse_sn_time);
-            let id = body["sys_id"].as_str().unwrap_or_default().to_string();
-            let (Some(at), true) = (at, is_sys_id(&id)) else {
+            let raw = body["sys_updated_on"].as_str().unwrap_or_default();
+            let Some(at) = parse_sn_time(raw) else {
+                // An integration user with another date format or time zone: every time would be
+                // wrong, so the poll stops and says why rather than guessing.
                 return Err(anyhow::anyhow!(
-                    "the instance answered an incident without a valid sys_updated_on and sys_id"
+                    "the instance answered sys_updated_on {raw:?}, not YYYY-MM-DD HH:MM:SS: give \
+                     the integration user the system date format and the UTC time zone"
                 )
                 .into());
             };
+            let id = body["sys_id"].as_str().unwrap_or_default().to_string();
+            if !is_sys_id(&id) {
+                return Err(anyhow::anyhow!("the instance answered sys_id {id:?}").into());
+            }
             key = Some((sn_time(at), id));
             body["server_url"] = Value::String(server_url.clone());
             if apply(db, lease, &body, &poll_since).await? {
