@@ -111,6 +111,25 @@ pub struct ServeConfig {
     #[arg(long, env = "GLIDEPATH_SERVICENOW_POLL_SECONDS", default_value_t = 300)]
     pub servicenow_poll_seconds: u64,
 
+    /// Incidents read per request by the reconciliation poll.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SERVICENOW_POLL_PAGE_SIZE",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub servicenow_poll_page_size: u32,
+
+    /// Requests per reconciliation poll at most; a larger backlog continues at the next poll
+    /// exactly where this one stopped.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SERVICENOW_POLL_MAX_PAGES",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..=100)
+    )]
+    pub servicenow_poll_max_pages: u32,
+
     /// Starts a simulated ServiceNow instance beside the server and wires it to a demo alert
     /// source (SQLite `glidepath-demo.db` unless a database URL is given), then prints how to
     /// create an incident in it.

@@ -33,6 +33,13 @@ const POLICY_NAME: &str = "Demo on-call";
 /// Starts the simulator (on 127.0.0.1:8090, or a free port when that one is taken) and adjusts
 /// the configuration for it.
 pub async fn prepare(config: &mut ServeConfig) -> anyhow::Result<RunningSimulator> {
+    if !is_loopback(&config.listen) {
+        anyhow::bail!(
+            "--demo listens on a loopback address only (it signs the admin in with a known \
+             password and allows plain-http instances), not on {}: use --listen 127.0.0.1:8080",
+            config.listen
+        );
+    }
     let mut sim_config = SimConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
         user: SIM_USER.into(),
@@ -57,6 +64,16 @@ pub async fn prepare(config: &mut ServeConfig) -> anyhow::Result<RunningSimulato
     config.allow_insecure_servicenow = true;
     config.servicenow_hosts.push("127.0.0.1".into());
     Ok(sim)
+}
+
+/// A listen address only this machine reaches: a loopback IP or `localhost`, with a port.
+fn is_loopback(listen: &str) -> bool {
+    match listen.parse::<SocketAddr>() {
+        Ok(addr) => addr.ip().is_loopback(),
+        Err(_) => listen
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| host == "localhost" && port.parse::<u16>().is_ok()),
+    }
 }
 
 /// Creates (or finds) the demo policy, alert source and connection, points the simulator's
@@ -159,4 +176,30 @@ Then move it along (use the sys_id from the answer): In Progress accepts the ale
         database = config.database.database_url,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn only_loopback_listen_addresses_suit_the_demo() {
+        for ok in [
+            "127.0.0.1:8080",
+            "127.1.2.3:0",
+            "[::1]:8080",
+            "localhost:8080",
+        ] {
+            assert!(is_loopback(ok), "{ok}");
+        }
+        for refused in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "192.168.1.5:8080",
+            "example.com:80",
+            "localhost",
+        ] {
+            assert!(!is_loopback(refused), "{refused}");
+        }
+    }
 }

@@ -113,11 +113,16 @@ impl Application {
             metrics: http::metrics::install()?,
         };
         let timeout = std::time::Duration::from_millis(config.servicenow_timeout_ms.max(1));
+        let limits = crate::service::reconcile::PollLimits {
+            page: config.servicenow_poll_page_size,
+            max_pages: config.servicenow_poll_max_pages,
+        };
         let poll = (config.servicenow_poll_seconds > 0).then(|| PollSettings {
             cipher: Arc::clone(&state.cipher),
             connector: Arc::clone(&state.servicenow),
             interval: std::time::Duration::from_secs(config.servicenow_poll_seconds),
-            lease: PollSettings::lease_for(timeout),
+            lease: PollSettings::lease_for(timeout, limits),
+            limits,
         });
         let schema = graphql::schema(Some(state.clone()));
         let server = build_server(listener, state.clone(), schema)?;

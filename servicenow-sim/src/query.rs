@@ -145,8 +145,13 @@ impl Query {
     }
 }
 
-/// Numbers compare as numbers; everything else (including `YYYY-MM-DD HH:MM:SS` dates) compares as text.
+/// Numbers compare as numbers; everything else (including `YYYY-MM-DD HH:MM:SS` dates and
+/// `sys_id`s, even one made of digits only) compares as text.
 fn compare(left: &str, right: &str) -> Ordering {
+    let sys_id = |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if sys_id(left) || sys_id(right) {
+        return left.cmp(right);
+    }
     match (left.parse::<f64>(), right.parse::<f64>()) {
         (Ok(l), Ok(r)) => l.partial_cmp(&r).unwrap_or(Ordering::Equal),
         _ => left.cmp(right),
@@ -229,5 +234,42 @@ mod tests {
                 .matches(&r)
         );
         assert!(Query::parse("^bad").is_err());
+    }
+
+    #[test]
+    fn keyset_paging_query() {
+        let q = Query::parse(
+            "sys_updated_on>2026-11-28 09:15:02^NQsys_updated_on=2026-11-28 09:15:02\
+             ^sys_id>5000000000000000000000000000000a^ORDERBYsys_updated_on^ORDERBYsys_id",
+        )
+        .unwrap();
+        let at = |t: &str, id: &str| rec(&[("sys_updated_on", t), ("sys_id", id)]);
+        let same = "2026-11-28 09:15:02";
+        assert!(q.matches(&at(
+            "2026-11-28 09:15:03",
+            "00000000000000000000000000000001"
+        )));
+        assert!(q.matches(&at(same, "5000000000000000000000000000000b")));
+        assert!(!q.matches(&at(same, "5000000000000000000000000000000a")));
+        assert!(!q.matches(&at(same, "10000000000000000000000000000000")));
+        assert!(!q.matches(&at(
+            "2026-11-28 09:15:01",
+            "f0000000000000000000000000000000"
+        )));
+        let mut rows = vec![
+            at(same, "b0000000000000000000000000000000"),
+            at("2026-11-28 09:15:03", "00000000000000000000000000000001"),
+            at(same, "90000000000000000000000000000000"),
+        ];
+        q.sort(&mut rows);
+        let ids: Vec<&str> = rows.iter().map(|r| r["sys_id"].as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "90000000000000000000000000000000",
+                "b0000000000000000000000000000000",
+                "00000000000000000000000000000001"
+            ]
+        );
     }
 }

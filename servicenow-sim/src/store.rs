@@ -718,6 +718,31 @@ impl SimState {
         self.update("incident", sys_id, &to_record(fields), as_user)
     }
 
+    /// Overwrites fields of a record, system fields included, without business logic or business
+    /// rules, as a background script with `setWorkflow(false)` and `autoSysFields(false)` does
+    /// (a bulk load that keeps its own `sys_updated_on`, say).
+    pub fn set_fields_quietly(
+        &self,
+        table: &str,
+        sys_id: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<Record, SnError> {
+        let mut store = self.lock();
+        store.table(table)?;
+        let slot = store
+            .tables
+            .get_mut(table)
+            .and_then(|rows| {
+                rows.iter_mut()
+                    .find(|r| r.get("sys_id").map(String::as_str) == Some(sys_id))
+            })
+            .ok_or_else(SnError::not_found)?;
+        for (k, v) in fields {
+            slot.insert(k.to_string(), v.to_string());
+        }
+        Ok(slot.clone())
+    }
+
     pub fn incident(&self, sys_id: &str) -> Option<Record> {
         self.get("incident", sys_id).ok()
     }

@@ -1357,7 +1357,12 @@ pub struct SimSetup {
 /// A server (reconciliation poll every `poll_seconds`, 0 = off) with a source connected to a new
 /// simulator; with `webhooks`, the simulator's business rule posts to that source.
 pub async fn sim_setup(poll_seconds: u64, webhooks: bool) -> SimSetup {
-    let app = spawn_app_with_options(sim_options(poll_seconds)).await;
+    sim_setup_with(sim_options(poll_seconds), webhooks).await
+}
+
+/// [`sim_setup`] with a server started with `options`.
+pub async fn sim_setup_with(options: SpawnOptions, webhooks: bool) -> SimSetup {
+    let app = spawn_app_with_options(options).await;
     let token = app.admin_token().await;
     let source = app.setup_source().await;
     let sim = servicenow_sim::Simulator::start(servicenow_sim::Config {

@@ -98,3 +98,31 @@ async fn demo_mode_wires_the_simulator_to_an_alert_source() {
     );
     let _ = child.kill().await;
 }
+
+#[tokio::test]
+async fn demo_mode_refuses_a_listen_address_other_machines_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(binary_path())
+            .args(["serve", "--demo", "--listen", "0.0.0.0:0"])
+            .current_dir(dir.path())
+            .env_remove("GLIDEPATH_DATABASE_URL")
+            .env_remove("GLIDEPATH_ADMIN_PASSWORD")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("glidepath serve --demo exits")
+    .expect("run glidepath serve --demo");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--demo listens on a loopback address only")
+            && stderr.contains("0.0.0.0:0"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty());
+    assert!(!dir.path().join("glidepath-demo.db").exists());
+}

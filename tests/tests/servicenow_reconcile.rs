@@ -240,3 +240,219 @@ async fn two_processes_share_the_polling_of_a_connection() {
     assert_eq!(log_entries_of(&alert, "CREATED").len(), 1);
     assert_eq!(s.app.alerts_total().await, 1);
 }
+
+/// A server polling every `poll_seconds` with pages of `page` incidents, `max_pages` per poll,
+/// and a source connected to a new simulator whose business rule is off.
+async fn small_page_setup(poll_seconds: u64, page: u32, max_pages: u32) -> SimSetup {
+    let options = sim_options(poll_seconds)
+        .env("GLIDEPATH_SERVICENOW_POLL_PAGE_SIZE", &page.to_string())
+        .env(
+            "GLIDEPATH_SERVICENOW_POLL_MAX_PAGES",
+            &max_pages.to_string(),
+        );
+    sim_setup_with(options, false).await
+}
+
+/// New incidents created now, all given one `sys_updated_on` (as a bulk load keeping its own
+/// timestamps does); their sys_ids, smallest first.
+fn same_time_incidents(sim: &RunningSimulator, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut at = None;
+    for i in 0..n {
+        let record = sim
+            .state()
+            .create_incident(&[("short_description", &format!("Bulk item {i}"))])
+            .expect("create the incident");
+        let at = at.get_or_insert_with(|| record["sys_updated_on"].clone());
+        sim.state()
+            .set_fields_quietly("incident", &record["sys_id"], &[("sys_updated_on", at)])
+            .expect("set sys_updated_on");
+        ids.push(record["sys_id"].clone());
+    }
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn more_incidents_with_one_sys_updated_on_than_a_poll_reads_are_all_applied() {
+    // 2 pages of 5 per poll, 23 incidents updated in the same second: paging by offset from the
+    // same watermark would read the same 10 at every poll.
+    let s = small_page_setup(1, 5, 2).await;
+    let ids = same_time_incidents(&s.sim, 23);
+    eventually(Duration::from_secs(30), "all 23 alerts", || async {
+        (s.app.alerts_total().await == 23).then_some(())
+    })
+    .await;
+    for id in &ids {
+        let alert = s.app.alert_for_incident(&s.source.id, id).await.unwrap();
+        assert_eq!(log_entries_of(&alert, "CREATED").len(), 1, "{alert}");
+    }
+    let queries: Vec<String> = incident_reads(&s.sim)
+        .iter()
+        .map(|r| decoded(&r.query))
+        .collect();
+    assert!(
+        queries.iter().any(|q| q.contains("^NQsys_updated_on=")
+            && q.contains("^sys_id>")
+            && q.contains("^ORDERBYsys_updated_on^ORDERBYsys_id")),
+        "pages by key: {queries:?}"
+    );
+    assert!(
+        queries.iter().all(|q| !q.contains("sysparm_offset")),
+        "{queries:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_incident_updated_while_the_poll_pages_skips_no_other() {
+    let s = small_page_setup(3, 5, 10).await;
+    let ids = same_time_incidents(&s.sim, 12);
+    // Each page takes a while, so the first incident can be updated between two pages.
+    s.sim.set_fault(Faults::latency(500));
+    eventually(POLL_WAIT, "the first page applied", || async {
+        (s.app.alerts_total().await >= 1).then_some(())
+    })
+    .await;
+    s.sim
+        .state()
+        .update_incident(
+            &ids[0],
+            &[("short_description", "Bulk item, edited")],
+            "admin",
+        )
+        .expect("update the incident");
+    eventually(POLL_WAIT, "all 12 alerts", || async {
+        (s.app.alerts_total().await == 12).then_some(())
+    })
+    .await;
+    // All within the first poll: it starts at the watermark, every later page after a key.
+    let starts = incident_reads(&s.sim)
+        .iter()
+        .filter(|r| decoded(&r.query).contains("sysparm_query=sys_updated_on>="))
+        .count();
+    assert_eq!(starts, 1, "one poll read all 12");
+}
+
+#[tokio::test]
+async fn moving_the_connection_to_another_instance_pages_only_its_new_incidents() {
+    let s = sim_setup(1, false).await;
+    let other = Simulator::start(servicenow_sim::Config::default())
+        .await
+        .expect("start the simulator");
+    let old = other
+        .state()
+        .create_incident(&[("short_description", "Old backlog on the other instance")])
+        .expect("create the incident");
+    // ServiceNow keeps whole seconds: the move must happen in a later one.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.app
+        .connect_to_sim(&s.token, &s.source.id, &other.url())
+        .await;
+    let new = other
+        .state()
+        .create_incident(&[("short_description", "Fresh outage on the other instance")])
+        .expect("create the incident");
+    eventually(POLL_WAIT, "the new incident's alert", || async {
+        s.app.alert_for_incident(&s.source.id, &new["sys_id"]).await
+    })
+    .await;
+    // A further poll of the new instance pages the old incident no more than the first did.
+    let reads = incident_reads(&other).len();
+    eventually(POLL_WAIT, "another poll", || async {
+        (incident_reads(&other).len() > reads).then_some(())
+    })
+    .await;
+    assert!(
+        s.app
+            .alert_for_incident(&s.source.id, &old["sys_id"])
+            .await
+            .is_none(),
+        "an incident created before the move is not paged"
+    );
+    assert_eq!(s.app.alerts_total().await, 1);
+}
+
+#[tokio::test]
+async fn an_idle_poll_applies_nothing_it_already_applied() {
+    let mut options = sim_options(1);
+    options.rust_log = Some("info,glidepath::engine::poll=debug".into());
+    let s = sim_setup_with(options, false).await;
+    let record = s
+        .sim
+        .state()
+        .create_incident(&[("short_description", "Seen by the poll")])
+        .expect("create the incident");
+    let alert = eventually(POLL_WAIT, "the polled alert", || async {
+        s.app
+            .alert_for_incident(&s.source.id, &record["sys_id"])
+            .await
+    })
+    .await;
+    // Later polls re-read the incident in their overlap and leave it alone: no write at all.
+    s.app
+        .wait_for_log("seen=1 applied=0", POLL_WAIT)
+        .await
+        .expect("a poll that re-read the incident and applied nothing");
+    let later = s
+        .app
+        .alert_for_incident(&s.source.id, &record["sys_id"])
+        .await
+        .unwrap();
+    assert_eq!(later["logEntries"], alert["logEntries"]);
+    assert_eq!(later["updatedAt"], alert["updatedAt"]);
+}
+
+#[tokio::test]
+async fn times_from_the_instance_are_checked_before_they_become_the_watermark() {
+    let s = sim_setup(1, false).await;
+    // An incident stamped far in the future is applied, but the watermark stays near now.
+    let ahead = s
+        .sim
+        .state()
+        .create_incident(&[("short_description", "Clock skew")])
+        .expect("create the incident");
+    s.sim
+        .state()
+        .set_fields_quietly(
+            "incident",
+            &ahead["sys_id"],
+            &[("sys_updated_on", "2099-01-01 00:00:00")],
+        )
+        .expect("set sys_updated_on");
+    eventually(POLL_WAIT, "the polled alert", || async {
+        s.app
+            .alert_for_incident(&s.source.id, &ahead["sys_id"])
+            .await
+    })
+    .await;
+    let polls = incident_reads(&s.sim).len();
+    eventually(POLL_WAIT, "the next poll", || async {
+        (incident_reads(&s.sim).len() > polls).then_some(())
+    })
+    .await;
+    let next = decoded(&incident_reads(&s.sim)[polls].query);
+    assert!(
+        next.contains("sys_updated_on>=20") && !next.contains("sys_updated_on>=2098"),
+        "{next}"
+    );
+
+    // A time in another format fails the poll with the reason, and sets no watermark.
+    let odd = s
+        .sim
+        .state()
+        .create_incident(&[("short_description", "Odd date format")])
+        .expect("create the incident");
+    s.sim
+        .state()
+        .set_fields_quietly(
+            "incident",
+            &odd["sys_id"],
+            &[("sys_updated_on", "2099-01-02 09:15")],
+        )
+        .expect("set sys_updated_on");
+    let logs = s
+        .app
+        .wait_for_log("\"2099-01-02 09:15\", not YYYY-MM-DD HH:MM:SS", POLL_WAIT)
+        .await;
+    assert!(logs.is_some(), "{}", s.app.logs());
+}

@@ -452,3 +452,231 @@ async fn routing_field_names_are_checked_and_settings_need_an_admin_and_a_connec
         assert_error_code(&answer, "NOT_FOUND");
     }
 }
+
+#[tokio::test]
+async fn a_policy_deleted_while_a_new_incident_routes_to_it_never_holds_an_open_alert() {
+    const DELETE_POLICY: &str = "mutation($id: ID!) { deleteEscalationPolicy(id: $id) }";
+    let s = sim_setup(0, false).await;
+    s.route_by(Some("category")).await;
+    let own = s.source.policy_id.clone();
+    for round in 0..15 {
+        let key = format!("race-{round}-{}", &new_sys_id()[..6]);
+        let (policy, _) = s.policy_for(&key).await;
+        let policy_id = str_field(&policy, "id");
+        let sys_id = new_sys_id();
+        let mut event = incident(&sys_id, state::NEW, 0);
+        event["category"] = json!(key);
+        let (posted, deleted) = tokio::join!(
+            s.app.post_event(&s.source.integration_key, &event),
+            s.app
+                .graphql(Some(&s.token), DELETE_POLICY, json!({ "id": policy_id }))
+        );
+        assert!(posted.0.is_success(), "{:?}", posted.1);
+        let alert = s
+            .app
+            .alert_for_incident(&s.source.id, &sys_id)
+            .await
+            .unwrap();
+        let on = str_field(&alert["escalationPolicy"], "id");
+        if deleted["data"]["deleteEscalationPolicy"] == true {
+            assert_eq!(on, own, "round {round}: the alert went to a deleted policy");
+        } else {
+            assert_error_code(&deleted, "CONFLICT");
+            assert_eq!(on, policy_id, "round {round}");
+        }
+    }
+}
+
+/// Posts an event for `sys_id` in `state` at `mod_count` with `group` as its assignment group;
+/// returns the outcome.
+async fn post_group(s: &SimSetup, sys_id: &str, state: u8, mod_count: u32, group: &str) -> String {
+    let mut event = incident(sys_id, state, mod_count);
+    event["assignment_group"] = json!(group);
+    let (status, body) = s.app.post_event(&s.source.integration_key, &event).await;
+    assert!(status.is_success(), "{body}");
+    str_field(&body, "outcome")
+}
+
+#[tokio::test]
+async fn choosing_a_routing_field_moves_no_open_alert_until_its_value_changes() {
+    let s = sim_setup(0, false).await;
+    let (network, _) = s.policy_for(NETWORK_GROUP_SYS_ID).await;
+    let (_database, _) = s.policy_for(DATABASE_GROUP_SYS_ID).await;
+    let sys_id = new_sys_id();
+    post_group(&s, &sys_id, state::NEW, 0, NETWORK_GROUP_SYS_ID).await;
+    let alert = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(alert["escalationPolicy"]["id"], s.source.policy_id.as_str());
+
+    s.route_by(Some("assignment_group")).await;
+    // The first value read with the new field is recorded, not acted on.
+    post_group(&s, &sys_id, state::NEW, 1, DATABASE_GROUP_SYS_ID).await;
+    let after = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(after["escalationPolicy"]["id"], s.source.policy_id.as_str());
+    assert!(log_entries_of(&after, "REROUTED").is_empty(), "{after}");
+
+    // A later change of that field's value re-routes, and answers `updated`.
+    let outcome = post_group(&s, &sys_id, state::NEW, 2, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(outcome, "updated");
+    let moved = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(moved["escalationPolicy"]["id"], network["id"], "{moved}");
+    assert_eq!(log_entries_of(&moved, "REROUTED").len(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_event_with_the_old_group_does_not_move_the_alert_back() {
+    let s = sim_setup(0, false).await;
+    s.route_by(Some("assignment_group")).await;
+    let (network, _) = s.policy_for(NETWORK_GROUP_SYS_ID).await;
+    let (database, _) = s.policy_for(DATABASE_GROUP_SYS_ID).await;
+    let sys_id = new_sys_id();
+    post_group(&s, &sys_id, state::NEW, 0, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(
+        post_group(&s, &sys_id, state::NEW, 2, DATABASE_GROUP_SYS_ID).await,
+        "updated"
+    );
+    let stale = post_group(&s, &sys_id, state::NEW, 1, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(stale, "unchanged");
+    let alert = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(alert["escalationPolicy"]["id"], database["id"], "{alert}");
+    assert_ne!(alert["escalationPolicy"]["id"], network["id"]);
+    assert_eq!(log_entries_of(&alert, "REROUTED").len(), 1);
+}
+
+#[tokio::test]
+async fn an_accepted_alert_rerouted_by_servicenow_keeps_its_assignee_and_does_not_escalate() {
+    let s = sim_setup(0, false).await;
+    s.route_by(Some("assignment_group")).await;
+    let (_network, network_oncall) = s.policy_for(NETWORK_GROUP_SYS_ID).await;
+    let (database, database_oncall) = s.policy_for(DATABASE_GROUP_SYS_ID).await;
+    let sys_id = new_sys_id();
+    post_group(&s, &sys_id, state::NEW, 0, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(
+        post_group(&s, &sys_id, state::IN_PROGRESS, 1, NETWORK_GROUP_SYS_ID).await,
+        "accepted"
+    );
+    let accepted = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(accepted["status"], "ACCEPTED");
+    assert_eq!(accepted["assignedTo"]["email"], network_oncall.as_str());
+    let escalated = log_entries_of(&accepted, "ESCALATED").len();
+
+    assert_eq!(
+        post_group(&s, &sys_id, state::IN_PROGRESS, 2, DATABASE_GROUP_SYS_ID).await,
+        "updated"
+    );
+    let moved = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(moved["escalationPolicy"]["id"], database["id"], "{moved}");
+    assert_eq!(moved["status"], "ACCEPTED");
+    assert_eq!(moved["assignedTo"]["email"], network_oncall.as_str());
+    assert_eq!(moved["nextEscalationAt"], Value::Null, "{moved}");
+    assert_eq!(log_entries_of(&moved, "ESCALATED").len(), escalated);
+    assert!(!emails(&moved["responders"]).contains(&database_oncall));
+}
+
+#[tokio::test]
+async fn a_resolved_alert_is_not_rerouted() {
+    let s = sim_setup(0, false).await;
+    s.route_by(Some("assignment_group")).await;
+    let (network, _) = s.policy_for(NETWORK_GROUP_SYS_ID).await;
+    s.policy_for(DATABASE_GROUP_SYS_ID).await;
+    let sys_id = new_sys_id();
+    post_group(&s, &sys_id, state::NEW, 0, NETWORK_GROUP_SYS_ID).await;
+    assert_eq!(
+        post_group(&s, &sys_id, state::RESOLVED, 1, NETWORK_GROUP_SYS_ID).await,
+        "resolved"
+    );
+    assert_eq!(
+        post_group(&s, &sys_id, state::RESOLVED, 2, DATABASE_GROUP_SYS_ID).await,
+        "unchanged"
+    );
+    let alert = s
+        .app
+        .alert_for_incident(&s.source.id, &sys_id)
+        .await
+        .unwrap();
+    assert_eq!(alert["status"], "RESOLVED");
+    assert_eq!(alert["escalationPolicy"]["id"], network["id"], "{alert}");
+    assert!(log_entries_of(&alert, "REROUTED").is_empty());
+}
+
+#[tokio::test]
+async fn a_slow_instance_answers_bad_gateway_within_the_operation_deadline() {
+    // Requests time out after 2 s each (sim_options), the whole operation after 3 s.
+    let s = sim_setup(0, false).await;
+    let state = s.sim.state();
+    for i in 0..450 {
+        let row: servicenow_sim::Record = [
+            ("name", "incident".to_string()),
+            ("element", format!("u_custom_{i}")),
+            ("column_label", format!("Custom {i}")),
+            ("internal_type", "string".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        state
+            .insert("sys_dictionary", &row, "admin")
+            .expect("insert a dictionary row");
+    }
+    // Each page answers within the request timeout, but the pages together take longer.
+    s.sim.set_fault(servicenow_sim::Faults::latency(1200));
+    let started = std::time::Instant::now();
+    let answer = s
+        .app
+        .graphql(Some(&s.token), FIELDS, json!({ "id": s.source.id }))
+        .await;
+    let took = started.elapsed();
+    assert_error_code(&answer, "BAD_GATEWAY");
+    let message = error_message(&answer);
+    assert!(message.contains("3000 ms"), "{message}");
+    assert!(
+        took < std::time::Duration::from_millis(3800),
+        "answered after {took:?}"
+    );
+
+    // The reference options read only the one dictionary row, in sys_id order.
+    s.sim.set_fault(servicenow_sim::Faults::none());
+    s.app
+        .gql(
+            &s.token,
+            OPTIONS,
+            json!({ "id": s.source.id, "field": "assignment_group" }),
+        )
+        .await;
+    let dictionary_reads: Vec<String> = s
+        .sim
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/now/table/sys_dictionary")
+        .map(|r| r.query.replace("%5E", "^").replace("%3D", "="))
+        .collect();
+    let last = dictionary_reads.last().expect("a dictionary read");
+    assert!(
+        last.contains("element=assignment_group^ORDERBYsys_id"),
+        "{last}"
+    );
+}

@@ -154,9 +154,10 @@ async fn admin_maps_priorities_and_picks_the_routing_field_from_the_instance() {
 }
 
 #[tokio::test]
-async fn a_responder_sees_alert_sources_without_the_script_or_admin_forms() {
+async fn a_responder_sees_alert_sources_without_admin_forms_or_secret_scripts() {
     let app = spawn_app().await;
     let source = app.setup_source().await;
+    let token = app.admin_token().await;
     let (responder, _) = app.create_responder().await;
     let browser = Browser::start(&app.address).await;
     browser
@@ -169,9 +170,21 @@ async fn a_responder_sees_alert_sources_without_the_script_or_admin_forms() {
     browser
         .find_text("#webhook-url", "/api/v1/events/servicenow/")
         .await;
+    // Without webhook credentials the script holds no secret: responders may read it.
     browser
-        .find_text(".card", "Only admins see the business rule script")
+        .find_text("#business-rule-script", &source.webhook_url)
         .await;
+    app.gql(
+        &token,
+        "mutation($id: ID!) { setWebhookAuth(alertSourceId: $id, input: { kind: BEARER, token: \"secret-token-123456\" }) { id } }",
+        json!({ "id": source.id }),
+    )
+    .await;
+    browser.goto(&format!("/sources/{}", source.id)).await;
+    browser
+        .find_text(".card", "Only admins see this business rule script")
+        .await;
+    assert!(!browser.page_text().await.contains("secret-token-123456"));
     let text = browser.page_text().await;
     assert!(!text.contains("Advanced: ServiceNow connection"), "{text}");
     assert!(

@@ -168,7 +168,8 @@ pub fn SourceDetail() -> impl IntoView {
 fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView {
     let session = expect_context::<Session>();
     let webhook = source.webhook_url.clone();
-    let script = RwSignal::new(None::<String>);
+    // None: loading; Some(None): withheld (it carries webhook credentials and the caller is no admin).
+    let script = RwSignal::new(None::<Option<String>>);
     let script_error = RwSignal::new(None::<String>);
     let source_id = source.id.clone();
     let load_script = Callback::new(move |()| {
@@ -177,14 +178,14 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
         };
         spawn_local(async move {
             match api::run::<SourceScript>(variables).await {
-                Ok(answer) => script.set(answer.alert_source.map(|s| s.business_rule_script)),
+                Ok(answer) => script.set(Some(
+                    answer.alert_source.and_then(|s| s.business_rule_script),
+                )),
                 Err(e) => script_error.set(Some(e.message)),
             }
         });
     });
-    if session.is_admin() {
-        load_script.run(());
-    }
+    load_script.run(());
     view! {
         <div class="page-head"><h1>{source.name.clone()}</h1></div>
         <p class="muted lead">{format!("Alerts from this source escalate to {}.", source.escalation_policy.name)}</p>
@@ -208,7 +209,7 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
             </ol>
             <ErrorMessage error=script_error />
             {move || match script.get() {
-                Some(text) => {
+                Some(Some(text)) => {
                     let copy = text.clone();
                     view! {
                         <div class="copy-head">
@@ -218,8 +219,8 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
                         <pre id="business-rule-script" class="code-block" tabindex="0">{text}</pre>
                     }.into_any()
                 }
-                None if !session.is_admin() => view! {
-                    <p class="muted">"Only admins see the business rule script: it may carry the webhook's credentials."</p>
+                Some(None) => view! {
+                    <p class="muted">"Only admins see this business rule script: it carries the webhook's credentials."</p>
                 }.into_any(),
                 None => (script_error.get().is_none()).then(|| view! { <Loading what="the business rule script" /> }).into_any(),
             }}

@@ -84,6 +84,18 @@ pub struct AlertSnapshot {
     pub ticket_mod_count: Option<i64>,
     /// The routing field's value when last seen.
     pub routing_value: Option<String>,
+    /// The routing field that value was read from.
+    pub routing_field: Option<String>,
+}
+
+/// What an event does to an alert's routing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoutingUpdate {
+    /// The value changed (`None` when cleared): a value naming another policy re-routes.
+    Reroute(Option<String>),
+    /// The source's routing field was set or changed since the alert's value was read: the value
+    /// of the new field is recorded and the alert stays where it is; later changes re-route.
+    Record(Option<String>),
 }
 
 /// Changes to the ticket fields an alert mirrors.
@@ -176,21 +188,26 @@ fn is_stale(alert: &AlertSnapshot, incident: &Incident) -> bool {
     matches!((alert.ticket_mod_count, incident.mod_count), (Some(seen), Some(now)) if now < seen)
 }
 
-/// The routing field's new value when an event changed it (`Some(None)` when it was cleared), for
-/// an alert that is not RESOLVED; stale events change nothing. A new value that names another
-/// policy's routing key re-routes the alert.
-pub fn routing_change(
+/// What an event does to the routing of an alert that is not RESOLVED, given the source's routing
+/// `field` and the event's `value` of it; stale events change nothing. A new value of the field
+/// the alert's value came from re-routes; the first value of a newly chosen field is only
+/// recorded, so choosing a field does not move every open alert.
+pub fn routing_update(
     alert: &AlertSnapshot,
     incident: &Incident,
+    field: Option<&str>,
     value: Option<&str>,
-) -> Option<Option<String>> {
-    if alert.status == AlertStatus::Resolved
-        || is_stale(alert, incident)
-        || alert.routing_value.as_deref() == value
-    {
+) -> Option<RoutingUpdate> {
+    if alert.status == AlertStatus::Resolved || is_stale(alert, incident) {
         return None;
     }
-    Some(value.map(str::to_string))
+    if alert.routing_field.as_deref() != field {
+        return Some(RoutingUpdate::Record(value.map(str::to_string)));
+    }
+    if field.is_none() || alert.routing_value.as_deref() == value {
+        return None;
+    }
+    Some(RoutingUpdate::Reroute(value.map(str::to_string)))
 }
 
 /// Why a responder's action is refused.
@@ -259,6 +276,7 @@ mod tests {
             ticket_state: state,
             ticket_mod_count: Some(m),
             routing_value: None,
+            routing_field: Some("assignment_group".into()),
         }
     }
 
@@ -400,19 +418,27 @@ mod tests {
 
     #[test]
     fn routing_changes_only_on_a_new_value_of_a_live_alert() {
+        use RoutingUpdate::{Record, Reroute};
+        let f = Some("assignment_group");
         let i = incident("3", "5", 3);
         let mut a = alert(AlertStatus::Pending, Priority::Low, 1, 2);
-        assert_eq!(routing_change(&a, &i, None), None);
+        assert_eq!(routing_update(&a, &i, f, None), None);
         assert_eq!(
-            routing_change(&a, &i, Some("g1")),
-            Some(Some("g1".to_string()))
+            routing_update(&a, &i, f, Some("g1")),
+            Some(Reroute(Some("g1".to_string())))
         );
         a.routing_value = Some("g1".into());
-        assert_eq!(routing_change(&a, &i, Some("g1")), None);
-        assert_eq!(routing_change(&a, &i, None), Some(None));
+        assert_eq!(routing_update(&a, &i, f, Some("g1")), None);
+        assert_eq!(routing_update(&a, &i, f, None), Some(Reroute(None)));
+        // Another field than the value came from: recorded, not re-routed.
+        assert_eq!(
+            routing_update(&a, &i, Some("category"), Some("g1")),
+            Some(Record(Some("g1".to_string())))
+        );
+        assert_eq!(routing_update(&a, &i, None, None), Some(Record(None)));
         let stale = incident("3", "5", 1);
-        assert_eq!(routing_change(&a, &stale, Some("g2")), None);
+        assert_eq!(routing_update(&a, &stale, f, Some("g2")), None);
         a.status = AlertStatus::Resolved;
-        assert_eq!(routing_change(&a, &i, Some("g2")), None);
+        assert_eq!(routing_update(&a, &i, f, Some("g2")), None);
     }
 }

@@ -26,12 +26,13 @@ pub struct PollSettings {
     /// How long a connection stays leased to the process polling it. A poll is cut off a little
     /// before, so it never runs on after another process may have taken the connection over.
     pub lease: Duration,
+    pub limits: reconcile::PollLimits,
 }
 
 impl PollSettings {
     /// A lease long enough for every page of a poll at the request timeout, plus the writes.
-    pub fn lease_for(request_timeout: Duration) -> Duration {
-        Duration::from_secs(60) + request_timeout * (reconcile::MAX_PAGES + 2)
+    pub fn lease_for(request_timeout: Duration, limits: reconcile::PollLimits) -> Duration {
+        Duration::from_secs(60) + request_timeout * (limits.max_pages + 2)
     }
 }
 
@@ -79,6 +80,7 @@ async fn poll_one(db: Db, settings: PollSettings, lease: reconcile::Lease) {
         &settings.connector,
         lease,
         settings.interval,
+        settings.limits,
     );
     match tokio::time::timeout(budget, poll).await {
         Ok(Ok(report)) => tracing::debug!(

@@ -31,6 +31,9 @@ pub struct Model {
     pub next_escalation_at: Option<DateTimeUtc>,
     /// The incident's value of the source's routing field when last seen; a change re-routes.
     pub routing_value: Option<String>,
+    /// The routing field `routing_value` was read from; while it differs from the source's
+    /// current field, an event records the new value without re-routing.
+    pub routing_field: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

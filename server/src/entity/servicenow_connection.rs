@@ -19,6 +19,12 @@ pub struct Model {
     pub poll_watermark: Option<String>,
     pub poll_next_at: Option<DateTimeUtc>,
     pub poll_lease_until: Option<DateTimeUtc>,
+    /// The `sys_id` of the last incident read when a poll stopped at its page cap: the next poll
+    /// continues after (`poll_watermark`, `poll_cursor`) without overlap.
+    pub poll_cursor: Option<String>,
+    /// When the connection was configured or moved to another instance (ServiceNow format, UTC):
+    /// only New incidents created since then page anyone.
+    pub poll_since: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,8 +13,8 @@ use super::rows::Rows;
 use super::{Actor, Caller, escalation, new_id, now, policies, servicenow};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
-    AlertSnapshot, check_accept, check_raise, check_reroute, check_resolve, decide_ingest,
-    routing_change,
+    AlertSnapshot, RoutingUpdate, check_accept, check_raise, check_reroute, check_resolve,
+    decide_ingest, routing_update,
 };
 use crate::domain::{
     AlertStatus, Incident, IncidentState, IngestDecision, IngestOutcome, Priority, field_value,
@@ -64,6 +64,7 @@ fn snapshot(a: &alert::Model) -> Result<AlertSnapshot, AppError> {
         ticket_state: a.ticket_state,
         ticket_mod_count: a.ticket_mod_count,
         routing_value: a.routing_value.clone(),
+        routing_field: a.routing_field.clone(),
     })
 }
 
@@ -111,9 +112,12 @@ pub async fn ingest(
     let actor = Actor::ServiceNow {
         updated_by: incident.updated_by.clone(),
     };
-    // Only a New incident can create an alert: read its policy and first step ahead. A policy
-    // changed in between is as if the event had arrived a moment earlier.
-    let mut first = if incident.state == IncidentState::New {
+    // Only a New incident without an alert yet can create one: read its policy and first step
+    // ahead (a replay of the New event reads nothing more). A policy changed in between is as if
+    // the event had arrived a moment earlier; one deleted in between is checked for below.
+    let mut first = if incident.state == IncidentState::New
+        && !exists(&db.read, &source.id, incident.sys_id.as_str()).await?
+    {
         Some(first_step(&db.read, source, routing_value.as_deref()).await?)
     } else {
         None
@@ -127,9 +131,10 @@ pub async fn ingest(
         match decide_ingest(snap.as_ref(), incident, &settings.priority_mapping) {
             IngestDecision::RejectUnknown { .. } => return Ok(IngestResult::UnknownIncident),
             IngestDecision::Create { priority } => {
+                // The policy read ahead may have been deleted since: then route afresh.
                 let FirstStep { routed, step } = match first.take() {
-                    Some(first) => first,
-                    None => first_step(&txn, source, routing_value.as_deref()).await?,
+                    Some(first) if policy_live(&txn, first.policy_id(source)).await? => first,
+                    _ => first_step(&txn, source, routing_value.as_deref()).await?,
                 };
                 let policy_id = routed
                     .as_ref()
@@ -138,6 +143,7 @@ pub async fn ingest(
                     priority,
                     policy_id: &policy_id,
                     routing_value: routing_value.clone(),
+                    routing_field: settings.routing_field.clone(),
                 };
                 let mut am = new_alert(source, incident, new);
                 let alert_id = new_id();
@@ -181,10 +187,12 @@ pub async fn ingest(
                 let (Some(model), Some(snap)) = (existing, snap) else {
                     return Err(anyhow::anyhow!("update decided without an alert").into());
                 };
-                let routing = match settings.routing_field {
-                    Some(_) => routing_change(&snap, incident, routing_value.as_deref()),
-                    None => None,
-                };
+                let routing = routing_update(
+                    &snap,
+                    incident,
+                    settings.routing_field.as_deref(),
+                    routing_value.as_deref(),
+                );
                 let alert_id = model.id.clone();
                 if outcome == IngestOutcome::Unchanged
                     && ticket.mod_count.is_none()
@@ -232,7 +240,11 @@ pub async fn ingest(
                 if let Some(event) = event {
                     notifications::status_changed(&txn, &before, event, &actor, &mut rows).await?;
                 }
-                if let Some(change) = routing {
+                if let Some(RoutingUpdate::Record(value)) = &routing {
+                    am.routing_value = Set(value.clone());
+                    am.routing_field = Set(settings.routing_field.clone());
+                }
+                if let Some(RoutingUpdate::Reroute(change)) = routing {
                     am.routing_value = Set(change.clone());
                     let status_now = status.unwrap_or(snap.status);
                     let target = match &change {
@@ -284,6 +296,45 @@ struct FirstStep {
     step: Option<escalation::PreparedStep>,
 }
 
+impl FirstStep {
+    fn policy_id<'a>(&'a self, source: &'a alert_source::Model) -> &'a str {
+        self.routed
+            .as_ref()
+            .map_or(source.escalation_policy_id.as_str(), |p| p.id.as_str())
+    }
+}
+
+/// Whether the source already has an alert for the incident (on a reader: a hint only).
+pub async fn exists<C: ConnectionTrait>(
+    conn: &C,
+    source_id: &str,
+    key: &str,
+) -> Result<bool, AppError> {
+    Ok(alert::Entity::find()
+        .select_only()
+        .column(alert::Column::Id)
+        .filter(alert::Column::AlertSourceId.eq(source_id))
+        .filter(alert::Column::AlertKey.eq(key))
+        .into_tuple::<String>()
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Whether the policy is still live, inside the writing transaction. On PostgreSQL the row is
+/// share-locked, so a concurrent delete (which locks it for update and then counts the open
+/// alerts on it) waits for this transaction and sees the alert it creates.
+async fn policy_live(txn: &DatabaseTransaction, id: &str) -> Result<bool, AppError> {
+    let mut query = escalation_policy::Entity::find_by_id(id.to_string())
+        .select_only()
+        .column(escalation_policy::Column::Id)
+        .filter(escalation_policy::Column::DeletedAt.is_null());
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_shared();
+    }
+    Ok(query.into_tuple::<String>().one(txn).await?.is_some())
+}
+
 async fn first_step<C: ConnectionTrait>(
     conn: &C,
     source: &alert_source::Model,
@@ -305,6 +356,7 @@ struct NewAlert<'a> {
     priority: Priority,
     policy_id: &'a str,
     routing_value: Option<String>,
+    routing_field: Option<String>,
 }
 
 /// The alert a re-route moves, as it was before.
@@ -368,6 +420,7 @@ fn new_alert(
         escalation_round: Set(0),
         next_escalation_at: Set(None),
         routing_value: Set(new.routing_value),
+        routing_field: Set(new.routing_field),
     }
 }
 

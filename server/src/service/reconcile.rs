@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::{alerts, servicenow};
 use crate::clock;
 use crate::db::Db;
-use crate::domain::{Incident, IncidentState};
+use crate::domain::{Incident, IncidentState, field_value};
 use crate::entity::{alert, alert_source, servicenow_connection};
 use crate::error::AppError;
 use crate::secrets::Cipher;
@@ -37,9 +37,25 @@ pub const SN_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 /// Re-read this far behind the watermark: an update committed late, with an earlier
 /// `sys_updated_on`, is still seen.
 pub const OVERLAP: TimeDelta = TimeDelta::minutes(3);
-pub const PAGE: u32 = 100;
-/// Pages per poll; a larger backlog continues at the next poll from the advanced watermark.
-pub const MAX_PAGES: u32 = 10;
+/// How far past now a watermark may be stored (the instance's clock may run a little ahead).
+pub const FUTURE_MARGIN: TimeDelta = TimeDelta::minutes(5);
+
+/// Page size and pages per poll; a larger backlog continues at the next poll exactly where this
+/// one stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollLimits {
+    pub page: u32,
+    pub max_pages: u32,
+}
+
+impl Default for PollLimits {
+    fn default() -> PollLimits {
+        PollLimits {
+            page: 100,
+            max_pages: 10,
+        }
+    }
+}
 
 pub fn sn_time(at: DateTime<Utc>) -> String {
     at.format(SN_FORMAT).to_string()
@@ -131,10 +147,11 @@ pub async fn poll(
     connector: &Connector,
     lease: Lease,
     interval: Duration,
+    limits: PollLimits,
 ) -> Result<PollReport, AppError> {
-    let result = read_and_apply(db, cipher, connector, &lease).await;
-    let (watermark, report) = match result {
-        Ok((watermark, report)) => (watermark, Ok(report)),
+    let result = read_and_apply(db, cipher, connector, &lease, limits).await;
+    let (position, report) = match result {
+        Ok((position, report)) => (Some(position), Ok(report)),
         Err(e) => (None, Err(e)),
     };
     let next = clock::now() + TimeDelta::from_std(interval).unwrap_or(TimeDelta::minutes(5));
@@ -147,13 +164,19 @@ pub async fn poll(
             servicenow_connection::Column::PollLeaseUntil,
             sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
         );
-    if let Some(w) = watermark {
-        update = update.col_expr(
-            servicenow_connection::Column::PollWatermark,
-            sea_orm::sea_query::Expr::value(Some(w)),
-        );
+    if let Some(p) = position {
+        update = update
+            .col_expr(
+                servicenow_connection::Column::PollWatermark,
+                sea_orm::sea_query::Expr::value(Some(p.watermark)),
+            )
+            .col_expr(
+                servicenow_connection::Column::PollCursor,
+                sea_orm::sea_query::Expr::value(p.cursor),
+            );
     }
-    // Only while the lease is still ours: a poll that outlived it leaves the row to its new owner.
+    // Only while the lease is still ours: a poll that outlived it, or a connection reconfigured
+    // meanwhile (which clears the lease), leaves the row alone.
     update
         .filter(servicenow_connection::Column::AlertSourceId.eq(&lease.source.id))
         .filter(servicenow_connection::Column::PollLeaseUntil.eq(lease.lease_until))
@@ -162,22 +185,39 @@ pub async fn poll(
     report
 }
 
-/// Reads the incidents updated since the watermark (minus the overlap) and applies each;
-/// returns the new watermark (the latest `sys_updated_on` seen) and what was done.
+/// Where the next poll starts: after the exact key (`cursor`) when the last poll stopped at its
+/// page cap, else at `watermark` minus the overlap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    /// `YYYY-MM-DD HH:MM:SS`, normalised and never later than now plus [`FUTURE_MARGIN`].
+    pub watermark: String,
+    pub cursor: Option<String>,
+}
+
+/// Reads the incidents updated since the stored position, a page at a time by key
+/// (`sys_updated_on`, `sys_id`), so incidents updated while the poll pages are read again later
+/// instead of shifting others out of view, and any number of incidents with one
+/// `sys_updated_on` are all read; returns where the next poll starts and what was done.
 async fn read_and_apply(
     db: &Db,
     cipher: &Cipher,
     connector: &Connector,
     lease: &Lease,
-) -> Result<(Option<String>, PollReport), AppError> {
+    limits: PollLimits,
+) -> Result<(Position, PollReport), AppError> {
     let conn = &lease.connection;
     let client = servicenow::client(db, cipher, connector, &conn.alert_source_id).await?;
-    let configured = sn_time(conn.created_at);
-    let watermark = conn
+    let poll_since = conn
+        .poll_since
+        .as_deref()
+        .and_then(parse_sn_time)
+        .map_or_else(|| sn_time(conn.created_at), sn_time);
+    let stored = conn
         .poll_watermark
-        .clone()
-        .unwrap_or_else(|| configured.clone());
-    let since = parse_sn_time(&watermark).map_or(watermark.clone(), |t| sn_time(t - OVERLAP));
+        .as_deref()
+        .and_then(parse_sn_time)
+        .map(sn_time)
+        .unwrap_or_else(|| poll_since.clone());
     let mut fields: Vec<String> = [
         "sys_id",
         "number",
@@ -199,13 +239,25 @@ async fn read_and_apply(
     }
     let server_url = format!("{}/", conn.instance_url.trim_end_matches('/'));
     let mut report = PollReport::default();
-    let mut latest = watermark.clone();
-    for page in 0..MAX_PAGES {
+    // The key of the last incident read; the first page starts after the stored cursor, or at
+    // the watermark minus the overlap after a poll that finished its window.
+    let mut key: Option<(String, String)> = conn
+        .poll_cursor
+        .clone()
+        .filter(|id| is_sys_id(id))
+        .map(|id| (stored.clone(), id));
+    let window_start = parse_sn_time(&stored).map_or(stored.clone(), |t| sn_time(t - OVERLAP));
+    let mut finished = false;
+    for _ in 0..limits.max_pages.max(1) {
+        let filter = match &key {
+            Some((at, id)) => format!("sys_updated_on>{at}^NQsys_updated_on={at}^sys_id>{id}"),
+            None => format!("sys_updated_on>={window_start}"),
+        };
         let query = TableQuery {
-            query: Some(format!("sys_updated_on>={since}^ORDERBYsys_updated_on")),
+            query: Some(format!("{filter}^ORDERBYsys_updated_on^ORDERBYsys_id")),
             fields: fields.clone(),
-            limit: Some(PAGE),
-            offset: Some(page * PAGE),
+            limit: Some(limits.page),
+            offset: None,
         };
         report.requests += 1;
         let rows = client.list("incident", &query).await?;
@@ -213,41 +265,96 @@ async fn read_and_apply(
         for row in rows {
             report.seen += 1;
             let mut body = Value::Object(row);
-            body["server_url"] = Value::String(server_url.clone());
-            if let Some(updated) = body["sys_updated_on"].as_str()
-                && parse_sn_time(updated).is_some()
-                && updated > latest.as_str()
-            {
-                latest = updated.to_string();
+            let raw = body["sys_updated_on"].as_str().unwrap_or_default();
+            let Some(at) = parse_sn_time(raw) else {
+                // An integration user with another date format or time zone: every time would be
+                // wrong, so the poll stops and says why rather than guessing.
+                return Err(anyhow::anyhow!(
+                    "the instance answered sys_updated_on {raw:?}, not YYYY-MM-DD HH:MM:SS: give \
+                     the integration user the system date format and the UTC time zone"
+                )
+                .into());
+            };
+            let id = body["sys_id"].as_str().unwrap_or_default().to_string();
+            if !is_sys_id(&id) {
+                return Err(anyhow::anyhow!("the instance answered sys_id {id:?}").into());
             }
-            if apply(db, &lease.source, &body, &configured).await? {
+            key = Some((sn_time(at), id));
+            body["server_url"] = Value::String(server_url.clone());
+            if apply(db, lease, &body, &poll_since).await? {
                 report.applied += 1;
             }
         }
-        if count < PAGE as usize {
+        if count < limits.page as usize {
+            finished = true;
             break;
         }
     }
-    let advanced = (latest != watermark || conn.poll_watermark.is_none()).then_some(latest);
-    Ok((advanced, report))
+    let position = match key {
+        // Stopped at the page cap: continue exactly after the last incident read.
+        Some((at, id)) if !finished => Position {
+            watermark: at,
+            cursor: Some(id),
+        },
+        // The window is done: the next poll re-reads the overlap behind the latest time seen.
+        Some((at, _)) => Position {
+            watermark: at.max(stored),
+            cursor: None,
+        },
+        None => Position {
+            watermark: stored,
+            cursor: None,
+        },
+    };
+    Ok((capped(position, clock::now()), report))
 }
 
+/// An instance whose clock runs ahead must not push the watermark past incidents it has yet to
+/// update: the stored watermark is at most [`FUTURE_MARGIN`] after now.
+fn capped(position: Position, now: DateTime<Utc>) -> Position {
+    let limit = sn_time(now + FUTURE_MARGIN);
+    if position.watermark > limit {
+        Position {
+            watermark: limit,
+            cursor: None,
+        }
+    } else {
+        position
+    }
+}
+
+fn is_sys_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+type Known = (Option<i64>, Option<String>, Option<String>);
+
 /// Applies one polled incident if it concerns the source; true when it was applied.
-async fn apply(
-    db: &Db,
-    source: &alert_source::Model,
-    body: &Value,
-    configured: &str,
-) -> Result<bool, AppError> {
+async fn apply(db: &Db, lease: &Lease, body: &Value, poll_since: &str) -> Result<bool, AppError> {
     let Ok(incident) = Incident::parse(body) else {
         return Ok(false);
     };
     // Checked on a reader first: most incidents of a busy instance concern no alert here, and
-    // must not queue for the writer.
-    let created = body["sys_created_on"].as_str().unwrap_or_default();
-    let fresh = incident.state == IncidentState::New && created >= configured;
-    if !fresh && !has_alert(db, &source.id, incident.sys_id.as_str()).await? {
-        return Ok(false);
+    // those the overlap re-reads unchanged must not queue for the writer either.
+    let source = &lease.source;
+    match known(db, &source.id, incident.sys_id.as_str()).await? {
+        Some((mod_count, routing_value, routing_field)) => {
+            let seen = matches!((incident.mod_count, mod_count), (Some(m), Some(at)) if m <= at);
+            let field = &lease.connection.routing_field;
+            let same_route = *field == routing_field
+                && field
+                    .as_ref()
+                    .is_none_or(|f| field_value(body, f) == routing_value);
+            if seen && same_route {
+                return Ok(false);
+            }
+        }
+        None => {
+            let created = body["sys_created_on"].as_str().unwrap_or_default();
+            if incident.state != IncidentState::New || created < poll_since {
+                return Ok(false);
+            }
+        }
     }
     Ok(matches!(
         alerts::ingest(db, source, &incident, body).await?,
@@ -255,13 +362,19 @@ async fn apply(
     ))
 }
 
-async fn has_alert(db: &Db, source_id: &str, sys_id: &str) -> Result<bool, AppError> {
+/// The `sys_mod_count`, routing value and routing field last applied to the incident's alert, if
+/// it has one.
+async fn known(db: &Db, source_id: &str, sys_id: &str) -> Result<Option<Known>, AppError> {
     Ok(alert::Entity::find()
+        .select_only()
+        .column(alert::Column::TicketModCount)
+        .column(alert::Column::RoutingValue)
+        .column(alert::Column::RoutingField)
         .filter(alert::Column::AlertSourceId.eq(source_id))
         .filter(alert::Column::AlertKey.eq(sys_id))
+        .into_tuple()
         .one(&db.read)
-        .await?
-        .is_some())
+        .await?)
 }
 
 #[cfg(test)]
@@ -274,5 +387,27 @@ mod tests {
         assert_eq!(sn_time(t), "2026-11-28 09:15:02");
         assert_eq!(sn_time(t - OVERLAP), "2026-11-28 09:12:02");
         assert!(parse_sn_time("28/11/2026").is_none());
+        assert!(parse_sn_time("2026-11-28 09:15:02'^ORactive=true").is_none());
+    }
+
+    #[test]
+    fn a_watermark_ahead_of_now_is_capped_and_loses_its_cursor() {
+        let now = parse_sn_time("2026-11-28 09:00:00").unwrap();
+        let ahead = Position {
+            watermark: "2027-01-01 00:00:00".into(),
+            cursor: Some("0".repeat(32)),
+        };
+        assert_eq!(
+            capped(ahead, now),
+            Position {
+                watermark: "2026-11-28 09:05:00".into(),
+                cursor: None
+            }
+        );
+        let fine = Position {
+            watermark: "2026-11-28 09:04:59".into(),
+            cursor: Some("0".repeat(32)),
+        };
+        assert_eq!(capped(fine.clone(), now), fine);
     }
 }

@@ -87,11 +87,17 @@ pub async fn configure(
     let at = now();
     let saved = match existing {
         Some(row) => {
-            // Another instance has other incidents: its poll starts afresh.
+            // Another instance has other incidents: its poll starts now, only New incidents
+            // created from now on page anyone, and a poll of the old instance still running
+            // (its lease cleared) writes nothing back.
             let moved = row.instance_url != instance_url;
             let mut active: servicenow_connection::ActiveModel = row.into();
             if moved {
-                active.poll_watermark = Set(None);
+                let since = super::reconcile::sn_time(at);
+                active.poll_watermark = Set(Some(since.clone()));
+                active.poll_cursor = Set(None);
+                active.poll_since = Set(Some(since));
+                active.poll_lease_until = Set(None);
             }
             active.instance_url = Set(instance_url);
             active.username = Set(username);
@@ -122,6 +128,8 @@ pub async fn configure(
                 poll_watermark: Set(None),
                 poll_next_at: Set(None),
                 poll_lease_until: Set(None),
+                poll_cursor: Set(None),
+                poll_since: Set(Some(super::reconcile::sn_time(at))),
             }
             .insert(&db.write)
             .await?
@@ -282,12 +290,12 @@ pub async fn priorities(
 ) -> Result<Vec<Choice>, AppError> {
     let client = client(db, cipher, connector, source_id).await?;
     let query = TableQuery {
-        query: Some("name=incident^element=priority^inactive=false".into()),
+        query: Some("name=incident^element=priority^inactive=false^ORDERBYsys_id".into()),
         fields: ["value", "label", "language"].map(String::from).to_vec(),
         ..TableQuery::default()
     };
-    let rows = client
-        .list_all("sys_choice", &query, PAGE, MAX_ROWS)
+    let rows = connector
+        .within(client.list_all("sys_choice", &query, PAGE, MAX_ROWS))
         .await?;
     let mut by_value: BTreeMap<String, (bool, String)> = BTreeMap::new();
     for row in &rows {
@@ -411,11 +419,16 @@ pub struct Field {
     pub reference: Option<String>,
 }
 
-/// Dictionary rows of incident and task, incident's own winning over the task field it
-/// overrides; collection rows (no element) are skipped.
-async fn dictionary(client: &Client) -> Result<HashMap<String, Field>, SnError> {
+/// Dictionary rows of incident and task (only those of `element` when given), incident's own
+/// winning over the task field it overrides; collection rows (no element) are skipped. Paged in
+/// `sys_id` order, so rows neither repeat nor go missing between pages.
+async fn dictionary(
+    client: &Client,
+    element: Option<&str>,
+) -> Result<HashMap<String, Field>, SnError> {
+    let only = element.map_or(String::new(), |e| format!("^element={e}"));
     let query = TableQuery {
-        query: Some("name=incident^ORname=task".into()),
+        query: Some(format!("name=incident^ORname=task{only}^ORDERBYsys_id")),
         fields: [
             "name",
             "element",
@@ -465,7 +478,11 @@ pub async fn fields(
     source_id: &str,
 ) -> Result<Vec<Field>, AppError> {
     let client = client(db, cipher, connector, source_id).await?;
-    let mut fields: Vec<Field> = dictionary(&client).await?.into_values().collect();
+    let mut fields: Vec<Field> = connector
+        .within(dictionary(&client, None))
+        .await?
+        .into_values()
+        .collect();
     fields.sort_by(|a, b| {
         a.label
             .to_lowercase()
@@ -498,7 +515,15 @@ pub async fn reference_options(
         ));
     }
     let client = client(db, cipher, connector, source_id).await?;
-    let dictionary = dictionary(&client).await?;
+    connector
+        .within(reference_rows(&client, field))
+        .await
+        .map(options_by_name)
+}
+
+/// The dictionary row of `field`, then the records of the table it references.
+async fn reference_rows(client: &Client, field: &str) -> Result<Vec<Record>, AppError> {
+    let dictionary = dictionary(client, Some(field)).await?;
     let Some(found) = dictionary.get(field) else {
         return Err(AppError::validation(
             "field",
@@ -512,11 +537,14 @@ pub async fn reference_options(
         ));
     };
     let query = TableQuery {
-        query: Some("ORDERBYname".into()),
+        query: Some("ORDERBYname^ORDERBYsys_id".into()),
         fields: vec!["sys_id".into(), "name".into()],
         ..TableQuery::default()
     };
-    let rows = client.list_all(table, &query, PAGE, MAX_ROWS).await?;
+    Ok(client.list_all(table, &query, PAGE, MAX_ROWS).await?)
+}
+
+fn options_by_name(rows: Vec<Record>) -> Vec<ReferenceOption> {
     let mut options: Vec<ReferenceOption> = rows
         .iter()
         .filter_map(|row| {
@@ -541,5 +569,5 @@ pub async fn reference_options(
             .cmp(&b.name.to_lowercase())
             .then_with(|| a.sys_id.cmp(&b.sys_id))
     });
-    Ok(options)
+    options
 }

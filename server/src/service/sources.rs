@@ -111,6 +111,11 @@ pub enum WebhookAuth {
 }
 
 impl WebhookAuth {
+    /// Whether the business rule carries a password or token for it.
+    pub fn has_secret(&self) -> bool {
+        !matches!(self, WebhookAuth::None)
+    }
+
     pub fn kind(&self) -> WebhookAuthKind {
         match self {
             WebhookAuth::None => WebhookAuthKind::None,

@@ -11,8 +11,13 @@ use secrecy::ExposeSecret;
 use crate::service::sources::WebhookAuth;
 
 /// A JSON string literal is a valid JavaScript string literal, so no value can break out of it.
+/// JSON string syntax, plus U+2028 and U+2029 escaped: JSON allows them raw, but they end a line
+/// (and so the string literal) in the ES5 JavaScript ServiceNow runs.
 fn js_string(value: &str) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "\"\"".into())
+    serde_json::to_string(value)
+        .unwrap_or_else(|_| "\"\"".into())
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// The complete script with the webhook URL, and the webhook credentials when the alert source
@@ -75,6 +80,19 @@ pub fn script(webhook_url: &str, auth: &WebhookAuth) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_and_paragraph_separators_are_escaped() {
+        assert_eq!(js_string("a\u{2028}b\u{2029}c"), "\"a\\u2028b\\u2029c\"");
+        let s = script(
+            "https://g.example.com/k",
+            &WebhookAuth::Bearer {
+                token: "t\u{2028}k".to_string().into(),
+            },
+        );
+        assert!(!s.contains('\u{2028}'));
+        assert!(s.contains("Bearer t\\u2028k"));
+    }
 
     #[test]
     fn url_is_embedded_as_a_string_literal() {

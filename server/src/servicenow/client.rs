@@ -44,6 +44,8 @@ pub enum SnError {
     Unreachable(String),
     #[error("ServiceNow did not answer within {0} ms")]
     Timeout(u64),
+    #[error("ServiceNow did not finish answering within {0} ms (all requests of the operation)")]
+    Deadline(u64),
     #[error("the ServiceNow answer is larger than {} MiB", MAX_BODY / 1024 / 1024)]
     TooLarge,
     #[error("refused instance address: {0}")]
@@ -223,6 +225,23 @@ impl Connector {
             policy,
             permits: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The time limit of one whole operation a user waits for (reading the fields, the reference
+    /// options, the priorities): one and a half request timeouts, so 15 s by default.
+    pub fn operation_deadline(&self) -> Duration {
+        self.policy.timeout.mul_f64(1.5)
+    }
+
+    /// Runs `operation` within [`Connector::operation_deadline`]; past it, the error says so.
+    pub async fn within<T, E: From<SnError>>(
+        &self,
+        operation: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let deadline = self.operation_deadline();
+        tokio::time::timeout(deadline, operation)
+            .await
+            .unwrap_or_else(|_| Err(SnError::Deadline(deadline.as_millis() as u64).into()))
     }
 
     pub fn policy(&self) -> &Policy {
@@ -416,10 +435,11 @@ impl Client {
     /// Sends one request and returns the `result` of its answer.
     async fn send(&self, table: &str, request: reqwest::RequestBuilder) -> Result<Value, SnError> {
         // Held until the body is read: the instance is busy until then.
-        let _permit = self
-            .permits
-            .acquire()
+        // Waiting for a permit counts against the request timeout: a busy instance must not
+        // hold a caller forever.
+        let _permit = tokio::time::timeout(self.timeout, self.permits.acquire())
             .await
+            .map_err(|_| SnError::Timeout(self.timeout.as_millis() as u64))?
             .map_err(|_| SnError::Unreachable("the client is shutting down".into()))?;
         let request = request
             .basic_auth(&self.username, Some(self.password.expose_secret()))
