@@ -71,6 +71,8 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so Chromium and its helpers end with it (see Drop).
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}; {missing}", chromedriver.display()));
@@ -248,8 +250,21 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}"))
     }
 
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill().await;
+        // Drop ends chromedriver and every browser process it started.
+    }
+}
+
+impl Drop for Browser {
+    /// Also runs when a test fails half-way: without it the browser would outlive the test.
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
