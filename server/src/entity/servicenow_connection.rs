@@ -15,6 +15,17 @@ pub struct Model {
     pub routing_field: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Publish filters: which kinds of alert change are written to the incident.
+    pub publish_accept: bool,
+    pub publish_resolve: bool,
+    pub publish_comment: bool,
+    pub publish_priority: bool,
+    pub publish_assignment: bool,
+    pub publish_reroute: bool,
+    /// The incident's `close_code` when Glidepath resolves it; `None` = `Solved (Permanently)`.
+    pub close_code: Option<String>,
+    /// While set and in the future, one process polls this instance's journal.
+    pub journal_lease_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

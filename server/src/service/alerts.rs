@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use super::notifications::{self, Event};
+use super::sync::{self, Change};
 use super::{Actor, Caller, escalation, new_id, now, policies};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
@@ -32,6 +33,9 @@ pub mod log_kind {
     pub const ESCALATED: &str = "ESCALATED";
     pub const NOTIFIED: &str = "NOTIFIED";
     pub const NOTIFICATION_FAILED: &str = "NOTIFICATION_FAILED";
+    pub const SYNC_FAILED: &str = "SYNC_FAILED";
+    pub const SYNC_USER_UNMAPPED: &str = "SYNC_USER_UNMAPPED";
+    pub const SYNC_RETRIED: &str = "SYNC_RETRIED";
 }
 
 pub enum IngestResult {
@@ -271,6 +275,7 @@ where
     am.updated_at = Set(now());
     let updated = am.update(&txn).await?;
     txn.commit().await?;
+    sync::wake();
     Ok(updated)
 }
 
@@ -286,6 +291,8 @@ pub async fn accept(db: &Db, caller: &Caller, alert_id: &str) -> Result<alert::M
         let msg = format!("Accepted by {}", caller.email);
         append_log(txn, &id, log_kind::ACCEPTED, msg, &caller.actor()).await?;
         notifications::status_changed(txn, &id, Event::Accepted, &caller.actor()).await?;
+        let user_id = &caller.user_id;
+        sync::enqueue(txn, &id, Change::Accept { user_id }).await?;
         Ok(am)
     })
     .await
@@ -319,6 +326,11 @@ pub async fn resolve(
         };
         append_log(txn, &id, log_kind::RESOLVED, msg, &caller.actor()).await?;
         notifications::status_changed(txn, &id, Event::Resolved, &caller.actor()).await?;
+        let change = Change::Resolve {
+            user_id: &caller.user_id,
+            comment: comment.as_deref(),
+        };
+        sync::enqueue(txn, &id, change).await?;
         Ok(am)
     })
     .await
@@ -348,6 +360,8 @@ pub async fn reroute(
             caller.email, target.name
         );
         append_log(txn, &id, log_kind::REROUTED, msg, &caller.actor()).await?;
+        let policy_id = &target.id;
+        sync::enqueue(txn, &id, Change::Reroute { policy_id }).await?;
         // An accepted alert has its responder already; only a PENDING one escalates again.
         if status == AlertStatus::Pending {
             escalation::start(txn, &id, &target.id, &mut am).await?;
@@ -369,6 +383,7 @@ pub async fn raise_priority(
         am.priority = Set(Priority::High.as_str().into());
         let msg = format!("Priority raised to HIGH by {}", caller.email);
         append_log(txn, &id, log_kind::PRIORITY_RAISED, msg, &caller.actor()).await?;
+        sync::enqueue(txn, &id, Change::RaisePriority).await?;
         Ok(am)
     })
     .await
@@ -398,6 +413,7 @@ async fn insert_comment(
         author_id: Set(Some(caller.user_id.clone())),
         body: Set(body.to_string()),
         created_at: Set(now()),
+        external_author: Set(None),
     }
     .insert(txn)
     .await?)
@@ -420,7 +436,9 @@ pub async fn comment(
     let created = insert_comment(&txn, alert_id, caller, body).await?;
     let msg = format!("Comment by {}", caller.email);
     append_log(&txn, alert_id, log_kind::COMMENTED, msg, &caller.actor()).await?;
+    sync::enqueue(&txn, alert_id, Change::Comment { body }).await?;
     txn.commit().await?;
+    sync::wake();
     Ok(created)
 }
 

@@ -3,13 +3,13 @@
 //! assignee, schedules the next step and logs itself, all in the caller's transaction.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{LockBehavior, LockType, OnConflict},
 };
 
 use super::alerts::{append_log, log_kind};
-use super::{Actor, new_id, notifications};
+use super::{Actor, new_id, notifications, sync};
 use crate::clock;
 use crate::db::Db;
 use crate::domain::AlertStatus;
@@ -115,8 +115,16 @@ async fn apply(
     am.escalation_level = Set(step.level);
     am.escalation_round = Set(step.round);
     am.next_escalation_at = Set(step.next_at);
+    let before = match &am.assigned_to_id {
+        ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v.clone(),
+        ActiveValue::NotSet => None,
+    };
     if let Some(first) = users.first() {
         am.assigned_to_id = Set(Some(first.id.clone()));
+        if before.as_deref() != Some(first.id.as_str()) {
+            let user_id = &first.id;
+            sync::enqueue(txn, alert_id, sync::Change::Assign { user_id }).await?;
+        }
     }
     let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
     let mut msg = format!("Escalated to level {}", step.level);
@@ -185,6 +193,9 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
         am.update(&txn).await?;
     }
     txn.commit().await?;
+    if claimed > 0 {
+        sync::wake();
+    }
     Ok(claimed)
 }
 

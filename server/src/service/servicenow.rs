@@ -27,6 +27,8 @@ pub struct ConnectionInput {
     /// `None` keeps the stored password (changing only the URL or the user name).
     pub password: Option<SecretString>,
     pub bidirectional: bool,
+    /// `None` keeps the stored code; an empty string restores the default.
+    pub close_code: Option<String>,
 }
 
 /// The associated data binding an encrypted password to its alert source.
@@ -79,6 +81,17 @@ pub async fn configure(
         Some(p) => Some(cipher.encrypt(p.expose_secret(), &password_context(source_id))?),
         None => None,
     };
+    let close_code = match input.close_code.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(c) if c.chars().count() > 100 || c.chars().any(char::is_control) => {
+            return Err(AppError::validation(
+                "closeCode",
+                "must be at most 100 characters, without control characters",
+            ));
+        }
+        Some(c) => Some(Some(c.to_string())),
+    };
     let existing = get(db, source_id).await?;
     let at = now();
     let saved = match existing {
@@ -90,6 +103,9 @@ pub async fn configure(
                 active.password_encrypted = Set(p);
             }
             active.bidirectional = Set(input.bidirectional);
+            if let Some(code) = close_code {
+                active.close_code = Set(code);
+            }
             active.updated_at = Set(at);
             active.update(&db.write).await?
         }
@@ -110,6 +126,14 @@ pub async fn configure(
                 routing_field: Set(None),
                 created_at: Set(at),
                 updated_at: Set(at),
+                publish_accept: Set(true),
+                publish_resolve: Set(true),
+                publish_comment: Set(true),
+                publish_priority: Set(true),
+                publish_assignment: Set(true),
+                publish_reroute: Set(true),
+                close_code: Set(close_code.flatten()),
+                journal_lease_until: Set(None),
             }
             .insert(&db.write)
             .await?
