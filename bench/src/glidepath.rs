@@ -25,6 +25,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start(bin: &Path, dir: &Path) -> Result<Self> {
+        Self::start_with(bin, dir, &[]).await
+    }
+
+    /// Like [`Server::start`] with more environment variables.
+    pub async fn start_with(bin: &Path, dir: &Path, env: &[(&str, &str)]) -> Result<Self> {
         let db_path = dir.join("glidepath.db");
         let log_path = dir.join("glidepath.log");
         let log = std::fs::File::create(&log_path)
@@ -39,6 +44,7 @@ impl Server {
             .env("GLIDEPATH_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("GLIDEPATH_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .env_remove("GLIDEPATH_PUBLIC_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -141,10 +147,19 @@ impl Server {
     /// Logs in as the bootstrap admin and creates an escalation policy and a ServiceNow alert
     /// source, returning the webhook URL for it.
     pub async fn create_alert_source(&self, client: &Client) -> Result<String> {
-        let gql = Gql {
+        Ok(self.setup(client).await?.webhook_url)
+    }
+
+    pub fn gql<'a>(&self, client: &'a Client) -> Gql<'a> {
+        Gql {
             client,
             url: format!("{}/graphql", self.base_url),
-        };
+        }
+    }
+
+    /// [`Server::create_alert_source`], also returning the admin's token and the source's id.
+    pub async fn setup(&self, client: &Client) -> Result<Setup> {
+        let gql = self.gql(client);
         let login = gql
             .call(
                 None,
@@ -182,14 +197,18 @@ impl Server {
                     createAlertSource(input: {
                         name: \"Bench ServiceNow\", escalationPolicyId: $policyId,
                         integrationType: SERVICENOW
-                    }) { integrationKey }
+                    }) { id integrationKey }
                 }",
                 json!({ "policyId": policy_id }),
             )
             .await
             .context("creating the alert source")?;
         let key = str_at(&source, "/createAlertSource/integrationKey")?;
-        Ok(format!("{}/api/v1/events/servicenow/{key}", self.base_url))
+        Ok(Setup {
+            token,
+            source_id: str_at(&source, "/createAlertSource/id")?,
+            webhook_url: format!("{}/api/v1/events/servicenow/{key}", self.base_url),
+        })
     }
 
     /// The server's own count of webhook outcomes, a cross-check that the load did what it
@@ -225,13 +244,19 @@ impl Server {
     }
 }
 
-struct Gql<'a> {
+pub struct Setup {
+    pub token: String,
+    pub source_id: String,
+    pub webhook_url: String,
+}
+
+pub struct Gql<'a> {
     client: &'a Client,
     url: String,
 }
 
 impl Gql<'_> {
-    async fn call(&self, token: Option<&str>, query: &str, variables: Value) -> Result<Value> {
+    pub async fn call(&self, token: Option<&str>, query: &str, variables: Value) -> Result<Value> {
         let mut request = self
             .client
             .post(&self.url)
@@ -258,7 +283,7 @@ impl Gql<'_> {
     }
 }
 
-fn str_at(value: &Value, pointer: &str) -> Result<String> {
+pub fn str_at(value: &Value, pointer: &str) -> Result<String> {
     value
         .pointer(pointer)
         .and_then(Value::as_str)
