@@ -8,7 +8,7 @@ use super::read_body;
 use crate::domain::Incident;
 use crate::error::{AppError, json_error};
 use crate::http::metrics::WEBHOOK_EVENTS;
-use crate::service::{alerts, people, sources, sync};
+use crate::service::{alerts, people, servicenow, sources, sync};
 use crate::startup::AppState;
 
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -72,7 +72,8 @@ pub async fn receive(
         }
     };
     // The event ServiceNow fires after our own update: nothing to apply, nothing to send.
-    if let Some(alert_id) = sync::absorb_echo(&state.db, &source.id, &incident).await? {
+    let connection = servicenow::get(&state.db, &source.id).await?;
+    if let Some(alert_id) = sync::absorb_echo(&state.db, connection.as_ref(), &incident).await? {
         metrics::counter!(WEBHOOK_EVENTS, "outcome" => "unchanged").increment(1);
         return Ok(HttpResponse::Ok().json(json!({"outcome": "unchanged", "alertId": alert_id})));
     }
@@ -81,7 +82,7 @@ pub async fn receive(
         &state.db,
         &state.cipher,
         &state.servicenow,
-        &source.id,
+        connection.as_ref(),
         incident.updated_by,
     )
     .await;

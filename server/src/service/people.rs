@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::servicenow;
 use crate::db::Db;
-use crate::entity::user;
+use crate::entity::{servicenow_connection, user};
 use crate::error::AppError;
 use crate::secrets::Cipher;
 use crate::servicenow::client::{Client, Connector};
@@ -59,14 +59,14 @@ pub async fn inbound_actor(
     db: &Db,
     cipher: &Cipher,
     connector: &Connector,
-    source_id: &str,
+    conn: Option<&servicenow_connection::Model>,
     updated_by: Option<String>,
 ) -> Option<String> {
     let name = updated_by?;
-    let conn = servicenow::get(db, source_id).await.ok().flatten();
     let Some(conn) = conn.filter(|c| c.bidirectional) else {
         return Some(name);
     };
+    let source_id = conn.alert_source_id.as_str();
     if let Some(hit) = USERS.peek_user_name(&conn.instance_url, &name) {
         let user = match hit {
             Some(sn) => user_by_email(db, &sn.email).await.ok().flatten(),

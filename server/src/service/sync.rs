@@ -12,7 +12,8 @@ use std::sync::LazyLock;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, Set, sea_query::Expr,
+    QueryOrder, Set,
+    sea_query::{Expr, Query},
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
@@ -173,21 +174,30 @@ pub async fn enqueue(
     alert_id: &str,
     change: Change<'_>,
 ) -> Result<(), AppError> {
+    // One statement for the common case of a source without a bidirectional connection: this
+    // runs inside every escalation step, on the webhook's path too.
+    let source_of_alert = Query::select()
+        .column(alert::Column::AlertSourceId)
+        .from(alert::Entity)
+        .and_where(alert::Column::Id.eq(alert_id))
+        .to_owned();
+    let Some(conn) = servicenow_connection::Entity::find()
+        .filter(servicenow_connection::Column::AlertSourceId.in_subquery(source_of_alert))
+        .filter(servicenow_connection::Column::Bidirectional.eq(true))
+        .one(txn)
+        .await?
+    else {
+        return Ok(());
+    };
+    if !PublishFilters::of(&conn).allows(&change) {
+        return Ok(());
+    }
     let Some(alert) = alert::Entity::find_by_id(alert_id.to_string())
         .one(txn)
         .await?
     else {
         return Ok(());
     };
-    let Some(conn) = servicenow_connection::Entity::find_by_id(alert.alert_source_id.clone())
-        .one(txn)
-        .await?
-    else {
-        return Ok(());
-    };
-    if !conn.bidirectional || !PublishFilters::of(&conn).allows(&change) {
-        return Ok(());
-    }
     let mut fields = Map::new();
     let mut assign_to = None;
     let kind = match change {
@@ -452,15 +462,13 @@ pub async fn finish(
 /// change and nothing queued. Returns the alert's id when the event was an echo.
 pub async fn absorb_echo(
     db: &Db,
-    source_id: &str,
+    conn: Option<&servicenow_connection::Model>,
     incident: &Incident,
 ) -> Result<Option<String>, AppError> {
-    let Some(conn) = servicenow_connection::Entity::find_by_id(source_id.to_string())
-        .one(&db.read)
-        .await?
-    else {
+    let Some(conn) = conn else {
         return Ok(None);
     };
+    let source_id = conn.alert_source_id.as_str();
     if incident.updated_by.as_deref() != Some(conn.username.as_str()) {
         return Ok(None);
     }
