@@ -20,6 +20,9 @@ use crate::service::{escalation, journal, sync as sync_service};
 /// transaction (and the SQLite writer or PostgreSQL row locks it holds) stays short.
 pub const BATCH: u64 = 200;
 
+/// The shortest pause of the sync task between two looks.
+const MIN_SYNC_PAUSE: Duration = Duration::from_millis(10);
+
 /// After a database error the engine waits at least this long before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -173,7 +176,13 @@ async fn sync_all_due(worker: &sync::SyncWorker) -> Result<Option<Duration>, App
         }
     }
     let next = sync_service::next_attempt(&worker.db).await?;
-    Ok(next.map(|at| (at - clock::now()).to_std().unwrap_or(Duration::ZERO)))
+    // Never a busy loop, whatever the clock or the rows say.
+    Ok(next.map(|at| {
+        (at - clock::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .max(MIN_SYNC_PAUSE)
+    }))
 }
 
 /// Sends every delivery that is due, a batch at a time.

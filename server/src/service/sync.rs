@@ -331,26 +331,32 @@ pub async fn claim_due(
     limit: u64,
     claim_until: DateTime<Utc>,
 ) -> Result<Vec<row::Model>, AppError> {
-    let first_of_its_alert = Expr::cust(
-        "NOT EXISTS (SELECT 1 FROM servicenow_sync_updates earlier \
-         WHERE earlier.alert_id = servicenow_sync_updates.alert_id \
-         AND earlier.status = 'PENDING' AND earlier.id < servicenow_sync_updates.id)",
-    );
     outbox::claim_due(
         db,
         &COLUMNS,
-        Condition::all().add(first_of_its_alert),
+        Condition::all().add(first_of_its_alert()),
         limit,
         claim_until,
     )
     .await
 }
 
-/// When the earliest pending update may next be tried (claimed ones included: their claim
-/// deadline).
+/// The update is the earliest pending one of its alert.
+fn first_of_its_alert() -> Expr {
+    Expr::cust(
+        "NOT EXISTS (SELECT 1 FROM servicenow_sync_updates earlier \
+         WHERE earlier.alert_id = servicenow_sync_updates.alert_id \
+         AND earlier.status = 'PENDING' AND earlier.id < servicenow_sync_updates.id)",
+    )
+}
+
+/// When the next update may be tried: the earliest retry time (or claim deadline) among the
+/// updates at the head of their alert's queue. Updates waiting behind another do not count,
+/// however long they have waited.
 pub async fn next_attempt(db: &Db) -> Result<Option<DateTime<Utc>>, AppError> {
     Ok(row::Entity::find()
         .filter(row::Column::Status.eq(outbox::PENDING))
+        .filter(first_of_its_alert())
         .order_by_asc(row::Column::NextAttemptAt)
         .one(&db.read)
         .await?
