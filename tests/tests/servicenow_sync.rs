@@ -93,6 +93,16 @@ async fn resolving_without_a_comment_names_who_resolved_with_the_configured_clos
         data["configureServiceNow"]["serviceNow"]["closeCode"],
         "Workaround provided"
     );
+    let too_long = w
+        .app
+        .graphql(
+            Some(&w.token),
+            CONFIGURE,
+            json!({ "id": w.source.id, "url": w.sim.url(), "user": SIM_USER, "bi": true,
+                    "closeCode": "x".repeat(101) }),
+        )
+        .await;
+    assert_error_code(&too_long, "BAD_USER_INPUT");
     let (sys_id, alert_id) = w.incident().await;
     w.resolve(&w.token, &alert_id, None).await;
     w.settled(&alert_id, SETTLE).await;
@@ -103,6 +113,19 @@ async fn resolving_without_a_comment_names_who_resolved_with_the_configured_clos
         field(&r, "close_notes").starts_with("Resolved in Glidepath by ")
             && field(&r, "close_notes").contains(ADMIN_EMAIL),
         "{r:?}"
+    );
+    let reset = w
+        .app
+        .gql(
+            &w.token,
+            CONFIGURE,
+            json!({ "id": w.source.id, "url": w.sim.url(), "user": SIM_USER, "bi": true,
+                    "closeCode": "" }),
+        )
+        .await;
+    assert_eq!(
+        reset["configureServiceNow"]["serviceNow"]["closeCode"],
+        "Solved (Permanently)"
     );
 }
 
