@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const ADMIN_EMAIL: &str = "bench-admin@localhost";
+pub const ADMIN_EMAIL: &str = "bench-admin@localhost";
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 /// Generous because the first start runs every migration on an empty database.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);

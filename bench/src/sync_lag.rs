@@ -80,6 +80,19 @@ pub async fn run(
     )
     .await
     .context("configuring the connection")?;
+    // The admin the alerts are assigned to exists in the instance too, so assignments PATCH.
+    let admin: servicenow_sim::Record = [
+        ("user_name", "bench.admin"),
+        ("name", "Bench Admin"),
+        ("email", glidepath::ADMIN_EMAIL),
+        ("active", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    sim.state()
+        .insert("sys_user", &admin, "admin")
+        .map_err(|e| anyhow::anyhow!("creating the admin's sys_user: {e}"))?;
     sim.state().set_webhooks(vec![setup.webhook_url.clone()]);
 
     let alerts = create_incidents(&sim, &gql, &setup, spec.incidents).await?;
