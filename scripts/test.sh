@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+step() { printf '\n==> %s (at %ds)\n' "$*" "$((SECONDS - started))"; }
 
 step "web UI (wasm)"
 scripts/build-frontend.sh
@@ -38,3 +39,5 @@ else
   step "tests on PostgreSQL"
   GLIDEPATH_TEST_DB=postgres run_tests -p glidepath-tests
 fi
+
+step "all checks and tests passed"

@@ -144,10 +144,23 @@ impl Server {
         bail!("{url} never answered 200 (last: {last})")
     }
 
-    /// Logs in as the bootstrap admin and creates an escalation policy and a ServiceNow alert
-    /// source, returning the webhook URL for it.
+    /// Logs in as the bootstrap admin and creates an escalation policy (one level of 15 minutes)
+    /// and a ServiceNow alert source, returning the webhook URL for it.
     pub async fn create_alert_source(&self, client: &Client) -> Result<String> {
-        Ok(self.setup(client).await?.webhook_url)
+        self.create_alert_source_with_levels(client, &[15]).await
+    }
+
+    /// As [`Server::create_alert_source`], with one policy level per timeout (in minutes), each
+    /// calling the admin.
+    pub async fn create_alert_source_with_levels(
+        &self,
+        client: &Client,
+        level_minutes: &[i32],
+    ) -> Result<String> {
+        Ok(self
+            .setup_with_levels(client, level_minutes)
+            .await?
+            .webhook_url)
     }
 
     pub fn gql<'a>(&self, client: &'a Client) -> Gql<'a> {
@@ -159,6 +172,10 @@ impl Server {
 
     /// [`Server::create_alert_source`], also returning the admin's token and the source's id.
     pub async fn setup(&self, client: &Client) -> Result<Setup> {
+        self.setup_with_levels(client, &[15]).await
+    }
+
+    async fn setup_with_levels(&self, client: &Client, level_minutes: &[i32]) -> Result<Setup> {
         let gql = self.gql(client);
         let login = gql
             .call(
@@ -171,6 +188,11 @@ impl Server {
             .await
             .context("logging in as the admin")?;
         let token = str_at(&login, "/login/token")?;
+        let rules = level_minutes
+            .iter()
+            .map(|m| format!("{{ escalationTimeoutMinutes: {m}, userIds: [$userId] }}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let user_id = str_at(&login, "/login/user/id")?;
 
         let policy = gql
@@ -178,12 +200,13 @@ impl Server {
                 Some(&token),
                 // Input objects are written inline so that the query does not depend on
                 // the names the schema gives its input types.
-                "mutation($userId: ID!) {
-                    createEscalationPolicy(input: {
-                        name: \"Bench on-call\", routingKey: \"bench\",
-                        rules: [{ escalationTimeoutMinutes: 15, userIds: [$userId] }]
-                    }) { id }
-                }",
+                &format!(
+                    "mutation($userId: ID!) {{
+                        createEscalationPolicy(input: {{
+                            name: \"Bench on-call\", routingKey: \"bench\", rules: [{rules}]
+                        }}) {{ id }}
+                    }}"
+                ),
                 json!({ "userId": user_id }),
             )
             .await

@@ -4,6 +4,7 @@
 
 mod baseline;
 mod driver;
+mod escalation;
 mod glidepath;
 mod report;
 mod sync_lag;
@@ -75,9 +76,26 @@ struct Args {
     #[arg(long)]
     keep_temp: bool,
 
-    /// Measure the outbound ServiceNow sync lag (alert change → PATCH received by a simulated
-    /// instance) instead of the webhook.
+    /// Open alerts in the escalation-lag measurement (each escalates once, a minute after it
+    /// opened).
+    #[arg(long, default_value_t = 10_000)]
+    escalation_alerts: usize,
+
+    /// Open alerts in the escalation-lag baseline measured in the same run.
+    #[arg(long, default_value_t = 100)]
+    escalation_baseline_alerts: usize,
+
+    /// Skip the escalation-lag measurement (it takes about three minutes).
     #[arg(long)]
+    no_escalation: bool,
+
+    /// Only measure escalation lag, not the webhook.
+    #[arg(long, conflicts_with = "no_escalation")]
+    escalation_only: bool,
+
+    /// Measure the outbound ServiceNow sync lag (alert change → PATCH received by a simulated
+    /// instance) instead of the webhook and escalation lag.
+    #[arg(long, conflicts_with = "escalation_only")]
     sync_lag: bool,
 
     /// With --sync-lag: alert changes (comments) made in the measured phase.
@@ -177,27 +195,51 @@ async fn run(args: Args) -> Result<ExitCode> {
     let time_limit = args.duration.map(Duration::from_secs);
 
     println!("glidepath: {}", args.bin.display());
-    let (glidepath, peak_rss_kib) =
-        bench_glidepath(&args, &client, temp.path(), &warmup, &measured, time_limit).await?;
+    if !args.escalation_only {
+        let (glidepath, peak_rss_kib) =
+            bench_glidepath(&args, &client, temp.path(), &warmup, &measured, time_limit).await?;
 
-    let baseline = if args.no_baseline {
-        None
-    } else {
-        Some(bench_baseline(&args, &client, temp.path(), &warmup, &measured, time_limit).await?)
-    };
+        let baseline = if args.no_baseline {
+            None
+        } else {
+            Some(bench_baseline(&args, &client, temp.path(), &warmup, &measured, time_limit).await?)
+        };
 
-    let report = report::Report {
-        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        machine: report::Machine::detect(),
-        events: args.events,
-        concurrency: args.concurrency,
-        glidepath: &glidepath,
-        baseline: baseline.as_ref(),
-        peak_rss_kib,
-    };
-    report.print_table();
-    if args.markdown {
-        report.print_markdown();
+        let report = report::Report {
+            date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            machine: report::Machine::detect(),
+            events: args.events,
+            concurrency: args.concurrency,
+            glidepath: &glidepath,
+            baseline: baseline.as_ref(),
+            peak_rss_kib,
+        };
+        report.print_table();
+        if args.markdown {
+            report.print_markdown();
+        }
+    }
+
+    if !args.no_escalation {
+        let mut phases = Vec::new();
+        for (name, alerts) in [
+            ("baseline", args.escalation_baseline_alerts),
+            ("measured", args.escalation_alerts),
+        ] {
+            println!("\nescalation lag: {alerts} open alerts ({name}); this takes over a minute");
+            let dir = temp.path().join(format!("escalation-{name}"));
+            let stats = escalation::measure(
+                &args.bin,
+                &dir,
+                &client,
+                alerts,
+                args.concurrency,
+                args.seed.wrapping_add(2),
+            )
+            .await?;
+            phases.push(stats);
+        }
+        report::print_escalation(&phases, args.markdown);
     }
 
     if args.keep_temp {

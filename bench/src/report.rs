@@ -1,6 +1,7 @@
 //! Printing results: a terminal table, and the same figures as Markdown for BENCHMARKS.md.
 
 use crate::driver::RunStats;
+use crate::escalation::LagStats;
 
 /// The targets, printed beside the figures; never asserted.
 pub const TARGET_THROUGHPUT_RATIO: f64 = 0.5;
@@ -175,4 +176,41 @@ impl Report<'_> {
 
 fn met(ok: bool) -> &'static str {
     if ok { "met" } else { "NOT met" }
+}
+
+/// Escalation lag per phase (few open alerts first, then many), as a table and optionally as
+/// Markdown rows.
+pub fn print_escalation(phases: &[LagStats], markdown: bool) {
+    println!();
+    println!(
+        "{:<12} {:>7} {:>9} {:>9} {:>9}",
+        "open alerts", "steps", "p50 ms", "p99 ms", "max ms"
+    );
+    for p in phases {
+        println!(
+            "{:<12} {:>7} {:>9.0} {:>9.0} {:>9.0}",
+            p.open_alerts,
+            p.steps,
+            p.quantile_ms(0.50),
+            p.quantile_ms(0.99),
+            p.max_ms()
+        );
+    }
+    if markdown {
+        let date = chrono::Utc::now().format("%Y-%m-%d");
+        let machine = Machine::detect().describe();
+        println!();
+        println!("| Date | Machine | Open alerts | Steps | Lag p50 ms | Lag p99 ms | Lag max ms |");
+        println!("|---|---|---:|---:|---:|---:|---:|");
+        for p in phases {
+            println!(
+                "| {date} | {machine} | {} | {} | {:.0} | {:.0} | {:.0} |",
+                p.open_alerts,
+                p.steps,
+                p.quantile_ms(0.50),
+                p.quantile_ms(0.99),
+                p.max_ms()
+            );
+        }
+    }
 }

@@ -147,6 +147,25 @@ pub fn build(spec: &PlanSpec) -> Result<Plan> {
     Ok(Plan { connections, mix })
 }
 
+/// `count` New events of distinct incidents, spread over `connections`: each opens an alert.
+pub fn new_incidents(count: usize, connections: usize, seed: u64) -> Result<Plan> {
+    if connections == 0 {
+        bail!("at least one connection is needed");
+    }
+    let templates = Templates::load()?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut plan = Plan {
+        connections: vec![Vec::new(); connections],
+        mix: Mix::default(),
+    };
+    for i in 0..count {
+        let incident = new_incident(&mut rng, 5_000_000 + i as u64);
+        plan.connections[i % connections].push(render(&templates.stages[0], &incident)?);
+        plan.mix.new += 1;
+    }
+    Ok(plan)
+}
+
 fn new_incident(rng: &mut StdRng, number: u64) -> Incident {
     let sys_id = uuid::Builder::from_random_bytes(rng.r#gen())
         .into_uuid()

@@ -6,6 +6,7 @@ mod m20261128_000001_create_tables;
 mod m20261128_000003_escalation;
 mod m20261128_000004_notifications;
 mod m20261128_000004_servicenow_connection;
+mod m20261128_000005_servicenow_inbound;
 mod m20261128_000006_servicenow_sync;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_escalation::Migration),
             Box::new(m20261128_000004_notifications::Migration),
             Box::new(m20261128_000004_servicenow_connection::Migration),
+            Box::new(m20261128_000005_servicenow_inbound::Migration),
             Box::new(m20261128_000006_servicenow_sync::Migration),
         ]
     }

@@ -139,6 +139,17 @@ pub struct ServeConfig {
         default_value_t = 20
     )]
     pub servicenow_sync_max_attempts: u32,
+
+    /// Seconds between two reconciliation polls of each ServiceNow connection (incidents whose
+    /// webhook never arrived); 0 turns the poll off.
+    #[arg(long, env = "GLIDEPATH_SERVICENOW_POLL_SECONDS", default_value_t = 300)]
+    pub servicenow_poll_seconds: u64,
+
+    /// Starts a simulated ServiceNow instance beside the server and wires it to a demo alert
+    /// source (SQLite `glidepath-demo.db` unless a database URL is given), then prints how to
+    /// create an incident in it.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 impl ServeConfig {

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod entity;

@@ -2,7 +2,7 @@ use std::io::Write;
 
 use clap::Parser;
 use glidepath::config::{Cli, Command, ServeConfig};
-use glidepath::{db::Db, graphql, startup::Application, telemetry};
+use glidepath::{db::Db, demo, graphql, startup::Application, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -12,14 +12,25 @@ async fn main() -> anyhow::Result<()> {
         .command
         .unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::from_env())))
     {
-        Command::Serve(config) => {
-            let app = Application::build(*config).await?;
+        Command::Serve(mut config) => {
+            // Kept alive while the server runs.
+            let simulator = match config.demo {
+                true => Some(demo::prepare(&mut config).await?),
+                false => None,
+            };
+            let app = Application::build((*config).clone()).await?;
             // The one line on stdout: scripts and tests read the bound port from it.
             let mut out = std::io::stdout();
             writeln!(out, "listening on http://{}", app.addr())?;
             out.flush()?;
             tracing::info!(addr = %app.addr(), "glidepath started");
+            if let Some(sim) = &simulator {
+                demo::wire(&app, sim, &config).await?;
+            }
             app.run_until_stopped().await?;
+            if let Some(sim) = simulator {
+                sim.stop().await;
+            }
         }
         Command::Migrate(config) => {
             let db = Db::connect(&config.database_url).await?;

@@ -13,7 +13,9 @@ use url::Url;
 use crate::clock::{self, SystemClock};
 use crate::config::ServeConfig;
 use crate::db::Db;
-use crate::engine::{Engine, ServiceNowWork, delivery::Sender, sync::SyncWorker};
+use crate::engine::{
+    Engine, ServiceNowWork, delivery::Sender, poll::PollSettings, sync::SyncWorker,
+};
 use crate::graphql::{self, AppSchema};
 use crate::http;
 use crate::secrets::Cipher;
@@ -49,6 +51,8 @@ pub struct Application {
     db: Db,
     sender: Sender,
     servicenow: ServiceNowWork,
+    poll: Option<PollSettings>,
+    state: AppState,
 }
 
 impl Application {
@@ -132,14 +136,22 @@ impl Application {
                 config.servicenow_journal_poll_seconds.max(1),
             ),
         };
+        let poll = (config.servicenow_poll_seconds > 0).then(|| PollSettings {
+            cipher: Arc::clone(&state.cipher),
+            connector: Arc::clone(&state.servicenow),
+            interval: std::time::Duration::from_secs(config.servicenow_poll_seconds),
+            lease: PollSettings::lease_for(request_timeout),
+        });
         let schema = graphql::schema(Some(state.clone()));
-        let server = build_server(listener, state, schema)?;
+        let server = build_server(listener, state.clone(), schema)?;
         Ok(Application {
             addr,
             server,
             db,
             sender,
             servicenow,
+            poll,
+            state,
         })
     }
 
@@ -151,10 +163,15 @@ impl Application {
         self.addr
     }
 
+    /// The state every handler sees: for setting things up in-process (`serve --demo`).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Serves HTTP and runs the escalation engine until the server stops (SIGINT or SIGTERM),
     /// then stops the engine between two steps.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let engine = Engine::spawn(self.db, self.sender, self.servicenow);
+        let engine = Engine::spawn(self.db, self.sender, self.servicenow, self.poll);
         let result = self.server.await;
         engine.shutdown().await;
         result

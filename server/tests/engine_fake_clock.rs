@@ -70,12 +70,13 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
     )
     .await
     .map_err(err)?;
-    let incident = Incident::parse(&json!({
+    let body = json!({
         "sys_id": "0123456789abcdef0123456789abcdef", "state": "1", "number": "INC1",
-    }))
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let IngestResult::Applied { alert_id, .. } =
-        alerts::ingest(&db, &source, &incident).await.map_err(err)?
+    });
+    let incident = Incident::parse(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let IngestResult::Applied { alert_id, .. } = alerts::ingest(&db, &source, &incident, &body)
+        .await
+        .map_err(err)?
     else {
         anyhow::bail!("the incident was not applied");
     };

@@ -88,6 +88,11 @@ class RESTMessageV2 {
   getEndpoint() { return this.request.endpoint; }
   setHttpMethod(method) { this.request.method = String(method); }
   setRequestHeader(name, value) { this.request.headers[String(name)] = String(value); }
+  // As ServiceNow does: the credentials become an Authorization header.
+  setBasicAuth(user, password) {
+    const token = Buffer.from(`${String(user)}:${String(password)}`, 'utf8').toString('base64');
+    this.request.headers.Authorization = `Basic ${token}`;
+  }
   setRequestBody(body) { this.request.body = String(body); }
   getRequestBody() { return this.request.body; }
   execute() {

@@ -57,6 +57,7 @@ const SERVER_ENV: &[&str] = &[
     "GLIDEPATH_SERVICENOW_HOSTS",
     "GLIDEPATH_ALLOW_INSECURE_SERVICENOW",
     "GLIDEPATH_SERVICENOW_TIMEOUT_MS",
+    "GLIDEPATH_SERVICENOW_POLL_SECONDS",
 ];
 
 /// Every field of `Alert` in the contract, for queries that check a whole alert.
@@ -1237,5 +1238,188 @@ where
             "timed out after {timeout:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The business rule, run under node against mocked Glide APIs (tests/js/run-business-rule.js)
+// ---------------------------------------------------------------------------------------------
+
+pub mod business_rule {
+    use std::path::{Path, PathBuf};
+
+    use serde_json::Value;
+
+    use super::{StatusCode, TestApp, new_sys_id, str_field};
+
+    pub fn node() -> PathBuf {
+        let from_path = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("node"))
+                .find(|candidate| candidate.is_file())
+        });
+        from_path.unwrap_or_else(|| PathBuf::from("/usr/bin/node"))
+    }
+
+    pub fn runner() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("js")
+            .join("run-business-rule.js")
+    }
+
+    pub fn write_rule(dir: &Path, script: &str) -> PathBuf {
+        let path = dir.join("business-rule.js");
+        std::fs::write(&path, script).expect("write business rule");
+        path
+    }
+
+    /// Runs the rule for `record` and returns the single REST request it made.
+    pub async fn run_rule(dir: &Path, rule: &Path, record: &Value) -> Value {
+        let record_path = dir.join(format!("record-{}.json", new_sys_id()));
+        std::fs::write(&record_path, serde_json::to_vec(record).unwrap()).unwrap();
+        let output = tokio::process::Command::new(node())
+            .arg(runner())
+            .arg(rule)
+            .arg(&record_path)
+            .output()
+            .await
+            .expect("run node");
+        assert!(
+            output.status.success(),
+            "business rule failed under node: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(rule).unwrap_or_default()
+        );
+        let captured: Value = serde_json::from_slice(&output.stdout).expect("runner output");
+        let requests = captured["requests"].as_array().expect("requests");
+        assert_eq!(requests.len(), 1, "expected one REST call: {captured}");
+        requests[0].clone()
+    }
+
+    /// Sends what the rule would have sent, as ServiceNow would.
+    pub async fn deliver(app: &TestApp, request: &Value) -> (StatusCode, Value) {
+        let method = str_field(request, "method").to_ascii_uppercase();
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut outgoing = app
+            .client
+            .request(method, str_field(request, "endpoint"))
+            .body(str_field(request, "body"));
+        for (name, value) in request["headers"].as_object().unwrap() {
+            outgoing = outgoing.header(name.as_str(), value.as_str().unwrap());
+        }
+        let response = outgoing.send().await.expect("deliver captured request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn header<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
+        request["headers"]
+            .as_object()?
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .and_then(|(_, value)| value.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ServiceNow: a server allowed to call the simulator, its connection, alerts by incident
+// ---------------------------------------------------------------------------------------------
+
+pub const SIM_USER: &str = "glidepath";
+pub const SIM_PASSWORD: &str = "glidepath-secret";
+
+/// Options for a server that may call the simulator (plain http on loopback), with a short
+/// request timeout and the reconciliation poll every `poll_seconds` (0 turns it off).
+pub fn sim_options(poll_seconds: u64) -> SpawnOptions {
+    SpawnOptions::default()
+        .env("GLIDEPATH_ALLOW_INSECURE_SERVICENOW", "true")
+        .env("GLIDEPATH_SERVICENOW_HOSTS", "127.0.0.1")
+        .env("GLIDEPATH_SERVICENOW_TIMEOUT_MS", "2000")
+        .env(
+            "GLIDEPATH_SERVICENOW_POLL_SECONDS",
+            &poll_seconds.to_string(),
+        )
+}
+
+pub const CONFIGURE_SERVICENOW: &str = "mutation($id: ID!, $url: String!, $user: String!, $password: String) { \
+    configureServiceNow(alertSourceId: $id, input: { instanceUrl: $url, username: $user, password: $password }) { id } }";
+
+/// A server, an admin token, an alert source and a simulator the source is connected to.
+pub struct SimSetup {
+    pub app: TestApp,
+    pub token: String,
+    pub source: Source,
+    pub sim: servicenow_sim::RunningSimulator,
+}
+
+/// A server (reconciliation poll every `poll_seconds`, 0 = off) with a source connected to a new
+/// simulator; with `webhooks`, the simulator's business rule posts to that source.
+pub async fn sim_setup(poll_seconds: u64, webhooks: bool) -> SimSetup {
+    let app = spawn_app_with_options(sim_options(poll_seconds)).await;
+    let token = app.admin_token().await;
+    let source = app.setup_source().await;
+    let sim = servicenow_sim::Simulator::start(servicenow_sim::Config {
+        webhooks: if webhooks {
+            vec![source.webhook_url.clone()]
+        } else {
+            Vec::new()
+        },
+        ..servicenow_sim::Config::default()
+    })
+    .await
+    .expect("start the simulator");
+    app.connect_to_sim(&token, &source.id, &sim.url()).await;
+    SimSetup {
+        app,
+        token,
+        source,
+        sim,
+    }
+}
+
+impl TestApp {
+    /// Connects the alert source to the simulator at `sim_url` with its default credentials.
+    pub async fn connect_to_sim(&self, token: &str, source_id: &str, sim_url: &str) {
+        self.gql(
+            token,
+            CONFIGURE_SERVICENOW,
+            json!({ "id": source_id, "url": sim_url, "user": SIM_USER, "password": SIM_PASSWORD }),
+        )
+        .await;
+    }
+
+    /// The alert of the source for the incident `sys_id` (every contract field plus responders
+    /// and escalation), if there is one.
+    pub async fn alert_for_incident(&self, source_id: &str, sys_id: &str) -> Option<Value> {
+        let token = self.admin_token().await;
+        let query = format!(
+            "query($source: ID!) {{ alerts(alertSourceId: $source, first: 100) {{ nodes {{ {ALERT_FIELDS} \
+             responders {{ id email }} escalationLevel }} }} }}"
+        );
+        let data = self
+            .gql(&token, &query, json!({ "source": source_id }))
+            .await;
+        data["alerts"]["nodes"]
+            .as_array()?
+            .iter()
+            .find(|a| a["alertKey"] == sys_id)
+            .cloned()
+    }
+
+    /// Waits (up to 10 s) for the alert of the incident `sys_id` to satisfy `check`.
+    pub async fn wait_for_incident_alert(
+        &self,
+        source_id: &str,
+        sys_id: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let check = &check;
+        eventually(Duration::from_secs(10), what, || async move {
+            self.alert_for_incident(source_id, sys_id)
+                .await
+                .filter(|a| check(a))
+        })
+        .await
     }
 }

@@ -265,18 +265,76 @@ async fn reroute_writes_the_new_policys_group_when_routing_by_assignment_group()
     );
     assert_eq!(group, "");
 
-    // The routing field is set by the advanced configuration (setRoutingField).
-    w.execute_sql(&format!(
-        "UPDATE servicenow_connections SET routing_field = 'assignment_group' WHERE alert_source_id = '{}'",
-        w.source.id
-    ))
-    .await;
+    let set = w
+        .app
+        .gql(
+            &w.token,
+            "mutation($id: ID!) { setRoutingField(alertSourceId: $id, field: \"assignment_group\") { serviceNow { routingField } } }",
+            json!({ "id": w.source.id }),
+        )
+        .await;
+    assert_eq!(
+        set["setRoutingField"]["serviceNow"]["routingField"],
+        "assignment_group"
+    );
     let (kinds_sent, group) = rerouted(&w).await;
     assert!(
         kinds_sent.contains(&"REROUTE".to_string()),
         "{kinds_sent:?}"
     );
     assert_eq!(group, NETWORK_GROUP_SYS_ID);
+}
+
+#[tokio::test]
+async fn a_reroute_made_in_servicenow_is_not_written_back() {
+    let w = World::start().await;
+    let beth = w
+        .app
+        .create_user(&w.token, "beth.anglin@example.com", "RESPONDER")
+        .await;
+    // The network policy calls someone else than the source's policy: had the restarted
+    // escalation been written back, an ASSIGN would be queued.
+    let network = w
+        .app
+        .gql(
+            &w.token,
+            "mutation($u: ID!, $k: String!) { createEscalationPolicy(input: { name: \"Network\", routingKey: $k, \
+               rules: [{ escalationTimeoutMinutes: 5, userIds: [$u] }] }) { id } }",
+            json!({ "u": id_of(&beth), "k": NETWORK_GROUP_SYS_ID }),
+        )
+        .await["createEscalationPolicy"]
+        .clone();
+    w.app
+        .gql(
+            &w.token,
+            "mutation($id: ID!) { setRoutingField(alertSourceId: $id, field: \"assignment_group\") { id } }",
+            json!({ "id": w.source.id }),
+        )
+        .await;
+    let (sys_id, alert_id) = w.incident().await;
+    let sync = w.settled(&alert_id, SETTLE).await;
+    assert_eq!(kinds(&sync), vec!["ASSIGN"], "{sync}");
+    let patches = w.patches();
+
+    w.sim
+        .state()
+        .update_incident(
+            &sys_id,
+            &[("assignment_group", NETWORK_GROUP_SYS_ID)],
+            "beth.anglin",
+        )
+        .expect("reassign");
+    let alert = eventually(SETTLE, "the re-route", || async {
+        let alert = w.app.alert(&alert_id).await;
+        (alert["escalationPolicy"]["id"] == network["id"]
+            && alert["assignedTo"]["email"] == "beth.anglin@example.com")
+            .then_some(alert)
+    })
+    .await;
+    assert_eq!(log_entries_of(&alert, "REROUTED").len(), 1, "{alert}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(kinds(&w.sync(&alert_id).await), vec!["ASSIGN"]);
+    assert_eq!(w.patches(), patches, "nothing written back");
 }
 
 #[tokio::test]

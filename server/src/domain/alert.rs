@@ -82,6 +82,8 @@ pub struct AlertSnapshot {
     pub priority: Priority,
     pub ticket_state: i32,
     pub ticket_mod_count: Option<i64>,
+    /// The routing field's value when last seen.
+    pub routing_value: Option<String>,
 }
 
 /// Changes to the ticket fields an alert mirrors.
@@ -136,9 +138,7 @@ pub fn decide_ingest(
         ticket: TicketChange::default(),
         outcome: IngestOutcome::Unchanged,
     };
-    if let (Some(seen), Some(now)) = (alert.ticket_mod_count, incident.mod_count)
-        && now < seen
-    {
+    if is_stale(alert, incident) {
         return unchanged;
     }
 
@@ -169,6 +169,28 @@ pub fn decide_ingest(
         ticket,
         outcome,
     }
+}
+
+/// An event older than the last one applied (lower `sys_mod_count`).
+fn is_stale(alert: &AlertSnapshot, incident: &Incident) -> bool {
+    matches!((alert.ticket_mod_count, incident.mod_count), (Some(seen), Some(now)) if now < seen)
+}
+
+/// The routing field's new value when an event changed it (`Some(None)` when it was cleared), for
+/// an alert that is not RESOLVED; stale events change nothing. A new value that names another
+/// policy's routing key re-routes the alert.
+pub fn routing_change(
+    alert: &AlertSnapshot,
+    incident: &Incident,
+    value: Option<&str>,
+) -> Option<Option<String>> {
+    if alert.status == AlertStatus::Resolved
+        || is_stale(alert, incident)
+        || alert.routing_value.as_deref() == value
+    {
+        return None;
+    }
+    Some(value.map(str::to_string))
 }
 
 /// Why a responder's action is refused.
@@ -236,6 +258,7 @@ mod tests {
             priority,
             ticket_state: state,
             ticket_mod_count: Some(m),
+            routing_value: None,
         }
     }
 
@@ -373,5 +396,23 @@ mod tests {
             Err(ActionError::SamePolicy)
         );
         assert!(check_reroute(AlertStatus::Accepted, "a", "b").is_ok());
+    }
+
+    #[test]
+    fn routing_changes_only_on_a_new_value_of_a_live_alert() {
+        let i = incident("3", "5", 3);
+        let mut a = alert(AlertStatus::Pending, Priority::Low, 1, 2);
+        assert_eq!(routing_change(&a, &i, None), None);
+        assert_eq!(
+            routing_change(&a, &i, Some("g1")),
+            Some(Some("g1".to_string()))
+        );
+        a.routing_value = Some("g1".into());
+        assert_eq!(routing_change(&a, &i, Some("g1")), None);
+        assert_eq!(routing_change(&a, &i, None), Some(None));
+        let stale = incident("3", "5", 1);
+        assert_eq!(routing_change(&a, &stale, Some("g2")), None);
+        a.status = AlertStatus::Resolved;
+        assert_eq!(routing_change(&a, &i, Some("g2")), None);
     }
 }

@@ -4,6 +4,8 @@
 //! Numbers are also accepted where ServiceNow would send a numeric string, because scripted
 //! integrations sometimes send them unquoted.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -79,30 +81,64 @@ impl SysId {
     }
 }
 
-/// Maps a ServiceNow priority (`"1"` Critical … `"5"` Planning) to an alert priority.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Maps a ServiceNow priority (`"1"` Critical … `"5"` Planning) to an alert priority: an alert
+/// source's own choices first (`setPriorityMapping`), then the default rule.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct PriorityMapping {
-    high: Vec<String>,
+    overrides: BTreeMap<String, Priority>,
 }
 
-impl Default for PriorityMapping {
-    /// 1 Critical and 2 High page as HIGH; 3 Moderate, 4 Low and 5 Planning as LOW.
-    fn default() -> Self {
-        PriorityMapping {
-            high: vec!["1".into(), "2".into()],
-        }
-    }
-}
+/// The priorities that page as HIGH without a mapping: 1 Critical and 2 High.
+const DEFAULT_HIGH: [&str; 2] = ["1", "2"];
 
 impl PriorityMapping {
-    /// An empty or unknown priority (instances can add their own choices) maps to LOW:
-    /// paging someone at night needs a positive signal.
+    /// A mapping with the alert source's choices; values it does not name keep the default.
+    pub fn with_overrides(overrides: BTreeMap<String, Priority>) -> PriorityMapping {
+        PriorityMapping { overrides }
+    }
+
+    /// 1 Critical and 2 High page as HIGH; 3 Moderate, 4 Low, 5 Planning, an empty or unknown
+    /// priority (instances can add their own choices) as LOW: paging someone at night needs a
+    /// positive signal.
     pub fn map(&self, servicenow_priority: Option<&str>) -> Priority {
-        match servicenow_priority {
-            Some(p) if self.high.iter().any(|h| h == p) => Priority::High,
-            _ => Priority::Low,
+        let Some(p) = servicenow_priority else {
+            return Priority::Low;
+        };
+        if let Some(mapped) = self.overrides.get(p) {
+            return *mapped;
+        }
+        if DEFAULT_HIGH.contains(&p) {
+            Priority::High
+        } else {
+            Priority::Low
         }
     }
+}
+
+/// A ServiceNow field or table name as the dictionary spells them: a lower-case letter, then
+/// lower-case letters, digits and underscores (custom ones start with `u_` or `x_`), at most 80.
+pub fn is_field_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z'))
+        && name.len() <= 80
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The value of one field of an incident payload, as a routing key: a string (a reference field's
+/// sys_id with `getValue`), a number, or a reference object `{"value": …, "link": …}` (the Table
+/// API without `sysparm_exclude_reference_link`). Empty means absent.
+pub fn field_value(body: &Value, field: &str) -> Option<String> {
+    let value = match body.get(field)? {
+        Value::Object(reference) => reference.get("value")?,
+        other => other,
+    };
+    let text = match value {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    (!text.is_empty()).then(|| truncate(&text, 1000))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -322,6 +358,59 @@ mod tests {
         assert_eq!(Incident::parse(&v).unwrap().summary(), "INC0010042");
         v["short_description"] = json!("   ");
         assert_eq!(Incident::parse(&v).unwrap().summary(), "INC0010042");
+    }
+
+    #[test]
+    fn mapping_overrides_fall_back_to_the_default() {
+        let m = PriorityMapping::with_overrides(BTreeMap::from([
+            ("3".to_string(), Priority::High),
+            ("1".to_string(), Priority::Low),
+        ]));
+        assert_eq!(m.map(Some("3")), Priority::High);
+        assert_eq!(m.map(Some("1")), Priority::Low);
+        assert_eq!(m.map(Some("2")), Priority::High);
+        assert_eq!(m.map(Some("4")), Priority::Low);
+        assert_eq!(m.map(None), Priority::Low);
+    }
+
+    #[test]
+    fn field_values_accept_strings_numbers_and_references() {
+        let body = json!({
+            "assignment_group": {"link": "https://x/api/now/table/sys_user_group/abc", "value": "abc"},
+            "category": " network ",
+            "impact": 2,
+            "cmdb_ci": "",
+            "caller_id": {"link": "x"},
+            "list": ["a"],
+        });
+        assert_eq!(
+            field_value(&body, "assignment_group").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(field_value(&body, "category").as_deref(), Some("network"));
+        assert_eq!(field_value(&body, "impact").as_deref(), Some("2"));
+        for absent in ["cmdb_ci", "caller_id", "list", "missing"] {
+            assert_eq!(field_value(&body, absent), None, "{absent}");
+        }
+    }
+
+    #[test]
+    fn field_names() {
+        for good in ["assignment_group", "u_team", "category", "x_acme_2"] {
+            assert!(is_field_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "Assignment",
+            "_x",
+            "a.b",
+            "a-b",
+            "a b",
+            "1a",
+            &"a".repeat(81),
+        ] {
+            assert!(!is_field_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -5,7 +5,10 @@ pub mod alert;
 pub mod escalation;
 pub mod incident;
 pub mod user;
+pub mod webhook_auth;
 
 pub use alert::{AlertStatus, IngestDecision, IngestOutcome, Priority, TicketChange};
-pub use incident::{Incident, IncidentError, IncidentState, PriorityMapping, SysId};
+pub use incident::{
+    Incident, IncidentError, IncidentState, PriorityMapping, SysId, field_value, is_field_name,
+};
 pub use user::{Email, Role};

@@ -3,11 +3,14 @@
 //! PostgreSQL) carries on exactly where the last tick left off.
 
 pub mod delivery;
+pub mod poll;
 pub mod sync;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -32,10 +35,24 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Escalation, notification delivery, ServiceNow sync and the journal poll run as separate
-    /// tasks, so a slow webhook or instance never delays an escalation step.
-    pub fn spawn(db: Db, sender: delivery::Sender, servicenow: ServiceNowWork) -> Engine {
+    /// Escalation, notification delivery, ServiceNow sync, the journal poll and the
+    /// reconciliation poll (when `poll` is set) run as separate tasks, so a slow webhook or
+    /// instance never delays an escalation step.
+    pub fn spawn(
+        db: Db,
+        sender: delivery::Sender,
+        servicenow: ServiceNowWork,
+        poll: Option<poll::PollSettings>,
+    ) -> Engine {
         let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if let Some(settings) = poll {
+            tasks.push(tokio::spawn(poll::run(
+                db.clone(),
+                settings,
+                stopped.clone(),
+            )));
+        }
         let sender = Arc::new(sender);
         let escalate = tokio::spawn(every_tick("escalation", stopped.clone(), Wait::Tick, {
             let db = db.clone();
@@ -85,10 +102,8 @@ impl Engine {
                 }
             },
         ));
-        Engine {
-            stop,
-            tasks: vec![escalate, deliver, sync, journal],
-        }
+        tasks.extend([escalate, deliver, sync, journal]);
+        Engine { stop, tasks }
     }
 
     /// Asks the engine to stop and waits for the step in progress to finish: a step is one
@@ -136,10 +151,22 @@ async fn every_tick<F, Fut>(
             Wait::Every(d) => d,
             Wait::Tick | Wait::TickOrWake => clock::get().tick(),
         };
-        let pause = match work().await {
-            Ok(next) => next.map_or(every, |d| d.min(every)),
-            Err(e) => {
+        // A panic in one tick (a bug, never an outside input) is logged and the loop goes on,
+        // like after an error: the engine must not die quietly and leave alerts unescalated.
+        let outcome = AssertUnwindSafe(work()).catch_unwind().await;
+        let pause = match outcome {
+            Ok(Ok(next)) => next.map_or(every, |d| d.min(every)),
+            Ok(Err(e)) => {
                 tracing::warn!(error = ?e, "{name} tick failed; retrying");
+                every.max(ERROR_BACKOFF)
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "{name} tick panicked; retrying");
                 every.max(ERROR_BACKOFF)
             }
         };

@@ -29,6 +29,8 @@ pub struct Model {
     pub escalation_round: i32,
     /// When the next step is due; `None` once escalation stopped or ended.
     pub next_escalation_at: Option<DateTimeUtc>,
+    /// The incident's value of the source's routing field when last seen; a change re-routes.
+    pub routing_value: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

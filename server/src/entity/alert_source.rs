@@ -14,6 +14,10 @@ pub struct Model {
     pub integration_key_encrypted: String,
     pub escalation_policy_id: String,
     pub created_at: DateTimeUtc,
+    /// `NONE`, `BASIC` or `BEARER`.
+    pub webhook_auth_kind: String,
+    pub webhook_auth_username: Option<String>,
+    pub webhook_auth_secret_encrypted: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,10 @@ pub struct Model {
     pub routing_field: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The reconciliation poll's `sys_updated_on` high-water mark (ServiceNow format, UTC).
+    pub poll_watermark: Option<String>,
+    pub poll_next_at: Option<DateTimeUtc>,
+    pub poll_lease_until: Option<DateTimeUtc>,
     /// Publish filters: which kinds of alert change are written to the incident.
     pub publish_accept: bool,
     pub publish_resolve: bool,

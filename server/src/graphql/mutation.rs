@@ -8,7 +8,8 @@ use secrecy::SecretString;
 use super::ContextExt;
 use super::types::{
     Alert, AlertSource, Comment, CreatedApiToken, EscalationPolicy, IntegrationType, LoginPayload,
-    NotificationKind, NotificationRule, RoleGql, ServiceNowTestResult, User,
+    NotificationKind, NotificationRule, PriorityGql, RoleGql, ServiceNowTestResult, User,
+    WebhookAuthKind,
 };
 use crate::service::{
     alerts, auth, notifications, policies,
@@ -19,7 +20,7 @@ use crate::service::{
 };
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
-use crate::error::gql;
+use crate::error::{AppError, gql};
 
 #[derive(InputObject)]
 #[graphql(name = "ServiceNowConnectionInput")]
@@ -52,6 +53,42 @@ pub struct PublishFiltersInput {
     assignment: bool,
     #[graphql(default = true)]
     reroute: bool,
+}
+
+/// Which alert priority one ServiceNow priority value gets.
+#[derive(InputObject)]
+pub struct PriorityMappingInput {
+    #[graphql(name = "serviceNowPriority")]
+    service_now_priority: String,
+    alert_priority: PriorityGql,
+}
+
+/// What the webhook requires on top of the integration key: `username` and `password` for
+/// BASIC, `token` for BEARER, nothing for NONE.
+#[derive(InputObject)]
+pub struct WebhookAuthInput {
+    kind: WebhookAuthKind,
+    username: Option<String>,
+    #[graphql(secret)]
+    password: Option<String>,
+    #[graphql(secret)]
+    token: Option<String>,
+}
+
+impl WebhookAuthInput {
+    fn into_auth(self) -> std::result::Result<sources::WebhookAuth, AppError> {
+        let missing = |field: &str| AppError::validation(field, "is required for this kind");
+        Ok(match self.kind {
+            WebhookAuthKind::None => sources::WebhookAuth::None,
+            WebhookAuthKind::Basic => sources::WebhookAuth::Basic {
+                username: self.username.ok_or_else(|| missing("username"))?,
+                password: SecretString::from(self.password.ok_or_else(|| missing("password"))?),
+            },
+            WebhookAuthKind::Bearer => sources::WebhookAuth::Bearer {
+                token: SecretString::from(self.token.ok_or_else(|| missing("token"))?),
+            },
+        })
+    }
 }
 
 pub const SESSION_COOKIE: &str = "glidepath_session";
@@ -342,7 +379,73 @@ impl MutationRoot {
             sources::get(&state.db, &alert_source_id)
                 .await?
                 .map(AlertSource)
-                .ok_or(crate::error::AppError::NotFound("alert source"))
+                .ok_or(AppError::NotFound("alert source"))
+        })
+        .await
+    }
+
+    /// Stores which alert priority each ServiceNow priority value gets (values must be priority
+    /// choices of the instance); values left out keep the default, an empty list clears the
+    /// mapping. ADMIN only.
+    async fn set_priority_mapping(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+        mappings: Vec<PriorityMappingInput>,
+    ) -> Result<AlertSource> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            let mappings = mappings
+                .into_iter()
+                .map(|m| (m.service_now_priority, m.alert_priority.into()))
+                .collect();
+            servicenow::set_priority_mapping(
+                &state.db,
+                &state.cipher,
+                &state.servicenow,
+                &alert_source_id,
+                mappings,
+            )
+            .await?;
+            source(state, &alert_source_id).await
+        })
+        .await
+    }
+
+    /// Picks the incident field (e.g. `assignment_group`, `category`) whose value routes new
+    /// alerts to the escalation policy with that routing key; null stops routing. ADMIN only.
+    async fn set_routing_field(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+        field: Option<String>,
+    ) -> Result<AlertSource> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            servicenow::set_routing_field(&state.db, &alert_source_id, field).await?;
+            source(state, &alert_source_id).await
+        })
+        .await
+    }
+
+    /// Requires HTTP Basic credentials or a bearer token on the alert source's webhook (NONE
+    /// removes the requirement). The secret is encrypted at rest and shown again only inside the
+    /// business rule script. ADMIN only.
+    async fn set_webhook_auth(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+        input: WebhookAuthInput,
+    ) -> Result<AlertSource> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            let auth = input.into_auth()?;
+            let saved =
+                sources::set_webhook_auth(&state.db, &state.cipher, &alert_source_id, auth).await?;
+            Ok(AlertSource(saved))
         })
         .await
     }
@@ -486,4 +589,14 @@ impl MutationRoot {
         })
         .await
     }
+}
+
+async fn source(
+    state: &crate::startup::AppState,
+    id: &str,
+) -> std::result::Result<AlertSource, AppError> {
+    sources::get(&state.db, id)
+        .await?
+        .map(AlertSource)
+        .ok_or(AppError::NotFound("alert source"))
 }

@@ -4,10 +4,11 @@ use async_graphql::{Context, ID, Object};
 
 use super::ContextExt;
 use super::types::{
-    Alert, AlertConnection, AlertSource, AlertStatusGql, EscalationPolicy, PageInfo, User,
+    Alert, AlertConnection, AlertSource, AlertStatusGql, EscalationPolicy, PageInfo,
+    ServiceNowChoice, ServiceNowField, ServiceNowReferenceOption, User,
 };
 use crate::error::AppError;
-use crate::service::{alerts, policies, sources, users};
+use crate::service::{alerts, policies, servicenow, sources, users};
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
 use crate::error::gql;
@@ -59,6 +60,93 @@ impl QueryRoot {
                 .await?
                 .into_iter()
                 .map(AlertSource)
+                .collect())
+        })
+        .await
+    }
+
+    /// The instance's incident priority choices, one per value (English labels), sorted by
+    /// value. ADMIN only; NOT_FOUND without a connection, BAD_GATEWAY when the instance fails.
+    async fn service_now_priorities(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+    ) -> Result<Vec<ServiceNowChoice>> {
+        gql(async move {
+            users::require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            let choices = servicenow::priorities(
+                &state.db,
+                &state.cipher,
+                &state.servicenow,
+                &alert_source_id,
+            )
+            .await?;
+            Ok(choices
+                .into_iter()
+                .map(|c| ServiceNowChoice {
+                    value: c.value,
+                    label: c.label,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// The incident's fields (its own and those inherited from task), sorted by label. ADMIN only.
+    async fn service_now_fields(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+    ) -> Result<Vec<ServiceNowField>> {
+        gql(async move {
+            users::require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            let fields = servicenow::fields(
+                &state.db,
+                &state.cipher,
+                &state.servicenow,
+                &alert_source_id,
+            )
+            .await?;
+            Ok(fields
+                .into_iter()
+                .map(|f| ServiceNowField {
+                    name: f.name,
+                    label: f.label,
+                    kind: f.kind,
+                    reference: f.reference,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// The records a reference field of incident can point at (e.g. the groups for
+    /// `assignment_group`), up to 1000, sorted by name. ADMIN only.
+    async fn service_now_reference_options(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+        field: String,
+    ) -> Result<Vec<ServiceNowReferenceOption>> {
+        gql(async move {
+            users::require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            let options = servicenow::reference_options(
+                &state.db,
+                &state.cipher,
+                &state.servicenow,
+                &alert_source_id,
+                &field,
+            )
+            .await?;
+            Ok(options
+                .into_iter()
+                .map(|o| ServiceNowReferenceOption {
+                    sys_id: o.sys_id,
+                    name: o.name,
+                })
                 .collect())
         })
         .await

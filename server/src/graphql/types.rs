@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 use super::ContextExt;
+use crate::domain::webhook_auth::WebhookAuthKind as WebhookAuthKindDomain;
 use crate::domain::{self, IncidentState};
 use crate::entity::{
     alert, alert_comment, alert_log, alert_source, escalation_policy, notification_rule,
@@ -59,6 +60,88 @@ impl From<AlertStatusGql> for domain::AlertStatus {
 pub enum PriorityGql {
     High,
     Low,
+}
+
+impl From<PriorityGql> for domain::Priority {
+    fn from(p: PriorityGql) -> Self {
+        match p {
+            PriorityGql::High => domain::Priority::High,
+            PriorityGql::Low => domain::Priority::Low,
+        }
+    }
+}
+
+impl From<domain::Priority> for PriorityGql {
+    fn from(p: domain::Priority) -> Self {
+        match p {
+            domain::Priority::High => PriorityGql::High,
+            domain::Priority::Low => PriorityGql::Low,
+        }
+    }
+}
+
+/// What the webhook requires on top of the integration key.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum WebhookAuthKind {
+    None,
+    Basic,
+    Bearer,
+}
+
+impl From<WebhookAuthKindDomain> for WebhookAuthKind {
+    fn from(k: WebhookAuthKindDomain) -> Self {
+        match k {
+            WebhookAuthKindDomain::None => WebhookAuthKind::None,
+            WebhookAuthKindDomain::Basic => WebhookAuthKind::Basic,
+            WebhookAuthKindDomain::Bearer => WebhookAuthKind::Bearer,
+        }
+    }
+}
+
+/// The webhook's authentication as admins see it: the password or token is never shown (only
+/// the business rule script, for admins, carries it).
+#[derive(SimpleObject)]
+pub struct WebhookAuth {
+    pub kind: WebhookAuthKind,
+    /// The Basic user name; null otherwise.
+    pub username: Option<String>,
+}
+
+/// One incident priority choice of the instance (`sys_choice`).
+#[derive(SimpleObject)]
+#[graphql(name = "ServiceNowChoice")]
+pub struct ServiceNowChoice {
+    pub value: String,
+    pub label: String,
+}
+
+/// Which alert priority a ServiceNow priority value gets.
+#[derive(SimpleObject)]
+pub struct PriorityMapping {
+    #[graphql(name = "serviceNowPriority")]
+    pub service_now_priority: String,
+    pub alert_priority: PriorityGql,
+}
+
+/// One incident field from the instance's dictionary.
+#[derive(SimpleObject)]
+#[graphql(name = "ServiceNowField")]
+pub struct ServiceNowField {
+    pub name: String,
+    pub label: String,
+    /// The dictionary's internal type (`string`, `reference`, `integer`, …).
+    #[graphql(name = "type")]
+    pub kind: String,
+    /// The table a reference field points at; null for other fields.
+    pub reference: Option<String>,
+}
+
+/// A record a reference field can point at.
+#[derive(SimpleObject)]
+#[graphql(name = "ServiceNowReferenceOption")]
+pub struct ServiceNowReferenceOption {
+    pub sys_id: String,
+    pub name: String,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -258,14 +341,32 @@ impl AlertSource {
         })
         .await
     }
-    /// The complete ServiceNow business rule, webhook URL filled in, ready to paste.
+    /// The complete ServiceNow business rule, webhook URL (and webhook credentials, when set)
+    /// filled in, ready to paste. ADMIN only: it may carry the webhook's password or token.
     async fn business_rule_script(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
         gql(async move {
+            users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
             let key = sources::integration_key(&state.cipher, &self.0)?;
+            let auth = sources::webhook_auth(&state.cipher, &self.0)?;
             Ok(business_rule::script(
                 &state.webhook_url(key.expose_secret()),
+                &auth,
             ))
+        })
+        .await
+    }
+    /// What the webhook requires besides the integration key.
+    async fn webhook_auth(&self) -> Result<WebhookAuth> {
+        gql(async move {
+            let kind = sources::webhook_auth_kind(&self.0)?;
+            Ok(WebhookAuth {
+                kind: kind.into(),
+                username: match kind {
+                    WebhookAuthKindDomain::Basic => self.0.webhook_auth_username.clone(),
+                    _ => None,
+                },
+            })
         })
         .await
     }
@@ -328,6 +429,21 @@ impl ServiceNowConnection {
             .close_code
             .as_deref()
             .unwrap_or(sync::DEFAULT_CLOSE_CODE)
+    }
+    /// The alert source's own priority choices, by ServiceNow value; values not listed get the
+    /// default (1 and 2 HIGH, others LOW).
+    async fn priority_mapping(&self) -> Vec<PriorityMapping> {
+        servicenow::stored_mapping(&self.0)
+            .into_iter()
+            .map(|(value, p)| PriorityMapping {
+                service_now_priority: value,
+                alert_priority: p.into(),
+            })
+            .collect()
+    }
+    /// The incident field whose value routes new alerts to the policy with that routing key.
+    async fn routing_field(&self) -> Option<&str> {
+        self.0.routing_field.as_deref()
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::read_body;
 use crate::domain::Incident;
+use crate::domain::webhook_auth::WebhookAuthKind;
 use crate::error::{AppError, json_error};
 use crate::http::metrics::WEBHOOK_EVENTS;
 use crate::service::{alerts, people, servicenow, sources, sync};
@@ -37,6 +38,22 @@ pub async fn receive(
             "no alert source has this integration key",
         ));
     };
+    let authorization = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Err(reason) = sources::check_webhook_auth(&state.cipher, &source, authorization)? {
+        let challenge = match sources::webhook_auth_kind(&source)? {
+            WebhookAuthKind::Basic => "Basic realm=\"glidepath\"",
+            _ => "Bearer realm=\"glidepath\"",
+        };
+        let mut response = rejected(StatusCode::UNAUTHORIZED, "unauthorized", reason);
+        response.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            actix_web::http::header::HeaderValue::from_static(challenge),
+        );
+        return Ok(response);
+    }
     let body = match read_body(&req, payload, MAX_BODY).await {
         Ok(Some(body)) => body,
         Ok(None) => {
@@ -86,7 +103,7 @@ pub async fn receive(
         incident.updated_by,
     )
     .await;
-    match alerts::ingest(&state.db, &source, &incident).await? {
+    match alerts::ingest(&state.db, &source, &incident, &value).await? {
         alerts::IngestResult::Applied { outcome, alert_id } => {
             metrics::counter!(WEBHOOK_EVENTS, "outcome" => outcome.as_str()).increment(1);
             let status = if outcome == crate::domain::IngestOutcome::Created {

@@ -9,16 +9,18 @@ use sea_orm::{
 };
 
 use super::notifications::{self, Event};
-use super::sync::{self, Change};
-use super::{Actor, Caller, escalation, new_id, now, policies};
+use super::rows::Rows;
+use super::sync::{self, Change, UserRef};
+use super::{Actor, Caller, escalation, new_id, now, policies, servicenow};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
     AlertSnapshot, check_accept, check_raise, check_reroute, check_resolve, decide_ingest,
+    routing_change,
 };
 use crate::domain::{
-    AlertStatus, Incident, IngestDecision, IngestOutcome, Priority, PriorityMapping,
+    AlertStatus, Incident, IncidentState, IngestDecision, IngestOutcome, Priority, field_value,
 };
-use crate::entity::{alert, alert_comment, alert_log, alert_source};
+use crate::entity::{alert, alert_comment, alert_log, alert_source, escalation_policy};
 use crate::error::AppError;
 
 /// Log entry kinds.
@@ -54,19 +56,9 @@ pub(crate) async fn append_log(
     message: String,
     actor: &Actor,
 ) -> Result<(), AppError> {
-    alert_log::ActiveModel {
-        id: Set(new_id()),
-        alert_id: Set(alert_id.to_string()),
-        kind: Set(kind.to_string()),
-        message: Set(message),
-        actor_kind: Set(actor.kind().to_string()),
-        actor_user_id: Set(actor.user_id()),
-        actor_label: Set(actor.label()),
-        created_at: Set(now()),
-    }
-    .insert(txn)
-    .await?;
-    Ok(())
+    let mut rows = Rows::default();
+    rows.log(alert_id, kind, message, actor);
+    rows.write(txn).await
 }
 
 fn snapshot(a: &alert::Model) -> Result<AlertSnapshot, AppError> {
@@ -75,6 +67,7 @@ fn snapshot(a: &alert::Model) -> Result<AlertSnapshot, AppError> {
         priority: priority_of(a)?,
         ticket_state: a.ticket_state,
         ticket_mod_count: a.ticket_mod_count,
+        routing_value: a.routing_value.clone(),
     })
 }
 
@@ -101,15 +94,33 @@ async fn find_by_key(
         .await?)
 }
 
-/// Applies one ServiceNow incident event to the alert source's alerts.
+/// Applies one ServiceNow incident event to the alert source's alerts: what the webhook and the
+/// reconciliation poll both call. `body` is the whole payload, for the routing field's value.
+///
+/// Everything that can be read before the writing transaction is (the source's settings and, for a
+/// New incident, the policy it routes to and that policy's level 1: users, notification rules),
+/// and the rows the change adds are written together at the end (see [`Rows`]): the transaction
+/// holds SQLite's single writer for as few statements as the change needs.
 pub async fn ingest(
     db: &Db,
     source: &alert_source::Model,
     incident: &Incident,
+    body: &serde_json::Value,
 ) -> Result<IngestResult, AppError> {
-    let mapping = PriorityMapping::default();
+    let settings = servicenow::inbound_settings(db, &source.id).await?;
+    let routing_value = settings
+        .routing_field
+        .as_deref()
+        .and_then(|field| field_value(body, field));
     let actor = Actor::ServiceNow {
         updated_by: incident.updated_by.clone(),
+    };
+    // Only a New incident can create an alert: read its policy and first step ahead. A policy
+    // changed in between is as if the event had arrived a moment earlier.
+    let mut first = if incident.state == IncidentState::New {
+        Some(first_step(&db.read, source, routing_value.as_deref()).await?)
+    } else {
+        None
     };
     let txn = db.begin_write().await?;
     // Two rounds at most: when a concurrent delivery of the same new incident inserts first, the
@@ -117,36 +128,55 @@ pub async fn ingest(
     for _ in 0..2 {
         let existing = find_by_key(&txn, &source.id, incident.sys_id.as_str()).await?;
         let snap = existing.as_ref().map(snapshot).transpose()?;
-        match decide_ingest(snap.as_ref(), incident, &mapping) {
+        match decide_ingest(snap.as_ref(), incident, &settings.priority_mapping) {
             IngestDecision::RejectUnknown { .. } => return Ok(IngestResult::UnknownIncident),
             IngestDecision::Create { priority } => {
-                if let Some(alert_id) = insert_alert(&txn, source, incident, priority).await? {
-                    let number = incident.number.as_deref().unwrap_or("an incident");
-                    append_log(
-                        &txn,
-                        &alert_id,
-                        log_kind::CREATED,
-                        format!(
-                            "Created from {number} (New, ServiceNow priority {})",
-                            incident.priority.as_deref().unwrap_or("none")
-                        ),
-                        &actor,
-                    )
+                let FirstStep { routed, step } = match first.take() {
+                    Some(first) => first,
+                    None => first_step(&txn, source, routing_value.as_deref()).await?,
+                };
+                let policy_id = routed
+                    .as_ref()
+                    .map_or(source.escalation_policy_id.clone(), |p| p.id.clone());
+                let new = NewAlert {
+                    priority,
+                    policy_id: &policy_id,
+                    routing_value: routing_value.clone(),
+                };
+                let mut am = new_alert(source, incident, new);
+                let alert_id = new_id();
+                am.id = Set(alert_id.clone());
+                // Level 1's assignee is Glidepath's choice: written to the incident like any
+                // later escalation step.
+                let mut rows =
+                    Rows::default().with_connection(&source.id, settings.connection.clone());
+                let number = incident.number.as_deref().unwrap_or("an incident");
+                let mut msg = format!(
+                    "Created from {number} (New, ServiceNow priority {})",
+                    incident.priority.as_deref().unwrap_or("none")
+                );
+                if let (Some(policy), Some(field), Some(value)) =
+                    (&routed, &settings.routing_field, &routing_value)
+                {
+                    msg.push_str(&format!("; routed to {} by {field} = {value}", policy.name));
+                }
+                rows.log(&alert_id, log_kind::CREATED, msg, &actor);
+                // Level 1 is reached at once, in the transaction that creates the alert.
+                escalation::begin(step.as_ref(), &mut am, &mut rows)?;
+                let inserted = alert::Entity::insert(am)
+                    .on_conflict_do_nothing_on([
+                        alert::Column::AlertSourceId,
+                        alert::Column::AlertKey,
+                    ])
+                    .exec_without_returning(&txn)
                     .await?;
-                    // Level 1 is reached at once, in the transaction that creates the alert.
-                    let Some(created) = alert::Entity::find_by_id(alert_id.clone())
-                        .one(&txn)
-                        .await?
-                    else {
-                        return Err(
-                            anyhow::anyhow!("alert {alert_id} vanished after insert").into()
-                        );
-                    };
-                    let mut am: alert::ActiveModel = created.into();
-                    escalation::start(&txn, &alert_id, &source.escalation_policy_id, &mut am)
-                        .await?;
-                    am.update(&txn).await?;
+                if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+                    let queued_sync = rows.has_sync();
+                    rows.write(&txn).await?;
                     txn.commit().await?;
+                    if queued_sync {
+                        sync::wake();
+                    }
                     return Ok(IngestResult::Applied {
                         outcome: IngestOutcome::Created,
                         alert_id,
@@ -157,16 +187,27 @@ pub async fn ingest(
                 status,
                 raise_priority,
                 ticket,
-                outcome,
+                mut outcome,
             } => {
-                let Some(model) = existing else {
+                let (Some(model), Some(snap)) = (existing, snap) else {
                     return Err(anyhow::anyhow!("update decided without an alert").into());
                 };
+                let routing = match settings.routing_field {
+                    Some(_) => routing_change(&snap, incident, routing_value.as_deref()),
+                    None => None,
+                };
                 let alert_id = model.id.clone();
-                if outcome == IngestOutcome::Unchanged && ticket.mod_count.is_none() {
+                if outcome == IngestOutcome::Unchanged
+                    && ticket.mod_count.is_none()
+                    && routing.is_none()
+                {
                     return Ok(IngestResult::Applied { outcome, alert_id });
                 }
                 let at = now();
+                // A change made in ServiceNow: nothing it sets in motion is written back.
+                let mut rows = Rows::from_servicenow();
+                let current_policy = model.escalation_policy_id.clone();
+                let before = model.clone();
                 let mut am: alert::ActiveModel = model.into();
                 if let Some(state) = ticket.state {
                     am.ticket_state = Set(state.code());
@@ -175,30 +216,57 @@ pub async fn ingest(
                     am.ticket_mod_count = Set(Some(m));
                 }
                 let state_label = incident.state.label();
-                match status {
+                let event = match status {
                     Some(AlertStatus::Accepted) => {
                         am.status = Set(AlertStatus::Accepted.as_str().into());
                         am.accepted_at = Set(Some(at));
                         escalation::stop(&mut am);
                         let msg = format!("Accepted: the ticket is {state_label} in ServiceNow");
-                        append_log(&txn, &alert_id, log_kind::ACCEPTED, msg, &actor).await?;
-                        notifications::status_changed(&txn, &alert_id, Event::Accepted, &actor)
-                            .await?;
+                        rows.log(&alert_id, log_kind::ACCEPTED, msg, &actor);
+                        Some(Event::Accepted)
                     }
                     Some(AlertStatus::Resolved) => {
                         am.status = Set(AlertStatus::Resolved.as_str().into());
                         am.resolved_at = Set(Some(at));
                         escalation::stop(&mut am);
                         let msg = format!("Resolved: the ticket is {state_label} in ServiceNow");
-                        append_log(&txn, &alert_id, log_kind::RESOLVED, msg, &actor).await?;
-                        notifications::status_changed(&txn, &alert_id, Event::Resolved, &actor)
-                            .await?;
+                        rows.log(&alert_id, log_kind::RESOLVED, msg, &actor);
+                        Some(Event::Resolved)
                     }
                     _ => {
                         if ticket.state.is_some() {
                             let msg = format!("The ticket is now {state_label} in ServiceNow");
-                            append_log(&txn, &alert_id, log_kind::TICKET_UPDATED, msg, &actor)
-                                .await?;
+                            rows.log(&alert_id, log_kind::TICKET_UPDATED, msg, &actor);
+                        }
+                        None
+                    }
+                };
+                if let Some(event) = event {
+                    notifications::status_changed(&txn, &before, event, &actor, &mut rows).await?;
+                }
+                if let Some(change) = routing {
+                    am.routing_value = Set(change.clone());
+                    let status_now = status.unwrap_or(snap.status);
+                    let target = match &change {
+                        Some(value) if status_now != AlertStatus::Resolved => {
+                            policies::by_routing_key(&txn, value).await?
+                        }
+                        _ => None,
+                    };
+                    if let (Some(target), Some(field), Some(value)) =
+                        (target, &settings.routing_field, &change)
+                        && target.id != current_policy
+                    {
+                        let why = format!(": {field} is now {value} in ServiceNow");
+                        let from = Move {
+                            alert_id: &alert_id,
+                            status: status_now,
+                            from_policy_id: &current_policy,
+                        };
+                        let change = (&actor, ("", why.as_str()));
+                        move_to_policy(&txn, from, &target, change, &mut am, &mut rows).await?;
+                        if outcome == IngestOutcome::Unchanged {
+                            outcome = IngestOutcome::Updated;
                         }
                     }
                 }
@@ -208,10 +276,11 @@ pub async fn ingest(
                         "Priority raised to HIGH: ServiceNow priority is {}",
                         incident.priority.as_deref().unwrap_or("none")
                     );
-                    append_log(&txn, &alert_id, log_kind::PRIORITY_RAISED, msg, &actor).await?;
+                    rows.log(&alert_id, log_kind::PRIORITY_RAISED, msg, &actor);
                 }
                 am.updated_at = Set(at);
                 am.update(&txn).await?;
+                rows.write(&txn).await?;
                 txn.commit().await?;
                 return Ok(IngestResult::Applied { outcome, alert_id });
             }
@@ -220,24 +289,84 @@ pub async fn ingest(
     Err(anyhow::anyhow!("alert for incident vanished between insert and select").into())
 }
 
-/// Inserts the alert unless one exists for the sys_id; `None` when another delivery won.
-async fn insert_alert(
+/// Where a new alert goes and its level 1, read before the writing transaction.
+struct FirstStep {
+    /// The policy the routing value names, if any; else the source's own policy.
+    routed: Option<escalation_policy::Model>,
+    step: Option<escalation::PreparedStep>,
+}
+
+async fn first_step<C: ConnectionTrait>(
+    conn: &C,
+    source: &alert_source::Model,
+    routing_value: Option<&str>,
+) -> Result<FirstStep, AppError> {
+    // The policy whose routing key is the incident's value gets the alert, else the source's own.
+    let routed = match routing_value {
+        Some(value) => policies::by_routing_key(conn, value).await?,
+        None => None,
+    };
+    let policy_id = routed
+        .as_ref()
+        .map_or(source.escalation_policy_id.as_str(), |p| p.id.as_str());
+    let step = escalation::prepare_first(conn, policy_id).await?;
+    Ok(FirstStep { routed, step })
+}
+
+struct NewAlert<'a> {
+    priority: Priority,
+    policy_id: &'a str,
+    routing_value: Option<String>,
+}
+
+/// The alert a re-route moves, as it was before.
+struct Move<'a> {
+    alert_id: &'a str,
+    status: AlertStatus,
+    from_policy_id: &'a str,
+}
+
+/// Moves a live alert to another policy: the REROUTED log entry, then level 1 of the new policy
+/// for a PENDING alert (an accepted one keeps its assignee; earlier responders stay). The one path
+/// of `rerouteAlert` and of a routing field change in ServiceNow.
+async fn move_to_policy(
     txn: &DatabaseTransaction,
+    from: Move<'_>,
+    target: &escalation_policy::Model,
+    (actor, (by, reason)): (&Actor, (&str, &str)),
+    am: &mut alert::ActiveModel,
+    rows: &mut Rows,
+) -> Result<(), AppError> {
+    let from_name = escalation_policy::Entity::find_by_id(from.from_policy_id.to_string())
+        .one(txn)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_else(|| "a deleted policy".into());
+    am.escalation_policy_id = Set(target.id.clone());
+    let msg = format!("Re-routed {by}from {from_name} to {}{reason}", target.name);
+    rows.log(from.alert_id, log_kind::REROUTED, msg, actor);
+    if from.status == AlertStatus::Pending {
+        escalation::start(txn, &target.id, am, rows).await?;
+    }
+    Ok(())
+}
+
+/// A new PENDING alert for the incident, every column set (the id by the caller).
+fn new_alert(
     source: &alert_source::Model,
     incident: &Incident,
-    priority: Priority,
-) -> Result<Option<String>, AppError> {
+    new: NewAlert<'_>,
+) -> alert::ActiveModel {
     let at = now();
-    let id = new_id();
-    let model = alert::ActiveModel {
-        id: Set(id.clone()),
+    alert::ActiveModel {
+        id: Set(String::new()),
         alert_source_id: Set(source.id.clone()),
         alert_key: Set(incident.sys_id.as_str().to_string()),
         summary: Set(incident.summary()),
         details: Set(incident.description.clone()),
         status: Set(AlertStatus::Pending.as_str().into()),
-        priority: Set(priority.as_str().into()),
-        escalation_policy_id: Set(source.escalation_policy_id.clone()),
+        priority: Set(new.priority.as_str().into()),
+        escalation_policy_id: Set(new.policy_id.to_string()),
         assigned_to_id: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
@@ -250,15 +379,8 @@ async fn insert_alert(
         escalation_level: Set(0),
         escalation_round: Set(0),
         next_escalation_at: Set(None),
-    };
-    let result = alert::Entity::insert(model)
-        .on_conflict_do_nothing_on([alert::Column::AlertSourceId, alert::Column::AlertKey])
-        .exec_without_returning(txn)
-        .await?;
-    Ok(match result {
-        TryInsertResult::Inserted(n) if n > 0 => Some(id),
-        _ => None,
-    })
+        routing_value: Set(new.routing_value),
+    }
 }
 
 /// Runs a responder's action on a locked alert, in one transaction.
@@ -283,16 +405,23 @@ pub async fn accept(db: &Db, caller: &Caller, alert_id: &str) -> Result<alert::M
     act(db, alert_id, async |txn, model| {
         check_accept(status_of(&model)?)?;
         let id = model.id.clone();
+        let mut rows = Rows::default();
+        let actor = caller.actor();
+        let before = model.clone();
         let mut am: alert::ActiveModel = model.into();
         am.status = Set(AlertStatus::Accepted.as_str().into());
         am.accepted_at = Set(Some(now()));
         am.assigned_to_id = Set(Some(caller.user_id.clone()));
         escalation::stop(&mut am);
         let msg = format!("Accepted by {}", caller.email);
-        append_log(txn, &id, log_kind::ACCEPTED, msg, &caller.actor()).await?;
-        notifications::status_changed(txn, &id, Event::Accepted, &caller.actor()).await?;
-        let user_id = &caller.user_id;
-        sync::enqueue(txn, &id, Change::Accept { user_id }).await?;
+        rows.log(&id, log_kind::ACCEPTED, msg, &actor);
+        notifications::status_changed(txn, &before, Event::Accepted, &actor, &mut rows).await?;
+        let user = UserRef {
+            id: caller.user_id.clone(),
+            email: caller.email.clone(),
+        };
+        rows.sync(&before, Change::Accept { user });
+        rows.write(txn).await?;
         Ok(am)
     })
     .await
@@ -313,6 +442,9 @@ pub async fn resolve(
     act(db, alert_id, async |txn, model| {
         check_resolve(status_of(&model)?)?;
         let id = model.id.clone();
+        let mut rows = Rows::default();
+        let actor = caller.actor();
+        let before = model.clone();
         let mut am: alert::ActiveModel = model.into();
         am.status = Set(AlertStatus::Resolved.as_str().into());
         am.resolved_at = Set(Some(now()));
@@ -324,13 +456,14 @@ pub async fn resolve(
             }
             None => format!("Resolved by {}", caller.email),
         };
-        append_log(txn, &id, log_kind::RESOLVED, msg, &caller.actor()).await?;
-        notifications::status_changed(txn, &id, Event::Resolved, &caller.actor()).await?;
+        rows.log(&id, log_kind::RESOLVED, msg, &actor);
+        notifications::status_changed(txn, &before, Event::Resolved, &actor, &mut rows).await?;
         let change = Change::Resolve {
-            user_id: &caller.user_id,
-            comment: comment.as_deref(),
+            user_id: caller.user_id.clone(),
+            comment: comment.clone(),
         };
-        sync::enqueue(txn, &id, change).await?;
+        rows.sync(&before, change);
+        rows.write(txn).await?;
         Ok(am)
     })
     .await
@@ -349,23 +482,23 @@ pub async fn reroute(
         let status = status_of(&model)?;
         check_reroute(status, &model.escalation_policy_id, &target.id)?;
         let id = model.id.clone();
-        let from = policies::get_any(db, &model.escalation_policy_id)
-            .await?
-            .map(|p| p.name)
-            .unwrap_or_else(|| "a deleted policy".into());
+        let from_policy_id = model.escalation_policy_id.clone();
+        let mut rows = Rows::default();
+        // The user's re-route goes to the incident (here only: a re-route that ServiceNow made
+        // goes through `move_to_policy` from `ingest` and is not written back). Queued before
+        // the new policy's level 1, so the incident gets its group before its assignee.
+        let routing_key = target.routing_key.clone();
+        rows.sync(&model, Change::Reroute { routing_key });
         let mut am: alert::ActiveModel = model.into();
-        am.escalation_policy_id = Set(target.id.clone());
-        let msg = format!(
-            "Re-routed by {} from {from} to {}",
-            caller.email, target.name
-        );
-        append_log(txn, &id, log_kind::REROUTED, msg, &caller.actor()).await?;
-        let policy_id = &target.id;
-        sync::enqueue(txn, &id, Change::Reroute { policy_id }).await?;
-        // An accepted alert has its responder already; only a PENDING one escalates again.
-        if status == AlertStatus::Pending {
-            escalation::start(txn, &id, &target.id, &mut am).await?;
-        }
+        let from = Move {
+            alert_id: &id,
+            status,
+            from_policy_id: &from_policy_id,
+        };
+        let by = format!("by {} ", caller.email);
+        let actor = caller.actor();
+        move_to_policy(txn, from, &target, (&actor, (&by, "")), &mut am, &mut rows).await?;
+        rows.write(txn).await?;
         Ok(am)
     })
     .await
@@ -378,12 +511,13 @@ pub async fn raise_priority(
 ) -> Result<alert::Model, AppError> {
     act(db, alert_id, async |txn, model| {
         check_raise(status_of(&model)?, priority_of(&model)?)?;
-        let id = model.id.clone();
+        let mut rows = Rows::default();
+        let msg = format!("Priority raised to HIGH by {}", caller.email);
+        rows.log(&model.id, log_kind::PRIORITY_RAISED, msg, &caller.actor());
+        rows.sync(&model, Change::RaisePriority);
+        rows.write(txn).await?;
         let mut am: alert::ActiveModel = model.into();
         am.priority = Set(Priority::High.as_str().into());
-        let msg = format!("Priority raised to HIGH by {}", caller.email);
-        append_log(txn, &id, log_kind::PRIORITY_RAISED, msg, &caller.actor()).await?;
-        sync::enqueue(txn, &id, Change::RaisePriority).await?;
         Ok(am)
     })
     .await
@@ -430,13 +564,16 @@ pub async fn comment(
     check_comment(body)?;
     let txn = db.begin_write().await?;
     let query = alert::Entity::find_by_id(alert_id.to_string());
-    if for_update(query, db.backend()).one(&txn).await?.is_none() {
+    let Some(model) = for_update(query, db.backend()).one(&txn).await? else {
         return Err(AppError::NotFound("alert"));
-    }
+    };
     let created = insert_comment(&txn, alert_id, caller, body).await?;
+    let mut rows = Rows::default();
     let msg = format!("Comment by {}", caller.email);
-    append_log(&txn, alert_id, log_kind::COMMENTED, msg, &caller.actor()).await?;
-    sync::enqueue(&txn, alert_id, Change::Comment { body }).await?;
+    rows.log(alert_id, log_kind::COMMENTED, msg, &caller.actor());
+    let body = body.to_string();
+    rows.sync(&model, Change::Comment { body });
+    rows.write(&txn).await?;
     txn.commit().await?;
     sync::wake();
     Ok(created)

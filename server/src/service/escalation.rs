@@ -3,19 +3,22 @@
 //! assignee, schedules the next step and logs itself, all in the caller's transaction.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{LockBehavior, LockType, OnConflict},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TryIntoModel,
+    sea_query::{LockBehavior, LockType},
 };
 
-use super::alerts::{append_log, log_kind};
-use super::{Actor, new_id, notifications, sync};
+use super::alerts::log_kind;
+use super::rows::Rows;
+use super::sync::{self, Change, UserRef};
+use super::{Actor, new_id, notifications};
 use crate::clock;
 use crate::db::Db;
 use crate::domain::AlertStatus;
 use crate::domain::escalation::{Level, Step, first_step, next_step};
 use crate::entity::{
-    alert, alert_responder, escalation_policy, escalation_rule, escalation_rule_user, user,
+    alert, alert_responder, escalation_policy, escalation_rule, escalation_rule_user,
+    notification_rule, user,
 };
 use crate::error::AppError;
 
@@ -55,18 +58,61 @@ pub async fn plan<C: ConnectionTrait>(conn: &C, policy_id: &str) -> Result<Plan,
     Ok(Plan { levels, repeat })
 }
 
-/// Starts escalation at level 1 of the alert's (new) policy: for a new alert and a re-route.
-/// Sets the escalation columns on `am`; the caller writes it.
-pub async fn start(
-    txn: &DatabaseTransaction,
-    alert_id: &str,
+/// A step with everything it writes already read: the level's users (in the level's order) and
+/// their notification rules. Reading them before the writing transaction keeps those reads off
+/// SQLite's single writer.
+pub struct PreparedStep {
+    step: Step,
+    users: Vec<user::Model>,
+    rules: Vec<notification_rule::Model>,
+}
+
+/// Level 1 of a policy, read through `conn` (the read pool, or the caller's transaction);
+/// `None` when the policy has no level.
+pub async fn prepare_first<C: ConnectionTrait>(
+    conn: &C,
     policy_id: &str,
-    am: &mut alert::ActiveModel,
-) -> Result<(), AppError> {
-    let plan = plan(txn, policy_id).await?;
+) -> Result<Option<PreparedStep>, AppError> {
+    let plan = plan(conn, policy_id).await?;
     let c = clock::get();
     match first_step(&plan.levels, plan.repeat, c.now(), |m| c.minutes(m)) {
-        Some(step) => apply(txn, alert_id, &step, am).await,
+        Some(step) => Ok(Some(prepare(conn, step).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn prepare<C: ConnectionTrait>(conn: &C, step: Step) -> Result<PreparedStep, AppError> {
+    let mut users = user::Entity::find()
+        .filter(user::Column::Id.is_in(step.user_ids.iter().cloned()))
+        .all(conn)
+        .await?;
+    users.sort_by_key(|u| step.user_ids.iter().position(|id| *id == u.id));
+    let user_ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let rules = notifications::rules_of(conn, &user_ids, false).await?;
+    Ok(PreparedStep { step, users, rules })
+}
+
+/// Starts escalation at level 1 of the alert's (new) policy: for a re-route. Sets the escalation
+/// columns on `am` (a loaded alert) and adds the step's rows to `rows`; the caller writes both.
+pub async fn start(
+    txn: &DatabaseTransaction,
+    policy_id: &str,
+    am: &mut alert::ActiveModel,
+    rows: &mut Rows,
+) -> Result<(), AppError> {
+    let prepared = prepare_first(txn, policy_id).await?;
+    begin(prepared.as_ref(), am, rows)
+}
+
+/// Applies a prepared level 1 (or, with `None`, a policy without levels) to `am`, whose every
+/// column is set or loaded, and collects the step's rows.
+pub fn begin(
+    prepared: Option<&PreparedStep>,
+    am: &mut alert::ActiveModel,
+    rows: &mut Rows,
+) -> Result<(), AppError> {
+    match prepared {
+        Some(p) => apply(p, am, rows),
         None => {
             stop(am);
             Ok(())
@@ -79,51 +125,37 @@ pub fn stop(am: &mut alert::ActiveModel) {
     am.next_escalation_at = Set(None);
 }
 
-async fn apply(
-    txn: &DatabaseTransaction,
-    alert_id: &str,
-    step: &Step,
+fn apply(
+    prepared: &PreparedStep,
     am: &mut alert::ActiveModel,
+    rows: &mut Rows,
 ) -> Result<(), AppError> {
+    let PreparedStep { step, users, rules } = prepared;
     let at = clock::now();
-    let mut users = user::Entity::find()
-        .filter(user::Column::Id.is_in(step.user_ids.iter().cloned()))
-        .all(txn)
-        .await?;
-    users.sort_by_key(|u| step.user_ids.iter().position(|id| *id == u.id));
-    for u in &users {
-        let row = alert_responder::ActiveModel {
+    let alert = am.clone().try_into_model()?;
+    for u in users {
+        rows.responder(alert_responder::ActiveModel {
             id: Set(new_id()),
-            alert_id: Set(alert_id.to_string()),
+            alert_id: Set(alert.id.clone()),
             user_id: Set(u.id.clone()),
             escalation_level: Set(step.level),
             added_at: Set(at),
-        };
-        // Someone a level or round already called stays a responder from their first level.
-        alert_responder::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([
-                    alert_responder::Column::AlertId,
-                    alert_responder::Column::UserId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
+        });
     }
     am.escalation_level = Set(step.level);
     am.escalation_round = Set(step.round);
     am.next_escalation_at = Set(step.next_at);
-    let before = match &am.assigned_to_id {
-        ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v.clone(),
-        ActiveValue::NotSet => None,
-    };
     if let Some(first) = users.first() {
         am.assigned_to_id = Set(Some(first.id.clone()));
-        if before.as_deref() != Some(first.id.as_str()) {
-            let user_id = &first.id;
-            sync::enqueue(txn, alert_id, sync::Change::Assign { user_id }).await?;
+        // A new assignee is written to the incident (unless the change came from ServiceNow,
+        // see `Rows::from_servicenow`).
+        if alert.assigned_to_id.as_deref() != Some(first.id.as_str()) {
+            rows.sync(
+                &alert,
+                Change::Assign {
+                    user: UserRef::of(first),
+                },
+            );
         }
     }
     let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
@@ -138,9 +170,8 @@ async fn apply(
     if step.next_at.is_none() {
         msg.push_str("; last level, escalation ends");
     }
-    append_log(txn, alert_id, log_kind::ESCALATED, msg, &Actor::System).await?;
-    let user_ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-    notifications::escalated(txn, alert_id, &user_ids, step.level).await?;
+    rows.log(&alert.id, log_kind::ESCALATED, msg, &Actor::System);
+    notifications::escalated(&alert, rules, step.level, rows);
     Ok(())
 }
 
@@ -162,6 +193,7 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
     let due = query.all(&txn).await?;
     let claimed = due.len();
     let c = clock::get();
+    let mut queued_sync = false;
     for model in due {
         let still_due = model.status == AlertStatus::Pending.as_str()
             && model.next_escalation_at.is_some_and(|at| at <= now);
@@ -179,21 +211,24 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
         );
         let id = model.id.clone();
         let mut am: alert::ActiveModel = model.into();
+        let mut rows = Rows::default();
         match step {
-            Some(step) => apply(&txn, &id, &step, &mut am).await?,
+            Some(step) => apply(&prepare(&txn, step).await?, &mut am, &mut rows)?,
             None => {
                 // Only a policy shortened since the last step gets here: that step was not
                 // known to be the last one.
                 stop(&mut am);
                 let msg = "Escalation ended: the policy has no further level".to_string();
-                append_log(&txn, &id, log_kind::ESCALATED, msg, &Actor::System).await?;
+                rows.log(&id, log_kind::ESCALATED, msg, &Actor::System);
             }
         }
+        queued_sync |= rows.has_sync();
+        rows.write(&txn).await?;
         am.updated_at = Set(now);
         am.update(&txn).await?;
     }
     txn.commit().await?;
-    if claimed > 0 {
+    if queued_sync {
         sync::wake();
     }
     Ok(claimed)

@@ -9,6 +9,8 @@ pub mod notifications;
 pub mod outbox;
 pub mod people;
 pub mod policies;
+pub mod reconcile;
+pub mod rows;
 pub mod servicenow;
 pub mod sources;
 pub mod sync;

@@ -3,13 +3,15 @@
 //! marked sent, retried with backoff, or failed. Each outcome is an alert log entry.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
+    sea_query::{Expr, Query},
 };
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::alerts::{append_log, log_kind};
+use super::rows::Rows;
 use super::{Actor, Caller, new_id, now, outbox};
 use crate::clock;
 use crate::db::Db;
@@ -174,34 +176,35 @@ impl Event {
     }
 }
 
-/// Queues a delivery on every rule of each user, in the caller's transaction. `status_change`
-/// keeps only the rules that asked for accept and resolve.
-async fn enqueue(
-    txn: &DatabaseTransaction,
-    alert_id: &str,
+/// The notification rules of `user_ids`, oldest first; with `status_change`, only the rules that asked for accept and resolve.
+pub async fn rules_of<C: ConnectionTrait>(
+    conn: &C,
     user_ids: &[String],
-    event: Event,
-    headline: &str,
     status_change: bool,
-) -> Result<(), AppError> {
+) -> Result<Vec<notification_rule::Model>, AppError> {
     if user_ids.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let Some(alert) = alert::Entity::find_by_id(alert_id.to_string())
-        .one(txn)
-        .await?
-    else {
-        return Ok(());
-    };
     let mut query = notification_rule::Entity::find()
         .filter(notification_rule::Column::UserId.is_in(user_ids.iter().cloned()));
     if status_change {
         query = query.filter(notification_rule::Column::OnStatusChange.eq(true));
     }
-    let rules = query
+    Ok(query
         .order_by_asc(notification_rule::Column::Id)
-        .all(txn)
-        .await?;
+        .all(conn)
+        .await?)
+}
+
+/// One delivery per rule, added to `rows`. Without SMTP an e-mail delivery is recorded as not
+/// sent at once, with a log entry saying so.
+fn enqueue(
+    alert: &alert::Model,
+    rules: &[notification_rule::Model],
+    event: Event,
+    headline: &str,
+    rows: &mut Rows,
+) {
     let at = now();
     for rule in rules {
         let subject = format!("[Glidepath] {headline}: {}", alert.summary);
@@ -218,7 +221,7 @@ async fn enqueue(
             },
         });
         let unsendable = rule.kind == EMAIL && !SMTP_CONFIGURED.load(Ordering::Relaxed);
-        let row = notification::ActiveModel {
+        rows.notification(notification::ActiveModel {
             id: Set(new_id()),
             alert_id: Set(alert.id.clone()),
             user_id: Set(Some(rule.user_id.clone())),
@@ -233,61 +236,66 @@ async fn enqueue(
             last_error: Set(unsendable.then(|| NO_SMTP.to_string())),
             created_at: Set(at),
             sent_at: Set(None),
-        }
-        .insert(txn)
-        .await?;
+        });
         if unsendable {
             let msg = format!(
                 "Notification to {} by e-mail ({}) not sent: {NO_SMTP}",
-                row.target,
+                rule.target,
                 event.as_str()
             );
-            tracing::warn!(alert = %alert.id, to = %row.target, "e-mail notification not sent: {NO_SMTP}");
-            append_log(
-                txn,
+            tracing::warn!(alert = %alert.id, to = %rule.target, "e-mail notification not sent: {NO_SMTP}");
+            rows.log(
                 &alert.id,
                 log_kind::NOTIFICATION_FAILED,
                 msg,
                 &Actor::System,
-            )
-            .await?;
+            );
         }
     }
-    Ok(())
 }
 
-/// An escalation step: the level's users, on every channel they have.
-pub async fn escalated(
-    txn: &DatabaseTransaction,
-    alert_id: &str,
-    user_ids: &[String],
+/// An escalation step: the level's users, on every channel they have (`rules`, read with
+/// [`rules_of`]).
+pub fn escalated(
+    alert: &alert::Model,
+    rules: &[notification_rule::Model],
     level: i32,
-) -> Result<(), AppError> {
+    rows: &mut Rows,
+) {
     let headline = format!("Alert escalated to you (level {level})");
-    enqueue(txn, alert_id, user_ids, Event::Escalated, &headline, false).await
+    enqueue(alert, rules, Event::Escalated, &headline, rows);
 }
 
 /// Accept or resolve: the alert's responders who asked for it, but not the one who did it.
-pub async fn status_changed(
-    txn: &DatabaseTransaction,
-    alert_id: &str,
+pub async fn status_changed<C: ConnectionTrait>(
+    conn: &C,
+    alert: &alert::Model,
     event: Event,
     actor: &Actor,
+    rows: &mut Rows,
 ) -> Result<(), AppError> {
-    let actor_id = actor.user_id();
-    let responders: Vec<String> = alert_responder::Entity::find()
-        .filter(alert_responder::Column::AlertId.eq(alert_id))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|r| r.user_id)
-        .filter(|id| Some(id) != actor_id.as_ref())
-        .collect();
+    // The responders' rules in one statement: it runs inside the writing transaction.
+    let responders = Query::select()
+        .column(alert_responder::Column::UserId)
+        .from(alert_responder::Entity)
+        .and_where(alert_responder::Column::AlertId.eq(alert.id.as_str()))
+        .to_owned();
+    let mut query = notification_rule::Entity::find()
+        .filter(notification_rule::Column::UserId.in_subquery(responders))
+        .filter(notification_rule::Column::OnStatusChange.eq(true));
+    if let Some(actor_id) = actor.user_id() {
+        query = query.filter(notification_rule::Column::UserId.ne(actor_id));
+    }
+    let rules = query
+        .order_by_asc(notification_rule::Column::Id)
+        .all(conn)
+        .await?;
     let headline = match event {
         Event::Accepted => format!("Alert accepted by {}", actor.label()),
         _ => format!("Alert resolved by {}", actor.label()),
     };
-    enqueue(txn, alert_id, &responders, event, &headline, true).await
+    enqueue(alert, &rules, event, &headline, rows);
+    Ok(())
 }
 
 // -- delivery ---------------------------------------------------------------------------------

@@ -291,6 +291,18 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<escalation_policy::Model>, 
         .await?)
 }
 
+/// The live policy whose routing key is `key`: where a routed alert goes.
+pub async fn by_routing_key<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    key: &str,
+) -> Result<Option<escalation_policy::Model>, AppError> {
+    Ok(escalation_policy::Entity::find()
+        .filter(escalation_policy::Column::RoutingKey.eq(key))
+        .filter(escalation_policy::Column::DeletedAt.is_null())
+        .one(conn)
+        .await?)
+}
+
 /// Any policy, deleted ones included: what a resolved alert was handled by.
 pub async fn get_any(db: &Db, id: &str) -> Result<Option<escalation_policy::Model>, AppError> {
     Ok(escalation_policy::Entity::find_by_id(id.to_string())

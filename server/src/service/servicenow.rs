@@ -1,15 +1,19 @@
 //! The ServiceNow connection of an alert source: configuring it and checking it against the
 //! instance.
 
+use std::collections::{BTreeMap, HashMap};
+
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use secrecy::SecretString;
+use serde_json::Value;
 
 use super::{now, sources};
 use crate::db::Db;
+use crate::domain::{Priority, PriorityMapping, is_field_name};
 use crate::entity::servicenow_connection;
 use crate::error::AppError;
 use crate::secrets::Cipher;
-use crate::servicenow::client::{Client, Connector, SnError, TableQuery};
+use crate::servicenow::client::{Client, Connector, Record, SnError, TableQuery};
 
 /// The tables Glidepath reads; the API user needs read access to each.
 pub const REQUIRED_TABLES: [&str; 6] = [
@@ -96,7 +100,12 @@ pub async fn configure(
     let at = now();
     let saved = match existing {
         Some(row) => {
+            // Another instance has other incidents: its poll starts afresh.
+            let moved = row.instance_url != instance_url;
             let mut active: servicenow_connection::ActiveModel = row.into();
+            if moved {
+                active.poll_watermark = Set(None);
+            }
             active.instance_url = Set(instance_url);
             active.username = Set(username);
             if let Some(p) = password {
@@ -134,6 +143,9 @@ pub async fn configure(
                 publish_reroute: Set(true),
                 close_code: Set(close_code.flatten()),
                 journal_lease_until: Set(None),
+                poll_watermark: Set(None),
+                poll_next_at: Set(None),
+                poll_lease_until: Set(None),
             }
             .insert(&db.write)
             .await?
@@ -221,4 +233,340 @@ pub async fn test_connection(
             ),
         })
     }
+}
+
+/// What an inbound event needs from the source's connection: the priority mapping and the routing
+/// field. Without a connection, the defaults.
+#[derive(Default)]
+pub struct InboundSettings {
+    pub priority_mapping: PriorityMapping,
+    pub routing_field: Option<String>,
+    /// The connection itself, for the updates a new alert sends back (its level-1 assignee).
+    pub connection: Option<servicenow_connection::Model>,
+}
+
+pub async fn inbound_settings(db: &Db, source_id: &str) -> Result<InboundSettings, AppError> {
+    let Some(conn) = get(db, source_id).await? else {
+        return Ok(InboundSettings::default());
+    };
+    let overrides = stored_mapping(&conn).into_iter().collect();
+    Ok(InboundSettings {
+        priority_mapping: PriorityMapping::with_overrides(overrides),
+        routing_field: conn.routing_field.clone(),
+        connection: Some(conn),
+    })
+}
+
+/// The stored mapping, sorted by ServiceNow value. A row that does not parse (written by hand)
+/// counts as no mapping, so events still get the default rule.
+pub fn stored_mapping(conn: &servicenow_connection::Model) -> Vec<(String, Priority)> {
+    let Some(raw) = &conn.priority_mapping else {
+        return Vec::new();
+    };
+    match serde_json::from_str::<BTreeMap<String, String>>(raw) {
+        Ok(map) => map
+            .into_iter()
+            .filter_map(|(value, p)| Priority::parse(&p).map(|p| (value, p)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(source = %conn.alert_source_id, error = %e, "unreadable priority mapping; using the default");
+            Vec::new()
+        }
+    }
+}
+
+/// One choice of a choice list (`sys_choice`).
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+fn text(row: &Record, field: &str) -> String {
+    match row.get(field) {
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Object(reference)) => reference
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Rows read from an instance are capped: a misconfigured query must not page forever.
+const MAX_ROWS: usize = 1000;
+const PAGE: u32 = 200;
+
+/// The incident priority choices, one per value: the rows repeat per language, the `en` one is
+/// kept (or the first seen when a value has no `en` row); sorted by value, numerically when both
+/// are numbers.
+pub async fn priorities(
+    db: &Db,
+    cipher: &Cipher,
+    connector: &Connector,
+    source_id: &str,
+) -> Result<Vec<Choice>, AppError> {
+    let client = client(db, cipher, connector, source_id).await?;
+    let query = TableQuery {
+        query: Some("name=incident^element=priority^inactive=false".into()),
+        fields: ["value", "label", "language"].map(String::from).to_vec(),
+        ..TableQuery::default()
+    };
+    let rows = client
+        .list_all("sys_choice", &query, PAGE, MAX_ROWS)
+        .await?;
+    let mut by_value: BTreeMap<String, (bool, String)> = BTreeMap::new();
+    for row in &rows {
+        let value = text(row, "value");
+        if value.is_empty() {
+            continue;
+        }
+        let english = matches!(text(row, "language").as_str(), "en" | "");
+        let label = text(row, "label");
+        match by_value.get(&value) {
+            Some((true, _)) => {}
+            Some((false, _)) if !english => {}
+            _ => {
+                by_value.insert(value, (english, label));
+            }
+        }
+    }
+    let mut choices: Vec<Choice> = by_value
+        .into_iter()
+        .map(|(value, (_, label))| Choice { value, label })
+        .collect();
+    choices.sort_by(
+        |a, b| match (a.value.parse::<i64>(), b.value.parse::<i64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => a.value.cmp(&b.value),
+        },
+    );
+    Ok(choices)
+}
+
+async fn connection(db: &Db, source_id: &str) -> Result<servicenow_connection::Model, AppError> {
+    if sources::get(db, source_id).await?.is_none() {
+        return Err(AppError::NotFound("alert source"));
+    }
+    get(db, source_id)
+        .await?
+        .ok_or(AppError::NotFound("ServiceNow connection"))
+}
+
+/// Stores which alert priority each ServiceNow priority value gets. Every value must be one of
+/// the instance's current priority choices (read from it), each at most once; an empty list
+/// returns to the default rule. Values left out keep the default.
+pub async fn set_priority_mapping(
+    db: &Db,
+    cipher: &Cipher,
+    connector: &Connector,
+    source_id: &str,
+    mappings: Vec<(String, Priority)>,
+) -> Result<(), AppError> {
+    let conn = connection(db, source_id).await?;
+    if mappings.len() > 100 {
+        return Err(AppError::validation("mappings", "at most 100 entries"));
+    }
+    let mut map = BTreeMap::new();
+    for (value, priority) in mappings {
+        let value = value.trim().to_string();
+        if map.insert(value.clone(), priority.as_str()).is_some() {
+            return Err(AppError::validation(
+                "mappings",
+                format!("ServiceNow priority {value:?} is mapped twice"),
+            ));
+        }
+    }
+    if !map.is_empty() {
+        let known = priorities(db, cipher, connector, source_id).await?;
+        if let Some(unknown) = map.keys().find(|v| !known.iter().any(|c| &c.value == *v)) {
+            let values: Vec<&str> = known.iter().map(|c| c.value.as_str()).collect();
+            return Err(AppError::validation(
+                "mappings",
+                format!(
+                    "{unknown:?} is not an incident priority of the instance (it has {})",
+                    values.join(", ")
+                ),
+            ));
+        }
+    }
+    let stored = if map.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&map).map_err(anyhow::Error::from)?)
+    };
+    let mut active: servicenow_connection::ActiveModel = conn.into();
+    active.priority_mapping = Set(stored);
+    active.updated_at = Set(now());
+    active.update(&db.write).await?;
+    Ok(())
+}
+
+/// Picks the incident field whose value routes new alerts (`None` stops routing). Only the
+/// name's form is checked: the instance need not be reachable to change it.
+pub async fn set_routing_field(
+    db: &Db,
+    source_id: &str,
+    field: Option<String>,
+) -> Result<(), AppError> {
+    let conn = connection(db, source_id).await?;
+    let field = field
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty());
+    if let Some(f) = &field
+        && !is_field_name(f)
+    {
+        return Err(AppError::validation(
+            "field",
+            "must be a ServiceNow field name: lower-case letters, digits and underscores, starting with a letter (e.g. assignment_group)",
+        ));
+    }
+    let mut active: servicenow_connection::ActiveModel = conn.into();
+    active.routing_field = Set(field);
+    active.updated_at = Set(now());
+    active.update(&db.write).await?;
+    Ok(())
+}
+
+/// One incident field from the dictionary.
+pub struct Field {
+    pub name: String,
+    pub label: String,
+    pub kind: String,
+    /// The table a reference field points at.
+    pub reference: Option<String>,
+}
+
+/// Dictionary rows of incident and task, incident's own winning over the task field it
+/// overrides; collection rows (no element) are skipped.
+async fn dictionary(client: &Client) -> Result<HashMap<String, Field>, SnError> {
+    let query = TableQuery {
+        query: Some("name=incident^ORname=task".into()),
+        fields: [
+            "name",
+            "element",
+            "column_label",
+            "internal_type",
+            "reference",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..TableQuery::default()
+    };
+    let rows = client
+        .list_all("sys_dictionary", &query, PAGE, 5 * MAX_ROWS)
+        .await?;
+    let mut fields: HashMap<String, (bool, Field)> = HashMap::new();
+    for row in &rows {
+        let name = text(row, "element");
+        if name.is_empty() {
+            continue;
+        }
+        let own = text(row, "name") == "incident";
+        if fields.get(&name).is_some_and(|(was_own, _)| *was_own) && !own {
+            continue;
+        }
+        let label = text(row, "column_label");
+        let reference = Some(text(row, "reference")).filter(|r| !r.is_empty());
+        let field = Field {
+            label: if label.is_empty() {
+                name.clone()
+            } else {
+                label
+            },
+            kind: text(row, "internal_type"),
+            reference,
+            name: name.clone(),
+        };
+        fields.insert(name, (own, field));
+    }
+    Ok(fields.into_iter().map(|(k, (_, f))| (k, f)).collect())
+}
+
+/// The incident's fields (its own and those inherited from task), sorted by label.
+pub async fn fields(
+    db: &Db,
+    cipher: &Cipher,
+    connector: &Connector,
+    source_id: &str,
+) -> Result<Vec<Field>, AppError> {
+    let client = client(db, cipher, connector, source_id).await?;
+    let mut fields: Vec<Field> = dictionary(&client).await?.into_values().collect();
+    fields.sort_by(|a, b| {
+        a.label
+            .to_lowercase()
+            .cmp(&b.label.to_lowercase())
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(fields)
+}
+
+/// A record a reference field can point at.
+pub struct ReferenceOption {
+    pub sys_id: String,
+    pub name: String,
+}
+
+/// The records the reference field `field` of incident can point at (its dictionary `reference`
+/// table), up to 1000, sorted by name: so a policy's routing key can be picked by group name.
+pub async fn reference_options(
+    db: &Db,
+    cipher: &Cipher,
+    connector: &Connector,
+    source_id: &str,
+    field: &str,
+) -> Result<Vec<ReferenceOption>, AppError> {
+    let field = field.trim();
+    if !is_field_name(field) {
+        return Err(AppError::validation(
+            "field",
+            "must be a ServiceNow field name (e.g. assignment_group)",
+        ));
+    }
+    let client = client(db, cipher, connector, source_id).await?;
+    let dictionary = dictionary(&client).await?;
+    let Some(found) = dictionary.get(field) else {
+        return Err(AppError::validation(
+            "field",
+            format!("incident has no field {field}"),
+        ));
+    };
+    let Some(table) = found.reference.as_deref().filter(|t| is_field_name(t)) else {
+        return Err(AppError::validation(
+            "field",
+            format!("{field} is not a reference field"),
+        ));
+    };
+    let query = TableQuery {
+        query: Some("ORDERBYname".into()),
+        fields: vec!["sys_id".into(), "name".into()],
+        ..TableQuery::default()
+    };
+    let rows = client.list_all(table, &query, PAGE, MAX_ROWS).await?;
+    let mut options: Vec<ReferenceOption> = rows
+        .iter()
+        .filter_map(|row| {
+            let sys_id = text(row, "sys_id");
+            if sys_id.is_empty() {
+                return None;
+            }
+            let name = text(row, "name");
+            Some(ReferenceOption {
+                name: if name.is_empty() {
+                    sys_id.clone()
+                } else {
+                    name
+                },
+                sys_id,
+            })
+        })
+        .collect();
+    options.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then_with(|| a.sys_id.cmp(&b.sys_id))
+    });
+    Ok(options)
 }

@@ -1,13 +1,17 @@
 //! Alert sources: where events come from and which escalation policy gets their alerts.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     auth::{hash_token, random_token},
     new_id, now, policies,
 };
 use crate::db::Db;
+use crate::domain::webhook_auth::{
+    Presented, WebhookAuthKind, basic_matches, bearer_matches, check_password, check_token,
+    check_username,
+};
 use crate::entity::alert_source;
 use crate::error::AppError;
 use crate::secrets::Cipher;
@@ -50,6 +54,9 @@ pub async fn create(
         integration_type: Set(SERVICENOW.to_string()),
         escalation_policy_id: Set(input.escalation_policy_id),
         created_at: Set(now()),
+        webhook_auth_kind: Set(WebhookAuthKind::None.as_str().into()),
+        webhook_auth_username: Set(None),
+        webhook_auth_secret_encrypted: Set(None),
     }
     .insert(&db.write)
     .await?)
@@ -84,4 +91,124 @@ pub fn integration_key(
     source: &alert_source::Model,
 ) -> Result<SecretString, AppError> {
     Ok(cipher.decrypt(&source.integration_key_encrypted, &key_context(&source.id))?)
+}
+
+/// The associated data binding an encrypted webhook password or token to its alert source.
+pub fn webhook_secret_context(source_id: &str) -> String {
+    format!("alert_source.webhook_auth:{source_id}")
+}
+
+/// What the webhook requires besides the integration key.
+pub enum WebhookAuth {
+    None,
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    Bearer {
+        token: SecretString,
+    },
+}
+
+impl WebhookAuth {
+    pub fn kind(&self) -> WebhookAuthKind {
+        match self {
+            WebhookAuth::None => WebhookAuthKind::None,
+            WebhookAuth::Basic { .. } => WebhookAuthKind::Basic,
+            WebhookAuth::Bearer { .. } => WebhookAuthKind::Bearer,
+        }
+    }
+}
+
+pub fn webhook_auth_kind(source: &alert_source::Model) -> Result<WebhookAuthKind, AppError> {
+    WebhookAuthKind::parse(&source.webhook_auth_kind).ok_or_else(|| {
+        anyhow::anyhow!(
+            "alert source {} has unknown webhook auth kind {}",
+            source.id,
+            source.webhook_auth_kind
+        )
+        .into()
+    })
+}
+
+/// The source's webhook authentication with its secret decrypted (for the check and the script).
+pub fn webhook_auth(
+    cipher: &Cipher,
+    source: &alert_source::Model,
+) -> Result<WebhookAuth, AppError> {
+    let kind = webhook_auth_kind(source)?;
+    if kind == WebhookAuthKind::None {
+        return Ok(WebhookAuth::None);
+    }
+    let encrypted = source
+        .webhook_auth_secret_encrypted
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("alert source {} has no webhook secret", source.id))?;
+    let secret = cipher.decrypt(encrypted, &webhook_secret_context(&source.id))?;
+    Ok(match kind {
+        WebhookAuthKind::Basic => WebhookAuth::Basic {
+            username: source.webhook_auth_username.clone().unwrap_or_default(),
+            password: secret,
+        },
+        _ => WebhookAuth::Bearer { token: secret },
+    })
+}
+
+/// Whether a webhook request may proceed; `Err` says why not (for the 401 answer). Secrets are
+/// compared in constant time.
+pub fn check_webhook_auth(
+    cipher: &Cipher,
+    source: &alert_source::Model,
+    authorization: Option<&str>,
+) -> Result<Result<(), &'static str>, AppError> {
+    let expected = webhook_auth(cipher, source)?;
+    let presented = authorization.and_then(Presented::parse);
+    let ok = match &expected {
+        WebhookAuth::None => return Ok(Ok(())),
+        WebhookAuth::Basic { username, password } => {
+            basic_matches(username, password.expose_secret(), presented.as_ref())
+        }
+        WebhookAuth::Bearer { token } => bearer_matches(token.expose_secret(), presented.as_ref()),
+    };
+    Ok(match (ok, authorization) {
+        (true, _) => Ok(()),
+        (false, None) => Err(match expected.kind() {
+            WebhookAuthKind::Basic => "this webhook requires HTTP Basic credentials",
+            _ => "this webhook requires a bearer token",
+        }),
+        (false, Some(_)) => Err("the webhook credentials are wrong"),
+    })
+}
+
+/// Sets (or with `None` removes) the source's webhook authentication; the secret is encrypted.
+pub async fn set_webhook_auth(
+    db: &Db,
+    cipher: &Cipher,
+    source_id: &str,
+    auth: WebhookAuth,
+) -> Result<alert_source::Model, AppError> {
+    let Some(source) = get(db, source_id).await? else {
+        return Err(AppError::NotFound("alert source"));
+    };
+    let context = webhook_secret_context(source_id);
+    let (username, secret) = match &auth {
+        WebhookAuth::None => (None, None),
+        WebhookAuth::Basic { username, password } => {
+            let username = username.trim();
+            check_username(username).map_err(|r| AppError::validation("username", r))?;
+            check_password(password.expose_secret())
+                .map_err(|r| AppError::validation("password", r))?;
+            let sealed = cipher.encrypt(password.expose_secret(), &context)?;
+            (Some(username.to_string()), Some(sealed))
+        }
+        WebhookAuth::Bearer { token } => {
+            check_token(token.expose_secret()).map_err(|r| AppError::validation("token", r))?;
+            (None, Some(cipher.encrypt(token.expose_secret(), &context)?))
+        }
+    };
+    let mut active: alert_source::ActiveModel = source.into();
+    active.webhook_auth_kind = Set(auth.kind().as_str().into());
+    active.webhook_auth_username = Set(username);
+    active.webhook_auth_secret_encrypted = Set(secret);
+    Ok(active.update(&db.write).await?)
 }

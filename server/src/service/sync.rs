@@ -4,27 +4,26 @@
 //! what each change writes, records how each attempt went, recognises the webhook echo of our
 //! own updates, and answers the sync questions GraphQL asks.
 //!
-//! A change that came from ServiceNow (the webhook, the journal poll) never calls [`enqueue`], so
-//! nothing is ever written back to where it came from.
+//! A change that came from ServiceNow (the webhook, the reconciliation poll, the journal poll)
+//! queues nothing: its rows are collected with [`Rows::from_servicenow`](super::rows::Rows), which
+//! drops every update, so nothing is ever written back to where it came from.
 
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, Set,
-    sea_query::{Expr, Query},
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set, sea_query::Expr,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
 use super::alerts::{append_log, log_kind};
-use super::{Actor, Caller, new_id, now, outbox};
+use super::{Actor, Caller, new_id, now, outbox, servicenow};
 use crate::db::{Db, for_update};
-use crate::domain::{Incident, Priority};
-use crate::entity::{
-    alert, escalation_policy, servicenow_connection, servicenow_sync_update as row, user,
-};
+use crate::domain::{Incident, Priority, PriorityMapping};
+use crate::entity::{alert, servicenow_connection, servicenow_sync_update as row, user};
 use crate::error::AppError;
 
 pub const SYNCED: &str = "SYNCED";
@@ -43,25 +42,69 @@ pub mod kind {
     pub const RESOLVE: &str = "RESOLVE";
 }
 
-/// A change made in Glidepath that may be written to the incident.
-pub enum Change<'a> {
+/// A change made in Glidepath that may be written to the incident, with what its update needs
+/// from the moment it was made.
+pub enum Change {
     Accept {
-        user_id: &'a str,
+        user: UserRef,
     },
     Comment {
-        body: &'a str,
+        body: String,
     },
     RaisePriority,
     Reroute {
-        policy_id: &'a str,
+        /// The new policy's routing key.
+        routing_key: Option<String>,
     },
     Assign {
-        user_id: &'a str,
+        user: UserRef,
     },
     Resolve {
-        user_id: &'a str,
-        comment: Option<&'a str>,
+        user_id: String,
+        comment: Option<String>,
     },
+}
+
+/// The Glidepath user an update assigns the incident to (mapped to a `sys_user` by e-mail when
+/// it is sent).
+pub struct UserRef {
+    pub id: String,
+    pub email: String,
+}
+
+impl UserRef {
+    pub fn of(u: &user::Model) -> UserRef {
+        UserRef {
+            id: u.id.clone(),
+            email: u.email.clone(),
+        }
+    }
+}
+
+/// An update decided while an alert change is made, collected by [`Rows`](super::rows::Rows)
+/// and turned into an outbox row (or into nothing, without a bidirectional connection that
+/// publishes its kind) when the rows are written, in the change's transaction. Its id is taken
+/// when it is decided, so the updates of one alert keep the order in which they were made.
+pub struct Pending {
+    id: String,
+    alert_id: String,
+    alert_source_id: String,
+    incident_sys_id: String,
+    ticket_state: i32,
+    change: Change,
+}
+
+impl Pending {
+    pub fn new(alert: &alert::Model, change: Change) -> Pending {
+        Pending {
+            id: new_id(),
+            alert_id: alert.id.clone(),
+            alert_source_id: alert.alert_source_id.clone(),
+            incident_sys_id: alert.alert_key.clone(),
+            ticket_state: alert.ticket_state,
+            change,
+        }
+    }
 }
 
 static WORK: LazyLock<Notify> = LazyLock::new(Notify::new);
@@ -100,7 +143,7 @@ impl PublishFilters {
         }
     }
 
-    fn allows(&self, change: &Change<'_>) -> bool {
+    fn allows(&self, change: &Change) -> bool {
         match change {
             Change::Accept { .. } => self.accept,
             Change::Comment { .. } => self.comment,
@@ -122,44 +165,15 @@ const LOOKUP: [(&str, &str, &str); 5] = [
 ];
 
 /// The `impact` and `urgency` that make ServiceNow compute the most urgent priority the source
-/// maps to HIGH. `mapping` is the connection's stored priority mapping: a JSON list of
-/// `{serviceNowPriority, alertPriority}` (or an object `{priority: HIGH|LOW}`); without one, 1
-/// and 2 are HIGH, so impact 1 and urgency 1 (priority 1).
-pub fn high_priority_fields(mapping: Option<&str>) -> (&'static str, &'static str) {
-    let high: Vec<String> = mapping
-        .and_then(|m| serde_json::from_str::<Value>(m).ok())
-        .map(|v| high_values(&v))
-        .unwrap_or_default();
+/// maps to HIGH (its stored mapping over the default, see [`PriorityMapping`]): without a
+/// mapping, 1 and 2 are HIGH, so impact 1 and urgency 1 (priority 1). A mapping with no HIGH
+/// value at all raises to priority 1 too.
+pub fn high_priority_fields(mapping: &PriorityMapping) -> (&'static str, &'static str) {
     LOOKUP
         .iter()
-        .find(|(p, _, _)| high.is_empty() || high.iter().any(|h| h == p))
+        .find(|(p, _, _)| mapping.map(Some(p)) == Priority::High)
         .map(|(_, impact, urgency)| (*impact, *urgency))
         .unwrap_or(("1", "1"))
-}
-
-fn high_values(mapping: &Value) -> Vec<String> {
-    let is_high = |v: Option<&Value>| {
-        v.and_then(Value::as_str)
-            .is_some_and(|p| p.eq_ignore_ascii_case(Priority::High.as_str()))
-    };
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    match mapping {
-        Value::Array(items) => items
-            .iter()
-            .filter(|i| is_high(i.get("alertPriority")))
-            .filter_map(|i| i.get("serviceNowPriority").and_then(text))
-            .collect(),
-        Value::Object(map) => map
-            .iter()
-            .filter(|(_, v)| is_high(Some(v)))
-            .map(|(k, _)| k.trim().to_string())
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// A routing key that can be written to a reference field: a sys_id.
@@ -167,45 +181,70 @@ fn is_sys_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Queues the incident update for `change`, in the caller's transaction, when the alert's source
-/// has a bidirectional connection that publishes this kind of change. Does nothing otherwise.
-pub async fn enqueue(
-    txn: &DatabaseTransaction,
-    alert_id: &str,
-    change: Change<'_>,
-) -> Result<(), AppError> {
-    // One statement for the common case of a source without a bidirectional connection: this
-    // runs inside every escalation step, on the webhook's path too.
-    let source_of_alert = Query::select()
-        .column(alert::Column::AlertSourceId)
-        .from(alert::Entity)
-        .and_where(alert::Column::Id.eq(alert_id))
-        .to_owned();
-    let Some(conn) = servicenow_connection::Entity::find()
-        .filter(servicenow_connection::Column::AlertSourceId.in_subquery(source_of_alert))
-        .filter(servicenow_connection::Column::Bidirectional.eq(true))
-        .one(txn)
-        .await?
-    else {
-        return Ok(());
-    };
-    if !PublishFilters::of(&conn).allows(&change) {
-        return Ok(());
+/// The outbox rows of `pending`, for the alerts whose source has a bidirectional connection that
+/// publishes the kind of change; the others are dropped. `known` is the connection of one source
+/// (or `None` when it has none) when the caller read it already: then nothing is read for it.
+pub async fn outbox_rows<C: ConnectionTrait>(
+    conn: &C,
+    pending: Vec<Pending>,
+    known: Option<(&str, Option<&servicenow_connection::Model>)>,
+) -> Result<Vec<row::ActiveModel>, AppError> {
+    if pending.is_empty() {
+        return Ok(Vec::new());
     }
-    let Some(alert) = alert::Entity::find_by_id(alert_id.to_string())
-        .one(txn)
-        .await?
-    else {
-        return Ok(());
-    };
+    let mut connections: Vec<servicenow_connection::Model> = Vec::new();
+    let unknown: BTreeSet<&str> = pending
+        .iter()
+        .map(|p| p.alert_source_id.as_str())
+        .filter(|s| known.is_none_or(|(k, _)| k != *s))
+        .collect();
+    if let Some((_, Some(c))) = known
+        && c.bidirectional
+    {
+        connections.push(c.clone());
+    }
+    if !unknown.is_empty() {
+        // One statement, and none at all for the source the caller read already.
+        connections.extend(
+            servicenow_connection::Entity::find()
+                .filter(servicenow_connection::Column::AlertSourceId.is_in(unknown))
+                .filter(servicenow_connection::Column::Bidirectional.eq(true))
+                .all(conn)
+                .await?,
+        );
+    }
+    let mut rows = Vec::new();
+    for p in pending {
+        let Some(c) = connections
+            .iter()
+            .find(|c| c.alert_source_id == p.alert_source_id)
+        else {
+            continue;
+        };
+        if !PublishFilters::of(c).allows(&p.change) {
+            continue;
+        }
+        if let Some(row) = outbox_row(conn, c, p).await? {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// What one change writes to the incident, if anything.
+async fn outbox_row<C: ConnectionTrait>(
+    conn: &C,
+    c: &servicenow_connection::Model,
+    p: Pending,
+) -> Result<Option<row::ActiveModel>, AppError> {
     let mut fields = Map::new();
     let mut assign_to = None;
-    let kind = match change {
-        Change::Accept { user_id } => {
-            if alert.ticket_state < 2 {
+    let kind = match p.change {
+        Change::Accept { user } => {
+            if p.ticket_state < 2 {
                 fields.insert("state".into(), json!("2"));
             }
-            assign_to = Some(user_id);
+            assign_to = Some(user);
             kind::ACCEPT
         }
         Change::Comment { body } => {
@@ -213,46 +252,44 @@ pub async fn enqueue(
             kind::COMMENT
         }
         Change::RaisePriority => {
-            let (impact, urgency) = high_priority_fields(conn.priority_mapping.as_deref());
+            let mapping = PriorityMapping::with_overrides(
+                servicenow::stored_mapping(c).into_iter().collect(),
+            );
+            let (impact, urgency) = high_priority_fields(&mapping);
             fields.insert("impact".into(), json!(impact));
             fields.insert("urgency".into(), json!(urgency));
             kind::PRIORITY
         }
-        Change::Reroute { policy_id } => {
-            if conn.routing_field.as_deref() != Some("assignment_group") {
-                return Ok(());
+        Change::Reroute { routing_key } => {
+            if c.routing_field.as_deref() != Some("assignment_group") {
+                return Ok(None);
             }
-            let group = escalation_policy::Entity::find_by_id(policy_id.to_string())
-                .one(txn)
-                .await?
-                .and_then(|p| p.routing_key)
-                .filter(|k| is_sys_id(k));
-            let Some(group) = group else {
-                return Ok(());
+            let Some(group) = routing_key.filter(|k| is_sys_id(k)) else {
+                return Ok(None);
             };
             fields.insert("assignment_group".into(), json!(group));
             kind::REROUTE
         }
-        Change::Assign { user_id } => {
-            assign_to = Some(user_id);
+        Change::Assign { user } => {
+            assign_to = Some(user);
             kind::ASSIGN
         }
         Change::Resolve { user_id, comment } => {
-            if matches!(alert.ticket_state, 6..=8) {
-                return Ok(());
+            if matches!(p.ticket_state, 6..=8) {
+                return Ok(None);
             }
             let notes = match comment {
-                Some(c) => c.to_string(),
+                Some(c) => c,
                 None => {
-                    let who = user::Entity::find_by_id(user_id.to_string())
-                        .one(txn)
+                    let who = user::Entity::find_by_id(user_id)
+                        .one(conn)
                         .await?
                         .map(|u| format!("{} ({})", u.name, u.email))
                         .unwrap_or_else(|| "a Glidepath user".into());
                     format!("Resolved in Glidepath by {who}")
                 }
             };
-            let code = conn
+            let code = c
                 .close_code
                 .clone()
                 .unwrap_or_else(|| DEFAULT_CLOSE_CODE.into());
@@ -263,11 +300,7 @@ pub async fn enqueue(
         }
     };
     let mut payload = json!({ "fields": fields });
-    if let Some(user_id) = assign_to
-        && let Some(u) = user::Entity::find_by_id(user_id.to_string())
-            .one(txn)
-            .await?
-    {
+    if let Some(u) = assign_to {
         payload["assignTo"] = json!({ "userId": u.id, "email": u.email });
     }
     let written_state = fields
@@ -275,11 +308,11 @@ pub async fn enqueue(
         .and_then(Value::as_str)
         .and_then(|s| s.parse::<i32>().ok());
     let at = now();
-    row::ActiveModel {
-        id: Set(new_id()),
-        alert_id: Set(alert.id.clone()),
-        alert_source_id: Set(alert.alert_source_id.clone()),
-        incident_sys_id: Set(alert.alert_key.clone()),
+    Ok(Some(row::ActiveModel {
+        id: Set(p.id),
+        alert_id: Set(p.alert_id),
+        alert_source_id: Set(p.alert_source_id),
+        incident_sys_id: Set(p.incident_sys_id),
         kind: Set(kind.into()),
         payload: Set(payload.to_string()),
         written_state: Set(written_state),
@@ -290,10 +323,7 @@ pub async fn enqueue(
         created_at: Set(at),
         updated_at: Set(at),
         delivered_at: Set(None),
-    }
-    .insert(txn)
-    .await?;
-    Ok(())
+    }))
 }
 
 // -- delivery ---------------------------------------------------------------------------------
@@ -603,20 +633,33 @@ pub async fn set_publish_filters(
 mod tests {
     use super::*;
 
+    fn mapping(pairs: &[(&str, Priority)]) -> PriorityMapping {
+        PriorityMapping::with_overrides(pairs.iter().map(|(v, p)| (v.to_string(), *p)).collect())
+    }
+
     #[test]
     fn default_mapping_raises_to_priority_one() {
-        assert_eq!(high_priority_fields(None), ("1", "1"));
-        assert_eq!(high_priority_fields(Some("not json")), ("1", "1"));
+        assert_eq!(
+            high_priority_fields(&PriorityMapping::default()),
+            ("1", "1")
+        );
     }
 
     #[test]
     fn stored_mapping_picks_its_most_urgent_high_priority() {
-        let list = r#"[{"serviceNowPriority":"1","alertPriority":"LOW"},
-                       {"serviceNowPriority":"2","alertPriority":"HIGH"},
-                       {"serviceNowPriority":"3","alertPriority":"HIGH"}]"#;
-        assert_eq!(high_priority_fields(Some(list)), ("1", "2"));
-        let object = r#"{"1":"LOW","2":"LOW","3":"HIGH"}"#;
-        assert_eq!(high_priority_fields(Some(object)), ("2", "2"));
+        let m = mapping(&[("1", Priority::Low), ("2", Priority::High)]);
+        assert_eq!(high_priority_fields(&m), ("1", "2"));
+        let m = mapping(&[
+            ("1", Priority::Low),
+            ("2", Priority::Low),
+            ("3", Priority::High),
+        ]);
+        assert_eq!(high_priority_fields(&m), ("2", "2"));
+        // Values the mapping leaves out keep the default: 1 is still HIGH.
+        let m = mapping(&[("3", Priority::High)]);
+        assert_eq!(high_priority_fields(&m), ("1", "1"));
+        let none = mapping(&[("1", Priority::Low), ("2", Priority::Low)]);
+        assert_eq!(high_priority_fields(&none), ("1", "1"));
     }
 
     #[test]

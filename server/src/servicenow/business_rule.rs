@@ -6,10 +6,31 @@
 //! endpoint, method and body, and closes every brace. A failed delivery is logged in ServiceNow's
 //! system log (`gs.error`), since a business rule's HTTP call is fire-and-forget.
 
-/// The complete script with the webhook URL filled in.
-pub fn script(webhook_url: &str) -> String {
-    // A JSON string literal is a valid JavaScript string literal, so the URL cannot break out.
-    let url = serde_json::to_string(webhook_url).unwrap_or_else(|_| "\"\"".into());
+use secrecy::ExposeSecret;
+
+use crate::service::sources::WebhookAuth;
+
+/// A JSON string literal is a valid JavaScript string literal, so no value can break out of it.
+fn js_string(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The complete script with the webhook URL, and the webhook credentials when the alert source
+/// requires them, filled in.
+pub fn script(webhook_url: &str, auth: &WebhookAuth) -> String {
+    let url = js_string(webhook_url);
+    let credentials = match auth {
+        WebhookAuth::None => String::new(),
+        WebhookAuth::Basic { username, password } => format!(
+            "\n    request.setBasicAuth({}, {});",
+            js_string(username),
+            js_string(password.expose_secret())
+        ),
+        WebhookAuth::Bearer { token } => format!(
+            "\n    request.setRequestHeader(\"Authorization\", {});",
+            js_string(&format!("Bearer {}", token.expose_secret()))
+        ),
+    };
     format!(
         r#"(function executeRule(current, previous /*null when async*/) {{
 
@@ -34,7 +55,7 @@ pub fn script(webhook_url: &str) -> String {
     request.setHttpMethod("post");
     request.setRequestHeader("Accept", "application/json");
     request.setRequestHeader("Content-Type", "application/json");
-    request.setRequestBody(body);
+    request.setRequestBody(body);{credentials}
 
     try {{
         var response = request.execute();
@@ -57,7 +78,10 @@ mod tests {
 
     #[test]
     fn url_is_embedded_as_a_string_literal() {
-        let s = script("https://g.example.com/api/v1/events/servicenow/k\"ey");
+        let s = script(
+            "https://g.example.com/api/v1/events/servicenow/k\"ey",
+            &WebhookAuth::None,
+        );
         assert!(s.contains(
             r#"var glidepathUrl = "https://g.example.com/api/v1/events/servicenow/k\"ey";"#
         ));
@@ -70,5 +94,27 @@ mod tests {
             assert!(s.contains(call), "{call}");
         }
         assert_eq!(s.matches('{').count(), s.matches('}').count());
+        assert!(!s.contains("setBasicAuth") && !s.contains("Authorization"));
+    }
+
+    #[test]
+    fn credentials_are_embedded_as_string_literals() {
+        let basic = WebhookAuth::Basic {
+            username: "sn\"user".into(),
+            password: "pa\"ss".to_string().into(),
+        };
+        let s = script("https://g.example.com/x", &basic);
+        assert!(
+            s.contains(r#"request.setBasicAuth("sn\"user", "pa\"ss");"#),
+            "{s}"
+        );
+        let bearer = WebhookAuth::Bearer {
+            token: "tok\"en".to_string().into(),
+        };
+        let s = script("https://g.example.com/x", &bearer);
+        assert!(
+            s.contains(r#"request.setRequestHeader("Authorization", "Bearer tok\"en");"#),
+            "{s}"
+        );
     }
 }

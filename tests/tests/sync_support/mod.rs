@@ -9,8 +9,6 @@ use glidepath_tests::*;
 use serde_json::{Value, json};
 use servicenow_sim::{Config, Record, RunningSimulator, Simulator};
 
-pub const SIM_USER: &str = "glidepath";
-pub const SIM_PASSWORD: &str = "glidepath-secret";
 /// The simulator's `admin` user has the e-mail of the tests' admin.
 pub const SIM_ADMIN_SYS_ID: &str = "6816f79cc0a8016401c5a33be04be442";
 
@@ -151,16 +149,19 @@ impl World {
             .clone()
     }
 
-    /// Waits until every queued update of the alert is settled (SYNCED or FAILED).
+    /// Waits until every queued update of the alert is settled (SYNCED or FAILED). The two
+    /// fields are read one after the other, so both must say so: an update settling in between
+    /// would otherwise leave a PENDING `syncStatus` beside settled `syncUpdates`.
     pub async fn settled(&self, alert_id: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let sync = self.sync(alert_id).await;
-            let pending = sync["syncUpdates"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|u| u["state"] == "PENDING");
+            let pending = sync["syncStatus"]["state"] == "PENDING"
+                || sync["syncUpdates"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|u| u["state"] == "PENDING");
             if !pending && !sync["syncStatus"].is_null() {
                 return sync;
             }

@@ -1,0 +1,163 @@
+//! `glidepath serve --demo`: the server with a simulated ServiceNow instance wired in, so a
+//! newcomer can watch an incident become an alert (and follow its lifecycle) with no instance.
+//!
+//! The simulator runs in the same process (`servicenow-sim`). Before the server is built, the
+//! configuration is adjusted: a demo SQLite file unless a database URL was given, a known admin
+//! password unless one was given, and loopback plain-http instances allowed. After it is built,
+//! an escalation policy (the admin at level 1), an alert source with a connection to the
+//! simulator, and the simulator's business rule pointing at the source's webhook are set up
+//! (reused on later starts).
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use servicenow_sim::{Config as SimConfig, RunningSimulator, Simulator};
+
+use crate::config::ServeConfig;
+use crate::service::{
+    policies,
+    servicenow::{self, ConnectionInput},
+    sources, users,
+};
+use crate::startup::Application;
+
+const DEFAULT_DATABASE: &str = "sqlite://glidepath.db";
+const DEMO_DATABASE: &str = "sqlite://glidepath-demo.db";
+const DEMO_PASSWORD: &str = "glidepath-demo";
+const SIM_USER: &str = "glidepath";
+const SIM_PASSWORD: &str = "glidepath-secret";
+const SOURCE_NAME: &str = "ServiceNow (demo simulator)";
+const POLICY_NAME: &str = "Demo on-call";
+
+/// Starts the simulator (on 127.0.0.1:8090, or a free port when that one is taken) and adjusts
+/// the configuration for it.
+pub async fn prepare(config: &mut ServeConfig) -> anyhow::Result<RunningSimulator> {
+    let mut sim_config = SimConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+        user: SIM_USER.into(),
+        password: SIM_PASSWORD.into(),
+        ..SimConfig::default()
+    };
+    let sim = match Simulator::start(sim_config.clone()).await {
+        Ok(sim) => sim,
+        Err(_) => {
+            sim_config.listen.set_port(0);
+            Simulator::start(sim_config)
+                .await
+                .context("cannot start the ServiceNow simulator")?
+        }
+    };
+    if config.database.database_url == DEFAULT_DATABASE {
+        config.database.database_url = DEMO_DATABASE.into();
+    }
+    if config.admin_password.is_none() {
+        config.admin_password = Some(SecretString::from(DEMO_PASSWORD));
+    }
+    config.allow_insecure_servicenow = true;
+    config.servicenow_hosts.push("127.0.0.1".into());
+    Ok(sim)
+}
+
+/// Creates (or finds) the demo policy, alert source and connection, points the simulator's
+/// business rule at the source's webhook, and prints what to do next.
+pub async fn wire(
+    app: &Application,
+    sim: &RunningSimulator,
+    config: &ServeConfig,
+) -> anyhow::Result<()> {
+    let state = app.state();
+    let db = &state.db;
+    let fail = |what: &'static str| move |e| anyhow::anyhow!("demo: cannot {what}: {e:?}");
+    let admin = users::list(db)
+        .await
+        .map_err(fail("list users"))?
+        .into_iter()
+        .find(|u| u.email.eq_ignore_ascii_case(&config.admin_email))
+        .ok_or_else(|| anyhow::anyhow!("demo: the admin {} is missing", config.admin_email))?;
+    let existing_policy = policies::list(db)
+        .await
+        .map_err(fail("list policies"))?
+        .into_iter()
+        .find(|p| p.name == POLICY_NAME);
+    let policy = match existing_policy {
+        Some(p) => p,
+        None => policies::create(
+            db,
+            policies::NewPolicy {
+                name: POLICY_NAME.into(),
+                routing_key: None,
+                rules: vec![policies::NewRule {
+                    escalation_timeout_minutes: 5,
+                    user_ids: vec![admin.id.clone()],
+                }],
+                repeat: 0,
+            },
+        )
+        .await
+        .map_err(fail("create the policy"))?,
+    };
+    let existing_source = sources::list(db)
+        .await
+        .map_err(fail("list alert sources"))?
+        .into_iter()
+        .find(|s| s.name == SOURCE_NAME);
+    let source = match existing_source {
+        Some(s) => s,
+        None => sources::create(
+            db,
+            &state.cipher,
+            sources::NewSource {
+                name: SOURCE_NAME.into(),
+                escalation_policy_id: policy.id.clone(),
+            },
+        )
+        .await
+        .map_err(fail("create the alert source"))?,
+    };
+    servicenow::configure(
+        db,
+        &state.cipher,
+        &state.servicenow,
+        &source.id,
+        ConnectionInput {
+            instance_url: sim.url(),
+            username: SIM_USER.into(),
+            password: Some(SecretString::from(SIM_PASSWORD)),
+            bidirectional: false,
+            close_code: None,
+        },
+    )
+    .await
+    .map_err(fail("connect the alert source to the simulator"))?;
+    let key = sources::integration_key(&state.cipher, &source).map_err(fail("read the key"))?;
+    let webhook = state.webhook_url(key.expose_secret());
+    sim.state().set_webhooks(vec![webhook]);
+
+    let password = match &config.admin_password {
+        Some(p) if p.expose_secret() == DEMO_PASSWORD => DEMO_PASSWORD.to_string(),
+        _ => "(the one you set)".to_string(),
+    };
+    let base = state.public_url.as_str().trim_end_matches('/');
+    let sim_url = sim.url();
+    println!(
+        r#"
+Glidepath demo
+  web UI and GraphQL:   {base}/   (sign in as {email}, password {password})
+  ServiceNow simulator: {sim_url}   (user {SIM_USER}, password {SIM_PASSWORD})
+  database:             {database}
+
+Create an incident in the simulator; its business rule posts it to Glidepath, which pages you:
+  curl -s -u {SIM_USER}:{SIM_PASSWORD} -H 'content-type: application/json' \
+    -X POST {sim_url}/api/now/table/incident \
+    -d '{{"short_description":"Core router down","impact":"1","urgency":"1"}}'
+
+Then move it along (use the sys_id from the answer): In Progress accepts the alert, Resolved resolves it:
+  curl -s -u {SIM_USER}:{SIM_PASSWORD} -H 'content-type: application/json' \
+    -X PATCH {sim_url}/api/now/table/incident/SYS_ID -d '{{"state":"2"}}'
+"#,
+        email = config.admin_email,
+        database = config.database.database_url,
+    );
+    Ok(())
+}
