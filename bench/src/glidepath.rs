@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const ADMIN_EMAIL: &str = "bench-admin@localhost";
+pub const ADMIN_EMAIL: &str = "bench-admin@localhost";
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 /// Generous because the first start runs every migration on an empty database.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -25,6 +25,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start(bin: &Path, dir: &Path) -> Result<Self> {
+        Self::start_with(bin, dir, &[]).await
+    }
+
+    /// Like [`Server::start`] with more environment variables.
+    pub async fn start_with(bin: &Path, dir: &Path, env: &[(&str, &str)]) -> Result<Self> {
         let db_path = dir.join("glidepath.db");
         let log_path = dir.join("glidepath.log");
         let log = std::fs::File::create(&log_path)
@@ -39,6 +44,7 @@ impl Server {
             .env("GLIDEPATH_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("GLIDEPATH_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .env_remove("GLIDEPATH_PUBLIC_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -151,10 +157,26 @@ impl Server {
         client: &Client,
         level_minutes: &[i32],
     ) -> Result<String> {
-        let gql = Gql {
+        Ok(self
+            .setup_with_levels(client, level_minutes)
+            .await?
+            .webhook_url)
+    }
+
+    pub fn gql<'a>(&self, client: &'a Client) -> Gql<'a> {
+        Gql {
             client,
             url: format!("{}/graphql", self.base_url),
-        };
+        }
+    }
+
+    /// [`Server::create_alert_source`], also returning the admin's token and the source's id.
+    pub async fn setup(&self, client: &Client) -> Result<Setup> {
+        self.setup_with_levels(client, &[15]).await
+    }
+
+    async fn setup_with_levels(&self, client: &Client, level_minutes: &[i32]) -> Result<Setup> {
+        let gql = self.gql(client);
         let login = gql
             .call(
                 None,
@@ -198,14 +220,18 @@ impl Server {
                     createAlertSource(input: {
                         name: \"Bench ServiceNow\", escalationPolicyId: $policyId,
                         integrationType: SERVICENOW
-                    }) { integrationKey }
+                    }) { id integrationKey }
                 }",
                 json!({ "policyId": policy_id }),
             )
             .await
             .context("creating the alert source")?;
         let key = str_at(&source, "/createAlertSource/integrationKey")?;
-        Ok(format!("{}/api/v1/events/servicenow/{key}", self.base_url))
+        Ok(Setup {
+            token,
+            source_id: str_at(&source, "/createAlertSource/id")?,
+            webhook_url: format!("{}/api/v1/events/servicenow/{key}", self.base_url),
+        })
     }
 
     /// The server's own count of webhook outcomes, a cross-check that the load did what it
@@ -241,13 +267,19 @@ impl Server {
     }
 }
 
-struct Gql<'a> {
+pub struct Setup {
+    pub token: String,
+    pub source_id: String,
+    pub webhook_url: String,
+}
+
+pub struct Gql<'a> {
     client: &'a Client,
     url: String,
 }
 
 impl Gql<'_> {
-    async fn call(&self, token: Option<&str>, query: &str, variables: Value) -> Result<Value> {
+    pub async fn call(&self, token: Option<&str>, query: &str, variables: Value) -> Result<Value> {
         let mut request = self
             .client
             .post(&self.url)
@@ -274,7 +306,7 @@ impl Gql<'_> {
     }
 }
 
-fn str_at(value: &Value, pointer: &str) -> Result<String> {
+pub fn str_at(value: &Value, pointer: &str) -> Result<String> {
     value
         .pointer(pointer)
         .and_then(Value::as_str)

@@ -7,6 +7,7 @@ mod driver;
 mod escalation;
 mod glidepath;
 mod report;
+mod sync_lag;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -91,6 +92,27 @@ struct Args {
     /// Only measure escalation lag, not the webhook.
     #[arg(long, conflicts_with = "no_escalation")]
     escalation_only: bool,
+
+    /// Measure the outbound ServiceNow sync lag (alert change → PATCH received by a simulated
+    /// instance) instead of the webhook and escalation lag.
+    #[arg(long, conflicts_with = "escalation_only")]
+    sync_lag: bool,
+
+    /// With --sync-lag: alert changes (comments) made in the measured phase.
+    #[arg(long, default_value_t = 2_000)]
+    sync_changes: usize,
+
+    /// With --sync-lag: clients making changes at once, each in a closed loop.
+    #[arg(long, default_value_t = 8)]
+    sync_concurrency: usize,
+
+    /// With --sync-lag: incidents (alerts) the changes are spread over.
+    #[arg(long, default_value_t = 100)]
+    sync_incidents: usize,
+
+    /// With --sync-lag: latency the simulated instance adds to every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    instance_latency_ms: u64,
 }
 
 fn default_bin() -> PathBuf {
@@ -146,6 +168,10 @@ async fn run(args: Args) -> Result<ExitCode> {
                 "warning: 1-minute load average is {load:.2} before starting; other work on this machine will skew the figures"
             );
         }
+    }
+
+    if args.sync_lag {
+        return run_sync_lag(&args).await;
     }
 
     let warmup = build_plan(&args, args.warmup, args.seed.wrapping_add(1), 9_000_000)?;
@@ -231,6 +257,56 @@ async fn run(args: Args) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn run_sync_lag(args: &Args) -> Result<ExitCode> {
+    if args.sync_changes == 0 || args.sync_concurrency == 0 || args.sync_incidents == 0 {
+        bail!("--sync-changes, --sync-concurrency and --sync-incidents must be at least 1");
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("glidepath-bench-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let client = driver::client(args.sync_concurrency)?;
+    let spec = sync_lag::Spec {
+        changes: args.sync_changes,
+        concurrency: args.sync_concurrency,
+        incidents: args.sync_incidents,
+        instance_latency_ms: args.instance_latency_ms,
+    };
+    println!(
+        "sync lag: {} comments by {} clients over {} incidents, instance latency {} ms",
+        spec.changes, spec.concurrency, spec.incidents, spec.instance_latency_ms
+    );
+    let lag = sync_lag::run(&args.bin, temp.path(), &client, &spec).await?;
+    let machine = report::Machine::detect().describe();
+    let date = chrono::Utc::now().format("%Y-%m-%d");
+    println!(
+        "changes {} at {:.0}/s; lag p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        lag.changes,
+        lag.changes_per_s,
+        lag.quantile_ms(0.5),
+        lag.quantile_ms(0.99),
+        lag.quantile_ms(1.0)
+    );
+    if args.markdown {
+        println!(
+            "| {date} | {machine} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+            lag.changes,
+            spec.concurrency,
+            spec.incidents,
+            spec.instance_latency_ms,
+            lag.changes_per_s,
+            lag.quantile_ms(0.5),
+            lag.quantile_ms(0.99),
+            lag.quantile_ms(1.0)
+        );
+    }
+    if args.keep_temp {
+        let kept = temp.keep();
+        println!("kept {}", kept.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load_average() -> Option<f64> {

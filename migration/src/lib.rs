@@ -7,6 +7,7 @@ mod m20261128_000003_escalation;
 mod m20261128_000004_notifications;
 mod m20261128_000004_servicenow_connection;
 mod m20261128_000005_servicenow_inbound;
+mod m20261128_000006_servicenow_sync;
 mod m20261128_000007_servicenow_inbound_fixes;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_notifications::Migration),
             Box::new(m20261128_000004_servicenow_connection::Migration),
             Box::new(m20261128_000005_servicenow_inbound::Migration),
+            Box::new(m20261128_000006_servicenow_sync::Migration),
             Box::new(m20261128_000007_servicenow_inbound_fixes::Migration),
         ]
     }

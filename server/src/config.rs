@@ -106,6 +106,40 @@ pub struct ServeConfig {
     )]
     pub servicenow_timeout_ms: u64,
 
+    /// How often the journals (work notes, comments) of open alerts are read from ServiceNow,
+    /// in seconds.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SERVICENOW_JOURNAL_POLL_SECONDS",
+        default_value_t = 60
+    )]
+    pub servicenow_journal_poll_seconds: u64,
+
+    /// Wait before the first retry of a failed ServiceNow update, in milliseconds; it doubles
+    /// with each attempt (with jitter) up to GLIDEPATH_SERVICENOW_SYNC_BACKOFF_MAX_MS.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SERVICENOW_SYNC_BACKOFF_MS",
+        default_value_t = 2_000
+    )]
+    pub servicenow_sync_backoff_ms: u64,
+
+    /// Longest wait between two attempts of a ServiceNow update, in milliseconds.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SERVICENOW_SYNC_BACKOFF_MAX_MS",
+        default_value_t = 300_000
+    )]
+    pub servicenow_sync_backoff_max_ms: u64,
+
+    /// Attempts after which a ServiceNow update that keeps failing is marked FAILED.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SERVICENOW_SYNC_MAX_ATTEMPTS",
+        default_value_t = 20
+    )]
+    pub servicenow_sync_max_attempts: u32,
+
     /// Seconds between two reconciliation polls of each ServiceNow connection (incidents whose
     /// webhook never arrived); 0 turns the poll off.
     #[arg(long, env = "GLIDEPATH_SERVICENOW_POLL_SECONDS", default_value_t = 300)]

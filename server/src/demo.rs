@@ -142,6 +142,7 @@ pub async fn wire(
             username: SIM_USER.into(),
             password: Some(SecretString::from(SIM_PASSWORD)),
             bidirectional: false,
+            close_code: None,
         },
     )
     .await

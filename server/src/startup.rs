@@ -13,10 +13,13 @@ use url::Url;
 use crate::clock::{self, SystemClock};
 use crate::config::ServeConfig;
 use crate::db::Db;
-use crate::engine::{Engine, delivery::Sender, poll::PollSettings};
+use crate::engine::{
+    Engine, ServiceNowWork, delivery::Sender, poll::PollSettings, sync::SyncWorker,
+};
 use crate::graphql::{self, AppSchema};
 use crate::http;
 use crate::secrets::Cipher;
+use crate::service::sync::RetryPolicy;
 use crate::service::users;
 use crate::servicenow::client::{Connector, Policy};
 
@@ -47,6 +50,7 @@ pub struct Application {
     server: Server,
     db: Db,
     sender: Sender,
+    servicenow: ServiceNowWork,
     poll: Option<PollSettings>,
     state: AppState,
 }
@@ -101,27 +105,46 @@ impl Application {
             Some(url) => url,
             None => Url::parse(&format!("http://{addr}"))?,
         };
+        let request_timeout = std::time::Duration::from_millis(config.servicenow_timeout_ms.max(1));
         let state = AppState {
             db: db.clone(),
             cipher,
             servicenow: Arc::new(Connector::new(Policy {
                 allowed_hosts: config.servicenow_hosts.clone(),
                 allow_insecure: config.allow_insecure_servicenow,
-                timeout: std::time::Duration::from_millis(config.servicenow_timeout_ms.max(1)),
+                timeout: request_timeout,
             })),
             public_url,
             metrics: http::metrics::install()?,
         };
-        let timeout = std::time::Duration::from_millis(config.servicenow_timeout_ms.max(1));
         let limits = crate::service::reconcile::PollLimits {
             page: config.servicenow_poll_page_size,
             max_pages: config.servicenow_poll_max_pages,
+        };
+        let ms =
+            |v: u64| chrono::TimeDelta::milliseconds(i64::try_from(v.max(1)).unwrap_or(i64::MAX));
+        let servicenow = ServiceNowWork {
+            worker: SyncWorker {
+                db: db.clone(),
+                cipher: Arc::clone(&state.cipher),
+                connector: Arc::clone(&state.servicenow),
+                retry: RetryPolicy {
+                    base: ms(config.servicenow_sync_backoff_ms),
+                    cap: ms(config.servicenow_sync_backoff_max_ms),
+                    max_attempts: i32::try_from(config.servicenow_sync_max_attempts.max(1))
+                        .unwrap_or(i32::MAX),
+                },
+                request_timeout,
+            },
+            journal_interval: std::time::Duration::from_secs(
+                config.servicenow_journal_poll_seconds.max(1),
+            ),
         };
         let poll = (config.servicenow_poll_seconds > 0).then(|| PollSettings {
             cipher: Arc::clone(&state.cipher),
             connector: Arc::clone(&state.servicenow),
             interval: std::time::Duration::from_secs(config.servicenow_poll_seconds),
-            lease: PollSettings::lease_for(timeout, limits),
+            lease: PollSettings::lease_for(request_timeout, limits),
             limits,
         });
         let schema = graphql::schema(Some(state.clone()));
@@ -131,6 +154,7 @@ impl Application {
             server,
             db,
             sender,
+            servicenow,
             poll,
             state,
         })
@@ -152,7 +176,7 @@ impl Application {
     /// Serves HTTP and runs the escalation engine until the server stops (SIGINT or SIGTERM),
     /// then stops the engine between two steps.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let engine = Engine::spawn(self.db, self.sender, self.poll);
+        let engine = Engine::spawn(self.db, self.sender, self.servicenow, self.poll);
         let result = self.server.await;
         engine.shutdown().await;
         result

@@ -187,6 +187,7 @@ async fn pump(mut client: TcpStream, backend: SocketAddr, state: SimState) {
                         body: None,
                         status: None,
                         fault: Some("drop".into()),
+                        received_at: chrono::Utc::now(),
                     });
                     return;
                 }
@@ -319,6 +320,7 @@ where
         body: None,
         status: None,
         fault: None,
+        received_at: chrono::Utc::now(),
     };
     match early {
         Some((resp, label)) => {

@@ -212,6 +212,8 @@ pub struct RequestRecord {
     /// `None` when the connection was dropped by a fault.
     pub status: Option<u16>,
     pub fault: Option<String>,
+    /// When the request arrived (before any injected latency).
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// One business-rule POST attempt.

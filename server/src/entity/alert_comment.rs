@@ -11,6 +11,8 @@ pub struct Model {
     pub author_id: Option<String>,
     pub body: String,
     pub created_at: DateTimeUtc,
+    /// The ServiceNow user who wrote an imported comment when no Glidepath user matches them.
+    pub external_author: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

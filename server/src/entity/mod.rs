@@ -13,4 +13,6 @@ pub mod escalation_rule_user;
 pub mod notification;
 pub mod notification_rule;
 pub mod servicenow_connection;
+pub mod servicenow_journal_seen;
+pub mod servicenow_sync_update;
 pub mod user;

@@ -25,6 +25,17 @@ pub struct Model {
     /// When the connection was configured or moved to another instance (ServiceNow format, UTC):
     /// only New incidents created since then page anyone.
     pub poll_since: Option<String>,
+    /// Publish filters: which kinds of alert change are written to the incident.
+    pub publish_accept: bool,
+    pub publish_resolve: bool,
+    pub publish_comment: bool,
+    pub publish_priority: bool,
+    pub publish_assignment: bool,
+    pub publish_reroute: bool,
+    /// The incident's `close_code` when Glidepath resolves it; `None` = `Solved (Permanently)`.
+    pub close_code: Option<String>,
+    /// While set and in the future, one process polls this instance's journal.
+    pub journal_lease_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ use crate::service::{
     alerts, auth, notifications, policies,
     servicenow::{self, ConnectionInput},
     sources::{self, NewSource},
+    sync,
     users::{self, NewUser, require_admin},
 };
 
@@ -32,6 +33,26 @@ pub struct ServiceNowConnectionInput {
     password: Option<String>,
     #[graphql(default)]
     bidirectional: bool,
+    /// The `close_code` written when Glidepath resolves an incident; omit it to keep the stored
+    /// one, an empty string restores the default `Solved (Permanently)`.
+    close_code: Option<String>,
+}
+
+/// Which kinds of alert change are written to ServiceNow; each defaults to true.
+#[derive(InputObject)]
+pub struct PublishFiltersInput {
+    #[graphql(default = true)]
+    accept: bool,
+    #[graphql(default = true)]
+    resolve: bool,
+    #[graphql(default = true)]
+    comment: bool,
+    #[graphql(default = true)]
+    priority: bool,
+    #[graphql(default = true)]
+    assignment: bool,
+    #[graphql(default = true)]
+    reroute: bool,
 }
 
 /// Which alert priority one ServiceNow priority value gets.
@@ -371,6 +392,7 @@ impl MutationRoot {
                     username: input.username,
                     password: input.password.map(SecretString::from),
                     bidirectional: input.bidirectional,
+                    close_code: input.close_code,
                 },
             )
             .await?;
@@ -528,6 +550,52 @@ impl MutationRoot {
             Ok(Alert(
                 alerts::raise_priority(&ctx.state()?.db, caller, &id).await?,
             ))
+        })
+        .await
+    }
+
+    /// Queues the alert's failed ServiceNow updates again, in their original order. CONFLICT
+    /// when none failed.
+    async fn retry_sync(&self, ctx: &Context<'_>, alert_id: ID) -> Result<Alert> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            let db = &ctx.state()?.db;
+            sync::retry(db, caller, &alert_id).await?;
+            alerts::get(db, &alert_id)
+                .await?
+                .map(Alert)
+                .ok_or(crate::error::AppError::NotFound("alert"))
+        })
+        .await
+    }
+
+    /// Sets which kinds of alert change the source writes to ServiceNow (ADMIN). NOT_FOUND
+    /// without a ServiceNow connection.
+    async fn set_publish_filters(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+        filters: PublishFiltersInput,
+    ) -> Result<AlertSource> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let db = &ctx.state()?.db;
+            if sources::get(db, &alert_source_id).await?.is_none() {
+                return Err(crate::error::AppError::NotFound("alert source"));
+            }
+            let filters = sync::PublishFilters {
+                accept: filters.accept,
+                resolve: filters.resolve,
+                comment: filters.comment,
+                priority: filters.priority,
+                assignment: filters.assignment,
+                reroute: filters.reroute,
+            };
+            sync::set_publish_filters(db, &alert_source_id, filters).await?;
+            sources::get(db, &alert_source_id)
+                .await?
+                .map(AlertSource)
+                .ok_or(crate::error::AppError::NotFound("alert source"))
         })
         .await
     }

@@ -10,10 +10,12 @@ use crate::domain::webhook_auth::WebhookAuthKind as WebhookAuthKindDomain;
 use crate::domain::{self, IncidentState};
 use crate::entity::{
     alert, alert_comment, alert_log, alert_source, escalation_policy, notification_rule,
-    servicenow_connection, user,
+    servicenow_connection, servicenow_sync_update, user,
 };
 use crate::error::AppError;
-use crate::service::{alerts, escalation, notifications, policies, servicenow, sources, users};
+use crate::service::{
+    alerts, escalation, notifications, outbox, policies, servicenow, sources, sync, users,
+};
 use crate::servicenow::business_rule;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
@@ -160,6 +162,12 @@ pub enum LogEntryKind {
     Escalated,
     Notified,
     NotificationFailed,
+    /// An update could not be written to the ServiceNow incident.
+    SyncFailed,
+    /// An assignment was written without `assigned_to`: no ServiceNow user has the e-mail.
+    SyncUserUnmapped,
+    /// Failed ServiceNow updates were queued again (`retrySync`).
+    SyncRetried,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -411,6 +419,25 @@ impl ServiceNowConnection {
     async fn bidirectional(&self) -> bool {
         self.0.bidirectional
     }
+    /// Which kinds of alert change are written to the incident (when `bidirectional`).
+    async fn publish_filters(&self) -> PublishFilters {
+        let f = sync::PublishFilters::of(&self.0);
+        PublishFilters {
+            accept: f.accept,
+            resolve: f.resolve,
+            comment: f.comment,
+            priority: f.priority,
+            assignment: f.assignment,
+            reroute: f.reroute,
+        }
+    }
+    /// The `close_code` written when Glidepath resolves an incident.
+    async fn close_code(&self) -> &str {
+        self.0
+            .close_code
+            .as_deref()
+            .unwrap_or(sync::DEFAULT_CLOSE_CODE)
+    }
     /// The alert source's own priority choices, by ServiceNow value; values not listed get the
     /// default (1 and 2 HIGH, others LOW).
     async fn priority_mapping(&self) -> Vec<PriorityMapping> {
@@ -425,6 +452,93 @@ impl ServiceNowConnection {
     /// The incident field whose value routes new alerts to the policy with that routing key.
     async fn routing_field(&self) -> Option<&str> {
         self.0.routing_field.as_deref()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PublishFilters {
+    pub accept: bool,
+    pub resolve: bool,
+    pub comment: bool,
+    pub priority: bool,
+    pub assignment: bool,
+    pub reroute: bool,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SyncState {
+    Pending,
+    Synced,
+    Failed,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SyncKind {
+    Accept,
+    Comment,
+    Priority,
+    Reroute,
+    Assign,
+    Resolve,
+}
+
+fn sync_state(status: &str) -> std::result::Result<SyncState, AppError> {
+    match status {
+        sync::SYNCED => Ok(SyncState::Synced),
+        sync::FAILED => Ok(SyncState::Failed),
+        outbox::PENDING => Ok(SyncState::Pending),
+        other => Err(corrupt("sync status", other)),
+    }
+}
+
+/// The alert's ServiceNow sync at a glance.
+#[derive(SimpleObject)]
+pub struct SyncStatus {
+    /// FAILED if an update failed and was not retried, else PENDING if one waits, else SYNCED.
+    pub state: SyncState,
+    /// Attempts of the update that decides the state.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One queued incident update.
+pub struct SyncUpdate(pub servicenow_sync_update::Model);
+
+#[Object]
+impl SyncUpdate {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn kind(&self) -> Result<SyncKind> {
+        gql(async move {
+            use sync::kind as k;
+            Ok(match self.0.kind.as_str() {
+                k::ACCEPT => SyncKind::Accept,
+                k::COMMENT => SyncKind::Comment,
+                k::PRIORITY => SyncKind::Priority,
+                k::REROUTE => SyncKind::Reroute,
+                k::ASSIGN => SyncKind::Assign,
+                k::RESOLVE => SyncKind::Resolve,
+                other => return Err(corrupt("sync kind", other)),
+            })
+        })
+        .await
+    }
+    async fn state(&self) -> Result<SyncState> {
+        gql(async move { sync_state(&self.0.status) }).await
+    }
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn delivered_at(&self) -> Option<DateTime<Utc>> {
+        self.0.delivered_at
     }
 }
 
@@ -551,6 +665,30 @@ impl Alert {
         })
         .await
     }
+    /// How the alert's changes reached ServiceNow; null when none was ever queued.
+    async fn sync_status(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<SyncStatus>> {
+        gql(async move {
+            let rows = sync::updates(&ctx.state()?.db, &self.0.id).await?;
+            match sync::status(&rows) {
+                Some((state, r)) => Ok(Some(SyncStatus {
+                    state: sync_state(state)?,
+                    attempts: r.attempts,
+                    last_error: r.last_error.clone(),
+                    updated_at: r.updated_at,
+                })),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+    /// Every update queued for the incident, oldest first.
+    async fn sync_updates(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<SyncUpdate>> {
+        gql(async move {
+            let rows = sync::updates(&ctx.state()?.db, &self.0.id).await?;
+            Ok(rows.into_iter().map(SyncUpdate).collect())
+        })
+        .await
+    }
     async fn ticket(&self) -> Ticket {
         Ticket {
             sys_id: self.0.alert_key.clone(),
@@ -586,6 +724,11 @@ impl Comment {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// The ServiceNow user name of a comment imported from the journal when no Glidepath user
+    /// has that user's e-mail (then `author` is null).
+    async fn external_author(&self) -> Option<&str> {
+        self.0.external_author.as_deref()
+    }
 }
 
 pub struct LogEntry(pub alert_log::Model);
@@ -606,6 +749,9 @@ impl LogEntry {
                 k::ESCALATED => LogEntryKind::Escalated,
                 k::NOTIFIED => LogEntryKind::Notified,
                 k::NOTIFICATION_FAILED => LogEntryKind::NotificationFailed,
+                k::SYNC_FAILED => LogEntryKind::SyncFailed,
+                k::SYNC_USER_UNMAPPED => LogEntryKind::SyncUserUnmapped,
+                k::SYNC_RETRIED => LogEntryKind::SyncRetried,
                 other => return Err(corrupt("log kind", other)),
             })
         })

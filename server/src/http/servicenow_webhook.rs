@@ -9,7 +9,7 @@ use crate::domain::Incident;
 use crate::domain::webhook_auth::WebhookAuthKind;
 use crate::error::{AppError, json_error};
 use crate::http::metrics::WEBHOOK_EVENTS;
-use crate::service::{alerts, sources};
+use crate::service::{alerts, people, servicenow, sources, sync};
 use crate::startup::AppState;
 
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -88,6 +88,21 @@ pub async fn receive(
             ));
         }
     };
+    // The event ServiceNow fires after our own update: nothing to apply, nothing to send.
+    let connection = servicenow::get(&state.db, &source.id).await?;
+    if let Some(alert_id) = sync::absorb_echo(&state.db, connection.as_ref(), &incident).await? {
+        metrics::counter!(WEBHOOK_EVENTS, "outcome" => "unchanged").increment(1);
+        return Ok(HttpResponse::Ok().json(json!({"outcome": "unchanged", "alertId": alert_id})));
+    }
+    let mut incident = incident;
+    incident.updated_by = people::inbound_actor(
+        &state.db,
+        &state.cipher,
+        &state.servicenow,
+        connection.as_ref(),
+        incident.updated_by,
+    )
+    .await;
     match alerts::ingest(&state.db, &source, &incident, &value).await? {
         alerts::IngestResult::Applied { outcome, alert_id } => {
             metrics::counter!(WEBHOOK_EVENTS, "outcome" => outcome.as_str()).increment(1);

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::notifications::{self, Event};
 use super::rows::Rows;
+use super::sync::{self, Change, UserRef};
 use super::{Actor, Caller, escalation, new_id, now, policies, servicenow};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
@@ -34,6 +35,9 @@ pub mod log_kind {
     pub const ESCALATED: &str = "ESCALATED";
     pub const NOTIFIED: &str = "NOTIFIED";
     pub const NOTIFICATION_FAILED: &str = "NOTIFICATION_FAILED";
+    pub const SYNC_FAILED: &str = "SYNC_FAILED";
+    pub const SYNC_USER_UNMAPPED: &str = "SYNC_USER_UNMAPPED";
+    pub const SYNC_RETRIED: &str = "SYNC_RETRIED";
 }
 
 pub enum IngestResult {
@@ -148,7 +152,10 @@ pub async fn ingest(
                 let mut am = new_alert(source, incident, new);
                 let alert_id = new_id();
                 am.id = Set(alert_id.clone());
-                let mut rows = Rows::default();
+                // Level 1's assignee is Glidepath's choice: written to the incident like any
+                // later escalation step.
+                let mut rows =
+                    Rows::default().with_connection(&source.id, settings.connection.clone());
                 let number = incident.number.as_deref().unwrap_or("an incident");
                 let mut msg = format!(
                     "Created from {number} (New, ServiceNow priority {})",
@@ -170,8 +177,12 @@ pub async fn ingest(
                     .exec_without_returning(&txn)
                     .await?;
                 if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+                    let queued_sync = rows.has_sync();
                     rows.write(&txn).await?;
                     txn.commit().await?;
+                    if queued_sync {
+                        sync::wake();
+                    }
                     return Ok(IngestResult::Applied {
                         outcome: IngestOutcome::Created,
                         alert_id,
@@ -201,7 +212,8 @@ pub async fn ingest(
                     return Ok(IngestResult::Applied { outcome, alert_id });
                 }
                 let at = now();
-                let mut rows = Rows::default();
+                // A change made in ServiceNow: nothing it sets in motion is written back.
+                let mut rows = Rows::from_servicenow();
                 let current_policy = model.escalation_policy_id.clone();
                 let before = model.clone();
                 let mut am: alert::ActiveModel = model.into();
@@ -438,6 +450,7 @@ where
     am.updated_at = Set(now());
     let updated = am.update(&txn).await?;
     txn.commit().await?;
+    sync::wake();
     Ok(updated)
 }
 
@@ -456,6 +469,11 @@ pub async fn accept(db: &Db, caller: &Caller, alert_id: &str) -> Result<alert::M
         let msg = format!("Accepted by {}", caller.email);
         rows.log(&id, log_kind::ACCEPTED, msg, &actor);
         notifications::status_changed(txn, &before, Event::Accepted, &actor, &mut rows).await?;
+        let user = UserRef {
+            id: caller.user_id.clone(),
+            email: caller.email.clone(),
+        };
+        rows.sync(&before, Change::Accept { user });
         rows.write(txn).await?;
         Ok(am)
     })
@@ -493,6 +511,11 @@ pub async fn resolve(
         };
         rows.log(&id, log_kind::RESOLVED, msg, &actor);
         notifications::status_changed(txn, &before, Event::Resolved, &actor, &mut rows).await?;
+        let change = Change::Resolve {
+            user_id: caller.user_id.clone(),
+            comment: comment.clone(),
+        };
+        rows.sync(&before, change);
         rows.write(txn).await?;
         Ok(am)
     })
@@ -513,6 +536,12 @@ pub async fn reroute(
         check_reroute(status, &model.escalation_policy_id, &target.id)?;
         let id = model.id.clone();
         let from_policy_id = model.escalation_policy_id.clone();
+        let mut rows = Rows::default();
+        // The user's re-route goes to the incident (here only: a re-route that ServiceNow made
+        // goes through `move_to_policy` from `ingest` and is not written back). Queued before
+        // the new policy's level 1, so the incident gets its group before its assignee.
+        let routing_key = target.routing_key.clone();
+        rows.sync(&model, Change::Reroute { routing_key });
         let mut am: alert::ActiveModel = model.into();
         let from = Move {
             alert_id: &id,
@@ -521,7 +550,6 @@ pub async fn reroute(
         };
         let by = format!("by {} ", caller.email);
         let actor = caller.actor();
-        let mut rows = Rows::default();
         move_to_policy(txn, from, &target, (&actor, (&by, "")), &mut am, &mut rows).await?;
         rows.write(txn).await?;
         Ok(am)
@@ -536,11 +564,13 @@ pub async fn raise_priority(
 ) -> Result<alert::Model, AppError> {
     act(db, alert_id, async |txn, model| {
         check_raise(status_of(&model)?, priority_of(&model)?)?;
-        let id = model.id.clone();
+        let mut rows = Rows::default();
+        let msg = format!("Priority raised to HIGH by {}", caller.email);
+        rows.log(&model.id, log_kind::PRIORITY_RAISED, msg, &caller.actor());
+        rows.sync(&model, Change::RaisePriority);
+        rows.write(txn).await?;
         let mut am: alert::ActiveModel = model.into();
         am.priority = Set(Priority::High.as_str().into());
-        let msg = format!("Priority raised to HIGH by {}", caller.email);
-        append_log(txn, &id, log_kind::PRIORITY_RAISED, msg, &caller.actor()).await?;
         Ok(am)
     })
     .await
@@ -570,6 +600,7 @@ async fn insert_comment(
         author_id: Set(Some(caller.user_id.clone())),
         body: Set(body.to_string()),
         created_at: Set(now()),
+        external_author: Set(None),
     }
     .insert(txn)
     .await?)
@@ -586,13 +617,18 @@ pub async fn comment(
     check_comment(body)?;
     let txn = db.begin_write().await?;
     let query = alert::Entity::find_by_id(alert_id.to_string());
-    if for_update(query, db.backend()).one(&txn).await?.is_none() {
+    let Some(model) = for_update(query, db.backend()).one(&txn).await? else {
         return Err(AppError::NotFound("alert"));
-    }
+    };
     let created = insert_comment(&txn, alert_id, caller, body).await?;
+    let mut rows = Rows::default();
     let msg = format!("Comment by {}", caller.email);
-    append_log(&txn, alert_id, log_kind::COMMENTED, msg, &caller.actor()).await?;
+    rows.log(alert_id, log_kind::COMMENTED, msg, &caller.actor());
+    let body = body.to_string();
+    rows.sync(&model, Change::Comment { body });
+    rows.write(&txn).await?;
     txn.commit().await?;
+    sync::wake();
     Ok(created)
 }
 

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::alerts::log_kind;
 use super::rows::Rows;
+use super::sync::{self, Change, UserRef};
 use super::{Actor, new_id, notifications};
 use crate::clock;
 use crate::db::Db;
@@ -146,6 +147,16 @@ fn apply(
     am.next_escalation_at = Set(step.next_at);
     if let Some(first) = users.first() {
         am.assigned_to_id = Set(Some(first.id.clone()));
+        // A new assignee is written to the incident (unless the change came from ServiceNow,
+        // see `Rows::from_servicenow`).
+        if alert.assigned_to_id.as_deref() != Some(first.id.as_str()) {
+            rows.sync(
+                &alert,
+                Change::Assign {
+                    user: UserRef::of(first),
+                },
+            );
+        }
     }
     let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
     let mut msg = format!("Escalated to level {}", step.level);
@@ -182,6 +193,7 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
     let due = query.all(&txn).await?;
     let claimed = due.len();
     let c = clock::get();
+    let mut queued_sync = false;
     for model in due {
         let still_due = model.status == AlertStatus::Pending.as_str()
             && model.next_escalation_at.is_some_and(|at| at <= now);
@@ -210,11 +222,15 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
                 rows.log(&id, log_kind::ESCALATED, msg, &Actor::System);
             }
         }
+        queued_sync |= rows.has_sync();
         rows.write(&txn).await?;
         am.updated_at = Set(now);
         am.update(&txn).await?;
     }
     txn.commit().await?;
+    if queued_sync {
+        sync::wake();
+    }
     Ok(claimed)
 }
 

@@ -4,12 +4,16 @@
 pub mod alerts;
 pub mod auth;
 pub mod escalation;
+pub mod journal;
 pub mod notifications;
+pub mod outbox;
+pub mod people;
 pub mod policies;
 pub mod reconcile;
 pub mod rows;
 pub mod servicenow;
 pub mod sources;
+pub mod sync;
 pub mod users;
 
 use chrono::{DateTime, Utc};

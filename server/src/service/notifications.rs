@@ -3,16 +3,16 @@
 //! marked sent, retried with backoff, or failed. Each outcome is an alert log entry.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, LockBehavior, LockType, Query},
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
+    sea_query::{Expr, Query},
 };
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::alerts::{append_log, log_kind};
 use super::rows::Rows;
-use super::{Actor, Caller, new_id, now};
+use super::{Actor, Caller, new_id, now, outbox};
 use crate::clock;
 use crate::db::Db;
 use crate::domain::Email;
@@ -22,7 +22,7 @@ use crate::error::AppError;
 pub const EMAIL: &str = "EMAIL";
 pub const WEBHOOK: &str = "WEBHOOK";
 
-pub const PENDING: &str = "PENDING";
+pub const PENDING: &str = outbox::PENDING;
 pub const SENT: &str = "SENT";
 pub const FAILED: &str = "FAILED";
 
@@ -300,31 +300,19 @@ pub async fn status_changed<C: ConnectionTrait>(
 
 // -- delivery ---------------------------------------------------------------------------------
 
+const COLUMNS: outbox::Columns<notification::Entity> = outbox::Columns {
+    id: notification::Column::Id,
+    status: notification::Column::Status,
+    attempts: notification::Column::Attempts,
+    next_attempt_at: notification::Column::NextAttemptAt,
+};
+
 /// Claims up to `limit` deliveries whose attempt is due, in a short transaction, and returns
 /// them as claimed (attempt counted, claim deadline set). Another process sees them only if this
 /// one dies before finishing them.
 pub async fn claim_due(db: &Db, limit: u64) -> Result<Vec<notification::Model>, AppError> {
-    let txn = db.begin_write().await?;
-    let at = now();
-    let mut query = notification::Entity::find()
-        .filter(notification::Column::Status.eq(PENDING))
-        .filter(notification::Column::NextAttemptAt.lte(at))
-        .order_by_asc(notification::Column::NextAttemptAt)
-        .limit(limit);
-    if db.backend() == DbBackend::Postgres {
-        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let due = query.all(&txn).await?;
-    let mut claimed = Vec::with_capacity(due.len());
-    for n in due {
-        let attempts = n.attempts + 1;
-        let mut am: notification::ActiveModel = n.into();
-        am.attempts = Set(attempts);
-        am.next_attempt_at = Set(Some(at + chrono::TimeDelta::seconds(CLAIM_SECONDS)));
-        claimed.push(am.update(&txn).await?);
-    }
-    txn.commit().await?;
-    Ok(claimed)
+    let until = now() + chrono::TimeDelta::seconds(CLAIM_SECONDS);
+    outbox::claim_due(db, &COLUMNS, Condition::all(), limit, until).await
 }
 
 pub enum Outcome {
@@ -351,85 +339,82 @@ pub async fn finish(
 ) -> Result<(), AppError> {
     let txn = db.begin_write().await?;
     let at = now();
-    let mut update = notification::Entity::update_many()
-        .filter(notification::Column::Id.eq(claimed.id.clone()))
-        .filter(notification::Column::Status.eq(PENDING))
-        .filter(notification::Column::Attempts.eq(claimed.attempts));
     let who = format!(
         "{} by {} ({})",
         claimed.target,
         channel(claimed),
         claimed.event
     );
-    let (kind, message) = match &outcome {
+    let (changes, (kind, message)) = match &outcome {
         Outcome::Sent => {
-            update = update
-                .col_expr(notification::Column::Status, Expr::value(SENT))
-                .col_expr(notification::Column::SentAt, Expr::value(Some(at)))
-                .col_expr(
-                    notification::Column::NextAttemptAt,
-                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-                );
-            (log_kind::NOTIFIED, format!("Notified {who}"))
+            let changes = vec![
+                (notification::Column::Status, Expr::value(SENT)),
+                (notification::Column::SentAt, Expr::value(Some(at))),
+                (notification::Column::NextAttemptAt, outbox::no_time()),
+            ];
+            (changes, (log_kind::NOTIFIED, format!("Notified {who}")))
         }
-        Outcome::NotSent(why) => {
-            update = update
-                .col_expr(notification::Column::Status, Expr::value(FAILED))
-                .col_expr(notification::Column::LastError, Expr::value(why.clone()))
-                .col_expr(
-                    notification::Column::NextAttemptAt,
-                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-                );
+        Outcome::NotSent(why) => (
+            given_up(why),
             (
                 log_kind::NOTIFICATION_FAILED,
                 format!("Notification to {who} not sent: {why}"),
-            )
-        }
-        Outcome::Failed(why) if claimed.attempts >= MAX_ATTEMPTS => {
-            update = update
-                .col_expr(notification::Column::Status, Expr::value(FAILED))
-                .col_expr(notification::Column::LastError, Expr::value(why.clone()))
-                .col_expr(
-                    notification::Column::NextAttemptAt,
-                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-                );
+            ),
+        ),
+        Outcome::Failed(why) if claimed.attempts >= MAX_ATTEMPTS => (
+            given_up(why),
             (
                 log_kind::NOTIFICATION_FAILED,
                 format!(
                     "Notification to {who} failed after {} attempts: {why}",
                     claimed.attempts
                 ),
-            )
-        }
+            ),
+        ),
         Outcome::Failed(why) => {
             let retry_at = at + backoff(claimed.attempts);
-            update = update
-                .col_expr(notification::Column::LastError, Expr::value(why.clone()))
-                .col_expr(
+            let changes = vec![
+                (notification::Column::LastError, Expr::value(why.clone())),
+                (
                     notification::Column::NextAttemptAt,
                     Expr::value(Some(retry_at)),
-                );
+                ),
+            ];
             (
-                log_kind::NOTIFICATION_FAILED,
-                format!(
-                    "Notification to {who}: attempt {} of {MAX_ATTEMPTS} failed, retrying: {why}",
-                    claimed.attempts
+                changes,
+                (
+                    log_kind::NOTIFICATION_FAILED,
+                    format!(
+                        "Notification to {who}: attempt {} of {MAX_ATTEMPTS} failed, retrying: {why}",
+                        claimed.attempts
+                    ),
                 ),
             )
         }
     };
-    let result = update.exec(&txn).await?;
-    if result.rows_affected == 1 {
+    if outbox::settle(&txn, &COLUMNS, &claimed.id, claimed.attempts, changes).await? {
         append_log(&txn, &claimed.alert_id, kind, message, &Actor::System).await?;
     }
     txn.commit().await?;
     Ok(())
 }
 
+/// The columns of a delivery that will not be tried again.
+fn given_up(why: &str) -> Vec<(notification::Column, sea_orm::sea_query::SimpleExpr)> {
+    vec![
+        (notification::Column::Status, Expr::value(FAILED)),
+        (
+            notification::Column::LastError,
+            Expr::value(why.to_string()),
+        ),
+        (notification::Column::NextAttemptAt, outbox::no_time()),
+    ]
+}
+
 /// One minute after the first failure, doubling each time (scaled like escalation timeouts).
 fn backoff(attempts: i32) -> chrono::TimeDelta {
-    let factor = 1i32 << (attempts.clamp(1, 10) - 1);
-    clock::get().minutes(1) * factor
+    let minute = clock::get().minutes(1);
+    outbox::backoff(attempts, minute, minute * 512, 0.0)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use super::{alerts, servicenow};
+use super::{alerts, servicenow, sync};
 use crate::clock;
 use crate::db::Db;
 use crate::domain::{Incident, IncidentState, field_value};
@@ -355,6 +355,14 @@ async fn apply(db: &Db, lease: &Lease, body: &Value, poll_since: &str) -> Result
                 return Ok(false);
             }
         }
+    }
+    // The change Glidepath itself wrote (its webhook echo missed): recorded as the webhook
+    // records it, nothing applied.
+    if sync::absorb_echo(db, Some(&lease.connection), &incident)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
     }
     Ok(matches!(
         alerts::ingest(db, source, &incident, body).await?,

@@ -1,6 +1,6 @@
 //! The rows an alert change adds beside the alert itself (log entries, responders, notification
-//! deliveries), collected while the change is decided and written with one multi-row `INSERT` per
-//! table just before it commits.
+//! deliveries, ServiceNow updates), collected while the change is decided and written with one
+//! multi-row `INSERT` per table just before it commits.
 //!
 //! Every writing transaction on SQLite holds the one writer, so each statement inside it delays
 //! every other webhook event: a new alert used to cost a dozen single-row statements there, it
@@ -9,8 +9,11 @@
 
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
+use super::sync::{self, Change, Pending};
 use super::{Actor, new_id, now};
-use crate::entity::{alert_log, alert_responder, notification};
+use crate::entity::{
+    alert, alert_log, alert_responder, notification, servicenow_connection, servicenow_sync_update,
+};
 use crate::error::AppError;
 
 #[derive(Default)]
@@ -18,9 +21,49 @@ pub struct Rows {
     logs: Vec<alert_log::ActiveModel>,
     responders: Vec<alert_responder::ActiveModel>,
     notifications: Vec<notification::ActiveModel>,
+    sync: Vec<Pending>,
+    /// The change came from ServiceNow: nothing is written back to it.
+    from_servicenow: bool,
+    /// The connection of the alert's source, when the caller read it before the transaction.
+    connection: Option<(String, Option<servicenow_connection::Model>)>,
 }
 
 impl Rows {
+    /// Rows of a change that ServiceNow made (an inbound event): [`Rows::sync`] drops every
+    /// update, whatever the change sets in motion (a re-route restarting escalation included),
+    /// so nothing echoes back to the instance.
+    pub fn from_servicenow() -> Rows {
+        Rows {
+            from_servicenow: true,
+            ..Rows::default()
+        }
+    }
+
+    /// The ServiceNow connection of `source_id` (`None`: it has none), read before the writing
+    /// transaction, so writing the rows does not read it again.
+    pub fn with_connection(
+        mut self,
+        source_id: &str,
+        connection: Option<servicenow_connection::Model>,
+    ) -> Rows {
+        self.connection = Some((source_id.to_string(), connection));
+        self
+    }
+
+    /// A ServiceNow update for `change`, written when the source's connection is bidirectional
+    /// and publishes this kind of change (see [`sync::outbox_rows`]).
+    pub fn sync(&mut self, alert: &alert::Model, change: Change) {
+        if !self.from_servicenow {
+            self.sync.push(Pending::new(alert, change));
+        }
+    }
+
+    /// Whether the rows hold a ServiceNow update for the sync worker (after the commit,
+    /// [`sync::wake`] sends it without waiting for the next tick).
+    pub fn has_sync(&self) -> bool {
+        !self.sync.is_empty()
+    }
+
     /// An alert log entry.
     pub fn log(&mut self, alert_id: &str, kind: &str, message: String, actor: &Actor) {
         self.logs.push(alert_log::ActiveModel {
@@ -44,9 +87,15 @@ impl Rows {
         self.notifications.push(row);
     }
 
-    /// Writes everything collected, one statement per non-empty table.
+    /// Writes everything collected, one statement per non-empty table (plus, with ServiceNow
+    /// updates, one to read the connections the caller did not read).
     pub async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<(), AppError> {
         use sea_orm::sea_query::OnConflict;
+        let known = self
+            .connection
+            .as_ref()
+            .map(|(source, c)| (source.as_str(), c.as_ref()));
+        let updates = sync::outbox_rows(conn, self.sync, known).await?;
         alert_log::Entity::insert_many(self.logs)
             .exec_without_returning(conn)
             .await?;
@@ -63,6 +112,9 @@ impl Rows {
             .exec_without_returning(conn)
             .await?;
         notification::Entity::insert_many(self.notifications)
+            .exec_without_returning(conn)
+            .await?;
+        servicenow_sync_update::Entity::insert_many(updates)
             .exec_without_returning(conn)
             .await?;
         Ok(())

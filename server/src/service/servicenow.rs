@@ -31,6 +31,8 @@ pub struct ConnectionInput {
     /// `None` keeps the stored password (changing only the URL or the user name).
     pub password: Option<SecretString>,
     pub bidirectional: bool,
+    /// `None` keeps the stored code; an empty string restores the default.
+    pub close_code: Option<String>,
 }
 
 /// The associated data binding an encrypted password to its alert source.
@@ -83,6 +85,17 @@ pub async fn configure(
         Some(p) => Some(cipher.encrypt(p.expose_secret(), &password_context(source_id))?),
         None => None,
     };
+    let close_code = match input.close_code.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(c) if c.chars().count() > 100 || c.chars().any(char::is_control) => {
+            return Err(AppError::validation(
+                "closeCode",
+                "must be at most 100 characters, without control characters",
+            ));
+        }
+        Some(c) => Some(Some(c.to_string())),
+    };
     let existing = get(db, source_id).await?;
     let at = now();
     let saved = match existing {
@@ -105,6 +118,9 @@ pub async fn configure(
                 active.password_encrypted = Set(p);
             }
             active.bidirectional = Set(input.bidirectional);
+            if let Some(code) = close_code {
+                active.close_code = Set(code);
+            }
             active.updated_at = Set(at);
             active.update(&db.write).await?
         }
@@ -125,6 +141,14 @@ pub async fn configure(
                 routing_field: Set(None),
                 created_at: Set(at),
                 updated_at: Set(at),
+                publish_accept: Set(true),
+                publish_resolve: Set(true),
+                publish_comment: Set(true),
+                publish_priority: Set(true),
+                publish_assignment: Set(true),
+                publish_reroute: Set(true),
+                close_code: Set(close_code.flatten()),
+                journal_lease_until: Set(None),
                 poll_watermark: Set(None),
                 poll_next_at: Set(None),
                 poll_lease_until: Set(None),
@@ -225,6 +249,8 @@ pub async fn test_connection(
 pub struct InboundSettings {
     pub priority_mapping: PriorityMapping,
     pub routing_field: Option<String>,
+    /// The connection itself, for the updates a new alert sends back (its level-1 assignee).
+    pub connection: Option<servicenow_connection::Model>,
 }
 
 pub async fn inbound_settings(db: &Db, source_id: &str) -> Result<InboundSettings, AppError> {
@@ -234,7 +260,8 @@ pub async fn inbound_settings(db: &Db, source_id: &str) -> Result<InboundSetting
     let overrides = stored_mapping(&conn).into_iter().collect();
     Ok(InboundSettings {
         priority_mapping: PriorityMapping::with_overrides(overrides),
-        routing_field: conn.routing_field,
+        routing_field: conn.routing_field.clone(),
+        connection: Some(conn),
     })
 }
 

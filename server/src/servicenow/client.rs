@@ -339,6 +339,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// The instance's origin, e.g. `https://acme.service-now.com/`.
+    pub fn instance(&self) -> &str {
+        self.base.as_str()
+    }
+
     fn table_url(&self, table: &str, sys_id: Option<&str>) -> Result<Url, SnError> {
         let mut url = self.base.clone();
         {
@@ -451,11 +456,7 @@ impl Client {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let retry_after = retry_after(response.headers(), chrono::Utc::now());
         if response
             .content_length()
             .is_some_and(|len| len > MAX_BODY as u64)
@@ -510,6 +511,40 @@ impl Client {
             SnError::Unreachable(format!("the connection to {} failed", self.base))
         }
     }
+}
+
+/// Longest wait a 429 may ask for; a larger one is taken as this.
+const MAX_RETRY_AFTER: u64 = 3600;
+
+/// Seconds a 429 asks us to wait: `Retry-After` as seconds or an HTTP date, else
+/// `X-RateLimit-Reset` (the epoch second the limit resets, as ServiceNow's rate limiter sends).
+fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<u64> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let until = |at: i64| u64::try_from(at.saturating_sub(now.timestamp())).unwrap_or(0);
+    let seconds = if let Some(v) = header("retry-after") {
+        match v.parse::<u64>() {
+            Ok(s) => Some(s),
+            Err(_) => chrono::DateTime::parse_from_rfc2822(v)
+                .ok()
+                .map(|at| until(at.timestamp())),
+        }
+    } else {
+        None
+    };
+    let seconds = seconds.or_else(|| {
+        header("x-ratelimit-reset")
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(until)
+    });
+    seconds.map(|s| s.min(MAX_RETRY_AFTER))
 }
 
 fn object(value: Value) -> Result<Record, SnError> {
@@ -608,6 +643,37 @@ mod tests {
             p.check_ip(IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_dates_and_the_reset_header() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-28T14:00:00Z")
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h, now), None);
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, now), Some(7));
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Sat, 28 Nov 2026 14:00:30 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(30));
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Sat, 28 Nov 2026 13:00:00 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(0), "a past date means now");
+        let mut h = HeaderMap::new();
+        let reset = (now.timestamp() + 12).to_string();
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(&reset).unwrap_or(HeaderValue::from_static("0")),
+        );
+        assert_eq!(retry_after(&h, now), Some(12));
+        h.insert("retry-after", HeaderValue::from_static("99999999"));
+        assert_eq!(retry_after(&h, now), Some(MAX_RETRY_AFTER), "capped");
     }
 
     #[test]

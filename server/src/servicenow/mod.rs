@@ -2,3 +2,4 @@
 
 pub mod business_rule;
 pub mod client;
+pub mod users;

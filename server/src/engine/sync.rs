@@ -1,0 +1,212 @@
+//! Sends queued ServiceNow updates: `PATCH /api/now/table/incident/{sys_id}` with no transaction
+//! open, then records the outcome. Network errors, timeouts, 408, 5xx and answers that are not
+//! the Table API are retried with backoff and jitter; a 429 waits at least as long as
+//! `Retry-After` (or `X-RateLimit-Reset`) says; any other 4xx fails the update with ServiceNow's
+//! message. The client caps answer size and time, so nothing an instance sends can hang or
+//! crash the worker.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::Value;
+
+use crate::db::Db;
+use crate::entity::servicenow_sync_update as row;
+use crate::error::AppError;
+use crate::secrets::Cipher;
+use crate::service::sync::{self, Outcome, RetryPolicy};
+use crate::service::{now, servicenow};
+use crate::servicenow::client::{self, Client, Connector, SnError};
+use crate::servicenow::users::USERS;
+
+/// Updates claimed at once (one per incident); the client lets 4 per instance run together.
+pub const BATCH: u64 = 32;
+
+pub struct SyncWorker {
+    pub db: Db,
+    pub cipher: Arc<Cipher>,
+    pub connector: Arc<Connector>,
+    pub retry: RetryPolicy,
+    /// How long one request may take (the client's timeout).
+    pub request_timeout: Duration,
+}
+
+impl SyncWorker {
+    /// Long enough for a whole batch queued behind the per-instance limit (each update a user
+    /// look-up and a PATCH, each bounded by the timeout), so only a crashed process's claim
+    /// ever lapses; then its updates are tried again by whichever process comes first.
+    fn claim_for(&self) -> chrono::TimeDelta {
+        let per_request = chrono::TimeDelta::from_std(self.request_timeout)
+            .unwrap_or(chrono::TimeDelta::seconds(10));
+        let rounds = BATCH.div_ceil(client::MAX_IN_FLIGHT as u64) as i32;
+        per_request * (2 * rounds) + chrono::TimeDelta::seconds(1)
+    }
+
+    /// Claims due updates, sends them, records each outcome. Returns how many were claimed.
+    pub async fn deliver_due(&self) -> Result<usize, AppError> {
+        let claimed = sync::claim_due(&self.db, BATCH, now() + self.claim_for()).await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let mut clients: HashMap<String, Result<Arc<Client>, Outcome>> = HashMap::new();
+        for r in &claimed {
+            if !clients.contains_key(&r.alert_source_id) {
+                let client = self.client(&r.alert_source_id).await;
+                clients.insert(r.alert_source_id.clone(), client);
+            }
+        }
+        let sends = claimed.iter().map(|r| {
+            let client = clients.get(&r.alert_source_id);
+            async move {
+                let outcome = match client {
+                    Some(Ok(client)) => send(client, r).await,
+                    Some(Err(why)) => copy(why),
+                    None => Outcome::Failed("no ServiceNow connection".into()),
+                };
+                if !matches!(outcome, Outcome::Synced { .. }) {
+                    tracing::warn!(update = %r.id, alert = %r.alert_id, kind = %r.kind, ?outcome, "ServiceNow update not delivered");
+                }
+                sync::finish(&self.db, r, outcome, &self.retry).await
+            }
+        });
+        for result in join_all(sends).await {
+            result?;
+        }
+        Ok(claimed.len())
+    }
+
+    async fn client(&self, source_id: &str) -> Result<Arc<Client>, Outcome> {
+        match servicenow::client(&self.db, &self.cipher, &self.connector, source_id).await {
+            Ok(c) => Ok(Arc::new(c)),
+            Err(AppError::NotFound(what)) => Err(Outcome::Failed(format!("{what} not found"))),
+            Err(AppError::Upstream(why)) => Err(Outcome::Retry {
+                error: why,
+                not_before: None,
+            }),
+            Err(other) => Err(Outcome::Retry {
+                error: format!("{other:?}"),
+                not_before: None,
+            }),
+        }
+    }
+}
+
+fn copy(o: &Outcome) -> Outcome {
+    match o {
+        Outcome::Synced { note } => Outcome::Synced { note: note.clone() },
+        Outcome::Failed(e) => Outcome::Failed(e.clone()),
+        Outcome::Retry { error, not_before } => Outcome::Retry {
+            error: error.clone(),
+            not_before: *not_before,
+        },
+    }
+}
+
+/// What an error means for the update: retry later, or give up with ServiceNow's message.
+pub fn classify(e: SnError) -> Outcome {
+    let retry = |error: String| Outcome::Retry {
+        error,
+        not_before: None,
+    };
+    match e {
+        SnError::RateLimited { retry_after } => Outcome::Retry {
+            error: e.to_string(),
+            not_before: retry_after.map(|s| now() + chrono::TimeDelta::seconds(s as i64)),
+        },
+        SnError::Timeout(_)
+        | SnError::Unreachable(_)
+        | SnError::NotServiceNow
+        | SnError::TooLarge => retry(e.to_string()),
+        SnError::Server { status, .. } if status >= 500 || status == 408 => retry(e.to_string()),
+        SnError::Forbidden { .. } => Outcome::Failed(
+            "ServiceNow refused the update (403): the user may not write this incident".into(),
+        ),
+        SnError::NotFound => {
+            Outcome::Failed("the incident does not exist in ServiceNow (404)".into())
+        }
+        other => Outcome::Failed(other.to_string()),
+    }
+}
+
+async fn send(client: &Client, r: &row::Model) -> Outcome {
+    let payload: Value = match serde_json::from_str(&r.payload) {
+        Ok(v) => v,
+        Err(e) => return Outcome::Failed(format!("the stored update is not JSON: {e}")),
+    };
+    let mut fields = payload
+        .get("fields")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut note = None;
+    if let Some(email) = payload
+        .get("assignTo")
+        .and_then(|a| a.get("email"))
+        .and_then(Value::as_str)
+    {
+        match USERS.by_email(client, client.instance(), email).await {
+            Ok(Some(user)) => {
+                fields.insert("assigned_to".into(), Value::String(user.sys_id));
+            }
+            Ok(None) => {
+                note = Some(format!(
+                    "No ServiceNow user has the e-mail {email}: the incident's assigned_to was left alone"
+                ));
+            }
+            Err(e) => return classify(e),
+        }
+    }
+    if fields.is_empty() {
+        return Outcome::Synced { note };
+    }
+    match client
+        .patch("incident", &r.incident_sys_id, &Value::Object(fields))
+        .await
+    {
+        Ok(_) => Outcome::Synced { note },
+        Err(e) => classify(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_errors_are_retried_and_refusals_fail() {
+        let retried = |e| matches!(classify(e), Outcome::Retry { .. });
+        assert!(retried(SnError::Timeout(10)));
+        assert!(retried(SnError::NotServiceNow));
+        assert!(retried(SnError::Server {
+            status: 503,
+            message: "x".into()
+        }));
+        assert!(retried(SnError::Server {
+            status: 408,
+            message: "x".into()
+        }));
+        assert!(retried(SnError::RateLimited { retry_after: None }));
+        assert!(!retried(SnError::Server {
+            status: 400,
+            message: "Data Policy Exception".into()
+        }));
+        assert!(!retried(SnError::Unauthorized));
+        assert!(!retried(SnError::NotFound));
+    }
+
+    #[test]
+    fn a_429_sets_the_earliest_next_attempt() {
+        let before = now();
+        match classify(SnError::RateLimited {
+            retry_after: Some(3),
+        }) {
+            Outcome::Retry {
+                not_before: Some(at),
+                ..
+            } => assert!(at >= before + chrono::TimeDelta::seconds(3)),
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,670 @@
+//! Outbound ServiceNow sync: each alert change made in Glidepath, on a source whose connection is
+//! bidirectional and whose publish filters allow that kind, queues an incident update in the
+//! transaction of the change. The engine sends them (see `engine::sync`); this module decides
+//! what each change writes, records how each attempt went, recognises the webhook echo of our
+//! own updates, and answers the sync questions GraphQL asks.
+//!
+//! A change that came from ServiceNow (the webhook, the reconciliation poll, the journal poll)
+//! queues nothing: its rows are collected with [`Rows::from_servicenow`](super::rows::Rows), which
+//! drops every update, so nothing is ever written back to where it came from.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set, sea_query::Expr,
+};
+use serde_json::{Map, Value, json};
+use tokio::sync::Notify;
+
+use super::alerts::{append_log, log_kind};
+use super::{Actor, Caller, new_id, now, outbox, servicenow};
+use crate::db::{Db, for_update};
+use crate::domain::{Incident, Priority, PriorityMapping};
+use crate::entity::{alert, servicenow_connection, servicenow_sync_update as row, user};
+use crate::error::AppError;
+
+pub const SYNCED: &str = "SYNCED";
+pub const FAILED: &str = "FAILED";
+
+/// The default `close_code` of an incident Glidepath resolves.
+pub const DEFAULT_CLOSE_CODE: &str = "Solved (Permanently)";
+
+/// The kinds of update, as stored and as GraphQL names them.
+pub mod kind {
+    pub const ACCEPT: &str = "ACCEPT";
+    pub const COMMENT: &str = "COMMENT";
+    pub const PRIORITY: &str = "PRIORITY";
+    pub const REROUTE: &str = "REROUTE";
+    pub const ASSIGN: &str = "ASSIGN";
+    pub const RESOLVE: &str = "RESOLVE";
+}
+
+/// A change made in Glidepath that may be written to the incident, with what its update needs
+/// from the moment it was made.
+pub enum Change {
+    Accept {
+        user: UserRef,
+    },
+    Comment {
+        body: String,
+    },
+    RaisePriority,
+    Reroute {
+        /// The new policy's routing key.
+        routing_key: Option<String>,
+    },
+    Assign {
+        user: UserRef,
+    },
+    Resolve {
+        user_id: String,
+        comment: Option<String>,
+    },
+}
+
+/// The Glidepath user an update assigns the incident to (mapped to a `sys_user` by e-mail when
+/// it is sent).
+pub struct UserRef {
+    pub id: String,
+    pub email: String,
+}
+
+impl UserRef {
+    pub fn of(u: &user::Model) -> UserRef {
+        UserRef {
+            id: u.id.clone(),
+            email: u.email.clone(),
+        }
+    }
+}
+
+/// An update decided while an alert change is made, collected by [`Rows`](super::rows::Rows)
+/// and turned into an outbox row (or into nothing, without a bidirectional connection that
+/// publishes its kind) when the rows are written, in the change's transaction. Its id is taken
+/// when it is decided, so the updates of one alert keep the order in which they were made.
+pub struct Pending {
+    id: String,
+    alert_id: String,
+    alert_source_id: String,
+    incident_sys_id: String,
+    ticket_state: i32,
+    change: Change,
+}
+
+impl Pending {
+    pub fn new(alert: &alert::Model, change: Change) -> Pending {
+        Pending {
+            id: new_id(),
+            alert_id: alert.id.clone(),
+            alert_source_id: alert.alert_source_id.clone(),
+            incident_sys_id: alert.alert_key.clone(),
+            ticket_state: alert.ticket_state,
+            change,
+        }
+    }
+}
+
+static WORK: LazyLock<Notify> = LazyLock::new(Notify::new);
+
+/// Tells the sync worker that updates may be waiting; called after a commit that queued some,
+/// so delivery does not wait for the next tick.
+pub fn wake() {
+    WORK.notify_one();
+}
+
+/// Resolves when [`wake`] was called (at once if it was called since the last wait).
+pub async fn woken() {
+    WORK.notified().await;
+}
+
+/// Which kinds of change a connection publishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishFilters {
+    pub accept: bool,
+    pub resolve: bool,
+    pub comment: bool,
+    pub priority: bool,
+    pub assignment: bool,
+    pub reroute: bool,
+}
+
+impl PublishFilters {
+    pub fn of(c: &servicenow_connection::Model) -> PublishFilters {
+        PublishFilters {
+            accept: c.publish_accept,
+            resolve: c.publish_resolve,
+            comment: c.publish_comment,
+            priority: c.publish_priority,
+            assignment: c.publish_assignment,
+            reroute: c.publish_reroute,
+        }
+    }
+
+    fn allows(&self, change: &Change) -> bool {
+        match change {
+            Change::Accept { .. } => self.accept,
+            Change::Comment { .. } => self.comment,
+            Change::RaisePriority => self.priority,
+            Change::Reroute { .. } => self.reroute,
+            Change::Assign { .. } => self.assignment,
+            Change::Resolve { .. } => self.resolve,
+        }
+    }
+}
+
+/// ServiceNow's default priority lookup: the impact and urgency that give each priority.
+const LOOKUP: [(&str, &str, &str); 5] = [
+    ("1", "1", "1"),
+    ("2", "1", "2"),
+    ("3", "2", "2"),
+    ("4", "2", "3"),
+    ("5", "3", "3"),
+];
+
+/// The `impact` and `urgency` that make ServiceNow compute the most urgent priority the source
+/// maps to HIGH (its stored mapping over the default, see [`PriorityMapping`]): without a
+/// mapping, 1 and 2 are HIGH, so impact 1 and urgency 1 (priority 1). A mapping with no HIGH
+/// value at all raises to priority 1 too.
+pub fn high_priority_fields(mapping: &PriorityMapping) -> (&'static str, &'static str) {
+    LOOKUP
+        .iter()
+        .find(|(p, _, _)| mapping.map(Some(p)) == Priority::High)
+        .map(|(_, impact, urgency)| (*impact, *urgency))
+        .unwrap_or(("1", "1"))
+}
+
+/// A routing key that can be written to a reference field: a sys_id.
+fn is_sys_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The outbox rows of `pending`, for the alerts whose source has a bidirectional connection that
+/// publishes the kind of change; the others are dropped. `known` is the connection of one source
+/// (or `None` when it has none) when the caller read it already: then nothing is read for it.
+pub async fn outbox_rows<C: ConnectionTrait>(
+    conn: &C,
+    pending: Vec<Pending>,
+    known: Option<(&str, Option<&servicenow_connection::Model>)>,
+) -> Result<Vec<row::ActiveModel>, AppError> {
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut connections: Vec<servicenow_connection::Model> = Vec::new();
+    let unknown: BTreeSet<&str> = pending
+        .iter()
+        .map(|p| p.alert_source_id.as_str())
+        .filter(|s| known.is_none_or(|(k, _)| k != *s))
+        .collect();
+    if let Some((_, Some(c))) = known
+        && c.bidirectional
+    {
+        connections.push(c.clone());
+    }
+    if !unknown.is_empty() {
+        // One statement, and none at all for the source the caller read already.
+        connections.extend(
+            servicenow_connection::Entity::find()
+                .filter(servicenow_connection::Column::AlertSourceId.is_in(unknown))
+                .filter(servicenow_connection::Column::Bidirectional.eq(true))
+                .all(conn)
+                .await?,
+        );
+    }
+    let mut rows = Vec::new();
+    for p in pending {
+        let Some(c) = connections
+            .iter()
+            .find(|c| c.alert_source_id == p.alert_source_id)
+        else {
+            continue;
+        };
+        if !PublishFilters::of(c).allows(&p.change) {
+            continue;
+        }
+        if let Some(row) = outbox_row(conn, c, p).await? {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// What one change writes to the incident, if anything.
+async fn outbox_row<C: ConnectionTrait>(
+    conn: &C,
+    c: &servicenow_connection::Model,
+    p: Pending,
+) -> Result<Option<row::ActiveModel>, AppError> {
+    let mut fields = Map::new();
+    let mut assign_to = None;
+    let kind = match p.change {
+        Change::Accept { user } => {
+            if p.ticket_state < 2 {
+                fields.insert("state".into(), json!("2"));
+            }
+            assign_to = Some(user);
+            kind::ACCEPT
+        }
+        Change::Comment { body } => {
+            fields.insert("work_notes".into(), json!(body));
+            kind::COMMENT
+        }
+        Change::RaisePriority => {
+            let mapping = PriorityMapping::with_overrides(
+                servicenow::stored_mapping(c).into_iter().collect(),
+            );
+            let (impact, urgency) = high_priority_fields(&mapping);
+            fields.insert("impact".into(), json!(impact));
+            fields.insert("urgency".into(), json!(urgency));
+            kind::PRIORITY
+        }
+        Change::Reroute { routing_key } => {
+            if c.routing_field.as_deref() != Some("assignment_group") {
+                return Ok(None);
+            }
+            let Some(group) = routing_key.filter(|k| is_sys_id(k)) else {
+                return Ok(None);
+            };
+            fields.insert("assignment_group".into(), json!(group));
+            kind::REROUTE
+        }
+        Change::Assign { user } => {
+            assign_to = Some(user);
+            kind::ASSIGN
+        }
+        Change::Resolve { user_id, comment } => {
+            if matches!(p.ticket_state, 6..=8) {
+                return Ok(None);
+            }
+            let notes = match comment {
+                Some(c) => c,
+                None => {
+                    let who = user::Entity::find_by_id(user_id)
+                        .one(conn)
+                        .await?
+                        .map(|u| format!("{} ({})", u.name, u.email))
+                        .unwrap_or_else(|| "a Glidepath user".into());
+                    format!("Resolved in Glidepath by {who}")
+                }
+            };
+            let code = c
+                .close_code
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CLOSE_CODE.into());
+            fields.insert("state".into(), json!("6"));
+            fields.insert("close_code".into(), json!(code));
+            fields.insert("close_notes".into(), json!(notes));
+            kind::RESOLVE
+        }
+    };
+    let mut payload = json!({ "fields": fields });
+    if let Some(u) = assign_to {
+        payload["assignTo"] = json!({ "userId": u.id, "email": u.email });
+    }
+    let written_state = fields
+        .get("state")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<i32>().ok());
+    let at = now();
+    Ok(Some(row::ActiveModel {
+        id: Set(p.id),
+        alert_id: Set(p.alert_id),
+        alert_source_id: Set(p.alert_source_id),
+        incident_sys_id: Set(p.incident_sys_id),
+        kind: Set(kind.into()),
+        payload: Set(payload.to_string()),
+        written_state: Set(written_state),
+        status: Set(outbox::PENDING.into()),
+        attempts: Set(0),
+        next_attempt_at: Set(Some(at)),
+        last_error: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        delivered_at: Set(None),
+    }))
+}
+
+// -- delivery ---------------------------------------------------------------------------------
+
+const COLUMNS: outbox::Columns<row::Entity> = outbox::Columns {
+    id: row::Column::Id,
+    status: row::Column::Status,
+    attempts: row::Column::Attempts,
+    next_attempt_at: row::Column::NextAttemptAt,
+};
+
+/// How the sync worker retries.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    pub base: TimeDelta,
+    pub cap: TimeDelta,
+    pub max_attempts: i32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            base: TimeDelta::seconds(2),
+            cap: TimeDelta::minutes(5),
+            max_attempts: 20,
+        }
+    }
+}
+
+/// Claims up to `limit` due updates, at most one per incident: an update waits while an earlier
+/// one of its alert is pending (queued, in flight or waiting for a retry), so each incident sees
+/// its updates in the order they were made.
+pub async fn claim_due(
+    db: &Db,
+    limit: u64,
+    claim_until: DateTime<Utc>,
+) -> Result<Vec<row::Model>, AppError> {
+    outbox::claim_due(
+        db,
+        &COLUMNS,
+        Condition::all().add(first_of_its_alert()),
+        limit,
+        claim_until,
+    )
+    .await
+}
+
+/// The update is the earliest pending one of its alert.
+fn first_of_its_alert() -> Expr {
+    Expr::cust(
+        "NOT EXISTS (SELECT 1 FROM servicenow_sync_updates earlier \
+         WHERE earlier.alert_id = servicenow_sync_updates.alert_id \
+         AND earlier.status = 'PENDING' AND earlier.id < servicenow_sync_updates.id)",
+    )
+}
+
+/// When the next update may be tried: the earliest retry time (or claim deadline) among the
+/// updates at the head of their alert's queue. Updates waiting behind another do not count,
+/// however long they have waited.
+pub async fn next_attempt(db: &Db) -> Result<Option<DateTime<Utc>>, AppError> {
+    Ok(row::Entity::find()
+        .filter(row::Column::Status.eq(outbox::PENDING))
+        .filter(first_of_its_alert())
+        .order_by_asc(row::Column::NextAttemptAt)
+        .one(&db.read)
+        .await?
+        .and_then(|r| r.next_attempt_at))
+}
+
+/// How one attempt went.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Written; `note` is logged on the alert (e.g. an unmapped user).
+    Synced { note: Option<String> },
+    /// Will not succeed by trying again (a 4xx other than 408 and 429).
+    Failed(String),
+    /// Try again after the backoff, and not before `not_before` (a 429's Retry-After).
+    Retry {
+        error: String,
+        not_before: Option<DateTime<Utc>>,
+    },
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        kind::ACCEPT => "accept",
+        kind::COMMENT => "comment",
+        kind::PRIORITY => "priority",
+        kind::REROUTE => "re-route",
+        kind::ASSIGN => "assignment",
+        _ => "resolve",
+    }
+}
+
+/// Records how a claimed update went (unless its claim was taken over meanwhile).
+pub async fn finish(
+    db: &Db,
+    claimed: &row::Model,
+    outcome: Outcome,
+    retry: &RetryPolicy,
+) -> Result<(), AppError> {
+    let txn = db.begin_write().await?;
+    let at = now();
+    let what = format!(
+        "ServiceNow update ({}) of {}",
+        kind_label(&claimed.kind),
+        claimed.incident_sys_id
+    );
+    let (changes, log) = match outcome {
+        Outcome::Synced { note } => (
+            vec![
+                (row::Column::Status, Expr::value(SYNCED)),
+                (row::Column::DeliveredAt, Expr::value(Some(at))),
+                (row::Column::NextAttemptAt, outbox::no_time()),
+                (row::Column::LastError, Expr::value(Option::<String>::None)),
+            ],
+            note.map(|n| (log_kind::SYNC_USER_UNMAPPED, n)),
+        ),
+        Outcome::Retry { error, .. } if claimed.attempts >= retry.max_attempts => {
+            let msg = format!("{what} failed after {} attempts: {error}", claimed.attempts);
+            (
+                vec![
+                    (row::Column::Status, Expr::value(FAILED)),
+                    (row::Column::LastError, Expr::value(error)),
+                    (row::Column::NextAttemptAt, outbox::no_time()),
+                ],
+                Some((log_kind::SYNC_FAILED, msg)),
+            )
+        }
+        Outcome::Failed(error) => {
+            let msg = format!("{what} failed: {error}");
+            (
+                vec![
+                    (row::Column::Status, Expr::value(FAILED)),
+                    (row::Column::LastError, Expr::value(error)),
+                    (row::Column::NextAttemptAt, outbox::no_time()),
+                ],
+                Some((log_kind::SYNC_FAILED, msg)),
+            )
+        }
+        Outcome::Retry { error, not_before } => {
+            let mut next = at + outbox::backoff(claimed.attempts, retry.base, retry.cap, 0.5);
+            if let Some(nb) = not_before {
+                next = next.max(nb);
+            }
+            (
+                vec![
+                    (row::Column::LastError, Expr::value(error)),
+                    (row::Column::NextAttemptAt, Expr::value(Some(next))),
+                ],
+                None,
+            )
+        }
+    };
+    let mut changes = changes;
+    changes.push((row::Column::UpdatedAt, Expr::value(at)));
+    if outbox::settle(&txn, &COLUMNS, &claimed.id, claimed.attempts, changes).await?
+        && let Some((kind, msg)) = log
+    {
+        append_log(&txn, &claimed.alert_id, kind, msg, &Actor::System).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+// -- the echo of our own updates ---------------------------------------------------------------
+
+/// Whether a webhook event is ServiceNow telling us about an update Glidepath wrote: made by
+/// the connection's user, and leaving the incident in the state we last wrote (or, when we
+/// wrote no state, the state we already knew). Such an event changes nothing visible: only the
+/// ticket's last seen state and modification count are recorded, with no log entry, no status
+/// change and nothing queued. Returns the alert's id when the event was an echo.
+pub async fn absorb_echo(
+    db: &Db,
+    conn: Option<&servicenow_connection::Model>,
+    incident: &Incident,
+) -> Result<Option<String>, AppError> {
+    let Some(conn) = conn else {
+        return Ok(None);
+    };
+    let source_id = conn.alert_source_id.as_str();
+    if incident.updated_by.as_deref() != Some(conn.username.as_str()) {
+        return Ok(None);
+    }
+    let txn = db.begin_write().await?;
+    let query = alert::Entity::find()
+        .filter(alert::Column::AlertSourceId.eq(source_id))
+        .filter(alert::Column::AlertKey.eq(incident.sys_id.as_str()));
+    let Some(model) = for_update(query, db.backend()).one(&txn).await? else {
+        return Ok(None);
+    };
+    let last_written = row::Entity::find()
+        .filter(row::Column::AlertId.eq(model.id.clone()))
+        .filter(row::Column::WrittenState.is_not_null())
+        .filter(
+            Condition::any().add(row::Column::Status.eq(SYNCED)).add(
+                Condition::all()
+                    .add(row::Column::Status.eq(outbox::PENDING))
+                    .add(row::Column::Attempts.gt(0)),
+            ),
+        )
+        .order_by_desc(row::Column::Id)
+        .one(&txn)
+        .await?
+        .and_then(|r| r.written_state);
+    let expected = last_written.unwrap_or(model.ticket_state);
+    if incident.state.code() != expected {
+        return Ok(None);
+    }
+    let newer = match (incident.mod_count, model.ticket_mod_count) {
+        (Some(new), Some(old)) => new > old,
+        _ => true,
+    };
+    let alert_id = model.id.clone();
+    if newer {
+        let mut am: alert::ActiveModel = model.into();
+        am.ticket_state = Set(expected);
+        if let Some(m) = incident.mod_count {
+            am.ticket_mod_count = Set(Some(m));
+        }
+        am.update(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(Some(alert_id))
+}
+
+// -- reading and retrying ----------------------------------------------------------------------
+
+/// Every update queued for the alert, oldest first.
+pub async fn updates(db: &Db, alert_id: &str) -> Result<Vec<row::Model>, AppError> {
+    Ok(row::Entity::find()
+        .filter(row::Column::AlertId.eq(alert_id))
+        .order_by_asc(row::Column::Id)
+        .all(&db.read)
+        .await?)
+}
+
+/// The alert's sync at a glance: FAILED if an update failed (and was not retried), else PENDING
+/// if one is waiting, else SYNCED; with the row that decides it. `None` if nothing was queued.
+pub fn status(rows: &[row::Model]) -> Option<(&'static str, &row::Model)> {
+    if let Some(r) = rows.iter().rev().find(|r| r.status == FAILED) {
+        return Some((FAILED, r));
+    }
+    if let Some(r) = rows.iter().find(|r| r.status == outbox::PENDING) {
+        return Some((outbox::PENDING, r));
+    }
+    rows.last().map(|r| (SYNCED, r))
+}
+
+/// Queues the alert's failed updates again, in their original order.
+pub async fn retry(db: &Db, caller: &Caller, alert_id: &str) -> Result<(), AppError> {
+    let txn = db.begin_write().await?;
+    let query = alert::Entity::find_by_id(alert_id.to_string());
+    if for_update(query, db.backend()).one(&txn).await?.is_none() {
+        return Err(AppError::NotFound("alert"));
+    }
+    let at = now();
+    let result = row::Entity::update_many()
+        .col_expr(row::Column::Status, Expr::value(outbox::PENDING))
+        .col_expr(row::Column::Attempts, Expr::value(0))
+        .col_expr(row::Column::NextAttemptAt, Expr::value(Some(at)))
+        .col_expr(row::Column::UpdatedAt, Expr::value(at))
+        .filter(row::Column::AlertId.eq(alert_id))
+        .filter(row::Column::Status.eq(FAILED))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::Conflict(
+            "the alert has no failed ServiceNow update to retry".into(),
+        ));
+    }
+    let msg = format!(
+        "{} failed ServiceNow update(s) queued again by {}",
+        result.rows_affected, caller.email
+    );
+    append_log(&txn, alert_id, log_kind::SYNC_RETRIED, msg, &caller.actor()).await?;
+    txn.commit().await?;
+    wake();
+    Ok(())
+}
+
+/// Sets which kinds of change the source's connection writes to ServiceNow (ADMIN).
+pub async fn set_publish_filters(
+    db: &Db,
+    source_id: &str,
+    filters: PublishFilters,
+) -> Result<(), AppError> {
+    let Some(conn) = servicenow_connection::Entity::find_by_id(source_id.to_string())
+        .one(&db.read)
+        .await?
+    else {
+        return Err(AppError::NotFound("ServiceNow connection"));
+    };
+    let mut am: servicenow_connection::ActiveModel = conn.into();
+    am.publish_accept = Set(filters.accept);
+    am.publish_resolve = Set(filters.resolve);
+    am.publish_comment = Set(filters.comment);
+    am.publish_priority = Set(filters.priority);
+    am.publish_assignment = Set(filters.assignment);
+    am.publish_reroute = Set(filters.reroute);
+    am.updated_at = Set(now());
+    am.update(&db.write).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(pairs: &[(&str, Priority)]) -> PriorityMapping {
+        PriorityMapping::with_overrides(pairs.iter().map(|(v, p)| (v.to_string(), *p)).collect())
+    }
+
+    #[test]
+    fn default_mapping_raises_to_priority_one() {
+        assert_eq!(
+            high_priority_fields(&PriorityMapping::default()),
+            ("1", "1")
+        );
+    }
+
+    #[test]
+    fn stored_mapping_picks_its_most_urgent_high_priority() {
+        let m = mapping(&[("1", Priority::Low), ("2", Priority::High)]);
+        assert_eq!(high_priority_fields(&m), ("1", "2"));
+        let m = mapping(&[
+            ("1", Priority::Low),
+            ("2", Priority::Low),
+            ("3", Priority::High),
+        ]);
+        assert_eq!(high_priority_fields(&m), ("2", "2"));
+        // Values the mapping leaves out keep the default: 1 is still HIGH.
+        let m = mapping(&[("3", Priority::High)]);
+        assert_eq!(high_priority_fields(&m), ("1", "1"));
+        let none = mapping(&[("1", Priority::Low), ("2", Priority::Low)]);
+        assert_eq!(high_priority_fields(&none), ("1", "1"));
+    }
+
+    #[test]
+    fn routing_keys_are_written_only_as_sys_ids() {
+        assert!(is_sys_id("8a4dde73c6112278017a6a4baf547aa7"));
+        assert!(!is_sys_id("network"));
+    }
+}
