@@ -58,6 +58,7 @@ operations!(
     SetRoutingField,
     RoutingOptions,
     SetWebhookAuth,
+    RetrySync,
 );
 
 /// A failed operation, in words for people; `code` is the server's `extensions.code`.

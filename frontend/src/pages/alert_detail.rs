@@ -298,6 +298,13 @@ pub fn AlertDetail() -> impl IntoView {
                 </form>
             </section>
         })}
+        {move || alert.get().flatten().and_then(|a| {
+            let status = a.sync_status.clone()?;
+            Some(view! {
+                <super::sync::SyncPanel alert_id=a.id.clone() status=status updates=a.sync_updates.clone()
+                    on_retried=Callback::new(move |()| load()) />
+            })
+        })}
         {move || alert.get().flatten().map(|a| view! { <History alert=a /> })}
     }
 }

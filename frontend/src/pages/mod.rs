@@ -3,4 +3,5 @@ pub mod alerts;
 pub mod login;
 pub mod policies;
 pub mod sources;
+pub mod sync;
 pub mod users;

@@ -269,6 +269,8 @@ fn Connection(
                 username: username.get_untracked().trim().to_string(),
                 password: (!secret.is_empty()).then_some(secret),
                 bidirectional: bidirectional.get_untracked(),
+                // Omitted: the stored close code stays.
+                close_code: None,
             },
         };
         busy.set(true);
