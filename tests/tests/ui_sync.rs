@@ -18,9 +18,26 @@ async fn accepting_in_the_browser_shows_the_update_synced_to_servicenow() {
     browser.click_button("Accept").await;
     browser.find(".detail-head .status-accepted").await;
     // The panel refreshes with the page until the instance has the change.
-    let row = browser.find_text(".sync-updates .list-row", "Accept").await;
-    browser.find_text(".sync-updates .list-row", "Synced").await;
-    assert!(row.text().await.unwrap().contains("delivered"));
+    let deadline = std::time::Instant::now() + glidepath_tests::browser::WAIT;
+    loop {
+        let rows = browser
+            .execute(
+                "return [...document.querySelectorAll('.sync-updates .list-row')].map(r => r.innerText)",
+            )
+            .await;
+        let synced = rows.as_array().into_iter().flatten().any(|r| {
+            let r = r.as_str().unwrap_or_default();
+            r.contains("Accept") && r.contains("Synced") && r.contains("delivered")
+        });
+        if synced {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no synced Accept row: {rows}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     browser.find_text("#sync-title", "ServiceNow sync").await;
     browser.screenshot("alert-detail-sync").await;
 
