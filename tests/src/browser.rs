@@ -217,6 +217,28 @@ impl Browser {
             .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
     }
 
+    /// On the alert page: adds `body` as a comment and waits for it in the comment list.
+    pub async fn add_comment(&self, body: &str) {
+        self.fill("#comment-body", body).await;
+        self.click_button("Add comment").await;
+        self.find_text(".comments", body).await;
+    }
+
+    /// On the alert page: re-routes to the policy `policy_id` and waits for its `name`.
+    pub async fn reroute(&self, policy_id: &str, name: &str) {
+        self.select("#reroute-policy", policy_id).await;
+        self.click_button("Re-route").await;
+        self.find_text(".facts", name).await;
+    }
+
+    /// On the alert page: resolves with `comment` and waits for the Resolved badge.
+    pub async fn resolve_with(&self, comment: &str) {
+        self.click_button("Resolve…").await;
+        self.fill("#resolve-comment", comment).await;
+        self.click_button("Resolve alert").await;
+        self.find(".detail-head .status-resolved").await;
+    }
+
     pub async fn page_text(&self) -> String {
         match self.client.find(Locator::Css("body")).await {
             Ok(body) => body.text().await.unwrap_or_default(),

@@ -32,26 +32,16 @@ async fn every_glidepath_change_is_written_to_the_incident() {
     w.comment(&w.token, &alert_id, "Failing over to the standby switch")
         .await;
     w.settled(&alert_id, SETTLE).await;
-    let notes: Vec<String> = w
-        .sim
-        .state()
-        .journal(&sys_id)
-        .iter()
-        .filter(|j| field(j, "element") == "work_notes")
-        .map(|j| field(j, "value"))
-        .collect();
-    assert_eq!(notes, vec!["Failing over to the standby switch"]);
+    assert_eq!(
+        w.work_notes(&sys_id),
+        vec!["Failing over to the standby switch"]
+    );
 
     w.raise(&w.token, &alert_id).await;
     w.settled(&alert_id, SETTLE).await;
-    let r = w.record(&sys_id);
     assert_eq!(
-        (
-            field(&r, "impact"),
-            field(&r, "urgency"),
-            field(&r, "priority")
-        ),
-        ("1".into(), "1".into(), "1".into()),
+        impact_urgency_priority(&w.record(&sys_id)),
+        ["1", "1", "1"],
         "raised to the priority mapped to HIGH"
     );
 
@@ -236,22 +226,13 @@ async fn an_unmapped_user_leaves_assigned_to_alone_and_the_log_says_so() {
 async fn reroute_writes_the_new_policys_group_when_routing_by_assignment_group() {
     let w = World::start().await;
     let admin_id = w.app.admin_id().await;
-    let network = w
-        .app
-        .gql(
-            &w.token,
-            "mutation($u: ID!, $k: String!) { createEscalationPolicy(input: { name: \"Network\", routingKey: $k, \
-               rules: [{ escalationTimeoutMinutes: 5, userIds: [$u] }] }) { id } }",
-            json!({ "u": admin_id, "k": NETWORK_GROUP_SYS_ID }),
-        )
-        .await["createEscalationPolicy"]
-        .clone();
+    let network = w.network_policy(&admin_id).await;
     let reroute =
         "mutation($id: ID!, $p: ID!) { rerouteAlert(id: $id, escalationPolicyId: $p) { id } }";
 
     let rerouted = async |w: &World| {
         let (sys_id, alert_id) = w.incident().await;
-        let vars = json!({ "id": alert_id, "p": id_of(&network) });
+        let vars = json!({ "id": alert_id, "p": network });
         w.act(&w.token, reroute, vars).await;
         let sync = w.settled(&alert_id, SETTLE).await;
         (kinds(&sync), field(&w.record(&sys_id), "assignment_group"))
@@ -265,18 +246,7 @@ async fn reroute_writes_the_new_policys_group_when_routing_by_assignment_group()
     );
     assert_eq!(group, "");
 
-    let set = w
-        .app
-        .gql(
-            &w.token,
-            "mutation($id: ID!) { setRoutingField(alertSourceId: $id, field: \"assignment_group\") { serviceNow { routingField } } }",
-            json!({ "id": w.source.id }),
-        )
-        .await;
-    assert_eq!(
-        set["setRoutingField"]["serviceNow"]["routingField"],
-        "assignment_group"
-    );
+    w.route_by_assignment_group().await;
     let (kinds_sent, group) = rerouted(&w).await;
     assert!(
         kinds_sent.contains(&"REROUTE".to_string()),
@@ -294,23 +264,8 @@ async fn a_reroute_made_in_servicenow_is_not_written_back() {
         .await;
     // The network policy calls someone else than the source's policy: had the restarted
     // escalation been written back, an ASSIGN would be queued.
-    let network = w
-        .app
-        .gql(
-            &w.token,
-            "mutation($u: ID!, $k: String!) { createEscalationPolicy(input: { name: \"Network\", routingKey: $k, \
-               rules: [{ escalationTimeoutMinutes: 5, userIds: [$u] }] }) { id } }",
-            json!({ "u": id_of(&beth), "k": NETWORK_GROUP_SYS_ID }),
-        )
-        .await["createEscalationPolicy"]
-        .clone();
-    w.app
-        .gql(
-            &w.token,
-            "mutation($id: ID!) { setRoutingField(alertSourceId: $id, field: \"assignment_group\") { id } }",
-            json!({ "id": w.source.id }),
-        )
-        .await;
+    let network = w.network_policy(&id_of(&beth)).await;
+    w.route_by_assignment_group().await;
     let (sys_id, alert_id) = w.incident().await;
     let sync = w.settled(&alert_id, SETTLE).await;
     assert_eq!(kinds(&sync), vec!["ASSIGN"], "{sync}");
@@ -326,7 +281,7 @@ async fn a_reroute_made_in_servicenow_is_not_written_back() {
         .expect("reassign");
     let alert = eventually(SETTLE, "the re-route", || async {
         let alert = w.app.alert(&alert_id).await;
-        (alert["escalationPolicy"]["id"] == network["id"]
+        (alert["escalationPolicy"]["id"] == network.as_str()
             && alert["assignedTo"]["email"] == "beth.anglin@example.com")
             .then_some(alert)
     })

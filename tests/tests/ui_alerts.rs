@@ -111,19 +111,11 @@ async fn responder_accepts_comments_reroutes_raises_and_resolves_from_the_detail
     assert_eq!(alert["status"], "ACCEPTED");
     assert_eq!(alert["assignedTo"]["email"], ADMIN_EMAIL);
 
-    browser
-        .fill("#comment-body", "Looking at the line card")
-        .await;
-    browser.click_button("Add comment").await;
-    browser
-        .find_text(".comments", "Looking at the line card")
-        .await;
+    browser.add_comment("Looking at the line card").await;
     let alert = app.alert(&alert_id).await;
     assert_eq!(alert["comments"][0]["body"], "Looking at the line card");
 
-    browser.select("#reroute-policy", &other_id).await;
-    browser.click_button("Re-route").await;
-    browser.find_text(".facts", &other_name).await;
+    browser.reroute(&other_id, &other_name).await;
     assert_eq!(
         app.alert(&alert_id).await["escalationPolicy"]["id"],
         json!(other_id)
@@ -133,12 +125,7 @@ async fn responder_accepts_comments_reroutes_raises_and_resolves_from_the_detail
     browser.find(".detail-head .priority-high").await;
     assert_eq!(app.alert(&alert_id).await["priority"], "HIGH");
 
-    browser.click_button("Resolve…").await;
-    browser
-        .fill("#resolve-comment", "Replaced the line card")
-        .await;
-    browser.click_button("Resolve alert").await;
-    browser.find(".detail-head .status-resolved").await;
+    browser.resolve_with("Replaced the line card").await;
     browser
         .find_text(".actions", "only comments can be added")
         .await;

@@ -213,6 +213,49 @@ impl World {
         .await;
     }
 
+    /// Routes the source by the incident's assignment group, so a re-route writes the new
+    /// policy's routing key (a group's sys_id) to the incident.
+    pub async fn route_by_assignment_group(&self) {
+        let set = self
+            .app
+            .gql(
+                &self.token,
+                "mutation($id: ID!) { setRoutingField(alertSourceId: $id, field: \"assignment_group\") { serviceNow { routingField } } }",
+                json!({ "id": self.source.id }),
+            )
+            .await;
+        assert_eq!(
+            set["setRoutingField"]["serviceNow"]["routingField"],
+            "assignment_group"
+        );
+    }
+
+    /// A policy named "Network" whose routing key is the simulator's Network group and whose
+    /// one level calls `user_id`; returns its id.
+    pub async fn network_policy(&self, user_id: &str) -> String {
+        let data = self
+            .app
+            .gql(
+                &self.token,
+                "mutation($u: ID!, $k: String!) { createEscalationPolicy(input: { name: \"Network\", routingKey: $k, \
+                   rules: [{ escalationTimeoutMinutes: 5, userIds: [$u] }] }) { id } }",
+                json!({ "u": user_id, "k": servicenow_sim::NETWORK_GROUP_SYS_ID }),
+            )
+            .await;
+        id_of(&data["createEscalationPolicy"])
+    }
+
+    /// The work notes written on the incident, oldest first.
+    pub fn work_notes(&self, sys_id: &str) -> Vec<String> {
+        self.sim
+            .state()
+            .journal(sys_id)
+            .iter()
+            .filter(|j| field(j, "element") == "work_notes")
+            .map(|j| field(j, "value"))
+            .collect()
+    }
+
     pub async fn set_filters(&self, filters: Value) -> Value {
         self.app
             .gql(
@@ -272,4 +315,9 @@ pub fn states(sync: &Value) -> Vec<String> {
 
 pub fn field(record: &Record, name: &str) -> String {
     record.get(name).cloned().unwrap_or_default()
+}
+
+/// The incident's impact, urgency and priority.
+pub fn impact_urgency_priority(record: &Record) -> [String; 3] {
+    ["impact", "urgency", "priority"].map(|name| field(record, name))
 }
