@@ -69,9 +69,11 @@ async fn an_assignment_in_servicenow_names_the_person_and_is_not_written_back() 
             "fred.luddy",
         )
         .expect("assign");
+    // The alert row and its log are separate reads of one query: wait for both.
     let alert = eventually(SETTLE, "the assignment", || async {
         let alert = w.app.alert(&alert_id).await;
-        (!assignments(&alert).is_empty()).then_some(alert)
+        let assigned = alert["assignedTo"]["email"] == "beth.anglin@example.com";
+        (assigned && !assignments(&alert).is_empty()).then_some(alert)
     })
     .await;
     assert_eq!(
@@ -171,7 +173,8 @@ async fn the_poll_names_the_people_as_the_webhook_does() {
         .expect("reassign");
     let alert = eventually(SETTLE, "the second polled assignment", || async {
         let alert = w.app.alert(&alert_id).await;
-        (assignments(&alert).len() == 2).then_some(alert)
+        let assigned = alert["assignedTo"]["email"] == "beth.anglin@example.com";
+        (assigned && assignments(&alert).len() == 2).then_some(alert)
     })
     .await;
     assert_eq!(

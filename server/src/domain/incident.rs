@@ -324,6 +324,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn assigned_to_is_a_sys_id_a_reference_object_or_empty() {
+        let id = "6816F79CC0A8016401C5A33BE04BE441";
+        let parse = |v: Value| {
+            let mut body = base();
+            body["assigned_to"] = v;
+            Incident::parse(&body).map(|i| i.assigned_to)
+        };
+        let lower = SysId::parse(&id.to_ascii_lowercase());
+        assert_eq!(parse(json!(id)), Ok(Some(lower.clone())));
+        assert_eq!(parse(json!({"value": id, "link": "x"})), Ok(Some(lower)));
+        assert_eq!(parse(json!("")), Ok(Some(None)));
+        assert_eq!(parse(json!(null)), Ok(Some(None)));
+        assert_eq!(parse(json!({"value": ""})), Ok(Some(None)));
+        assert!(parse(json!("beth.anglin")).is_err());
+        assert!(parse(json!({"value": 1})).is_err());
+        assert!(parse(json!([id])).is_err());
+        assert_eq!(Incident::parse(&base()).unwrap().assigned_to, None);
+    }
+
     fn base() -> Value {
         json!({
             "sys_id": "9D385017C611228701D22104CC95C371",
