@@ -9,6 +9,7 @@ mod m20261128_000004_servicenow_connection;
 mod m20261128_000005_servicenow_inbound;
 mod m20261128_000006_servicenow_sync;
 mod m20261128_000007_servicenow_inbound_fixes;
+mod m20261128_000008_ticket_assignee;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_servicenow_inbound::Migration),
             Box::new(m20261128_000006_servicenow_sync::Migration),
             Box::new(m20261128_000007_servicenow_inbound_fixes::Migration),
+            Box::new(m20261128_000008_ticket_assignee::Migration),
         ]
     }
 }

@@ -74,9 +74,10 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
         "sys_id": "0123456789abcdef0123456789abcdef", "state": "1", "number": "INC1",
     });
     let incident = Incident::parse(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let IngestResult::Applied { alert_id, .. } = alerts::ingest(&db, &source, &incident, &body)
-        .await
-        .map_err(err)?
+    let IngestResult::Applied { alert_id, .. } =
+        alerts::ingest(&db, &source, &incident, None, &body)
+            .await
+            .map_err(err)?
     else {
         anyhow::bail!("the incident was not applied");
     };

@@ -184,7 +184,7 @@ pub fn decide_ingest(
 }
 
 /// An event older than the last one applied (lower `sys_mod_count`).
-fn is_stale(alert: &AlertSnapshot, incident: &Incident) -> bool {
+pub fn is_stale(alert: &AlertSnapshot, incident: &Incident) -> bool {
     matches!((alert.ticket_mod_count, incident.mod_count), (Some(seen), Some(now)) if now < seen)
 }
 

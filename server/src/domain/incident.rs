@@ -163,6 +163,9 @@ pub struct Incident {
     /// The instance base URL (`glide.servlet.uri`), always ending in `/`.
     pub server_url: Option<Url>,
     pub updated_by: Option<String>,
+    /// `assigned_to`: `None` when the event does not carry it, `Some(None)` when it is empty
+    /// (unassigned), else the `sys_user` sys_id (sent as a string or as `{value, link}`).
+    pub assigned_to: Option<Option<SysId>>,
 }
 
 const MAX_TEXT: usize = 64 * 1024;
@@ -206,6 +209,7 @@ impl Incident {
             mod_count,
             server_url: text(fields, "server_url")?.and_then(|s| instance_url(&s)),
             updated_by: text(fields, "sys_updated_by")?,
+            assigned_to: reference(fields, "assigned_to")?,
         })
     }
 
@@ -226,6 +230,35 @@ impl Incident {
             )
         })
     }
+}
+
+/// A reference field: a sys_id string or the Table API's `{"value": sys_id, "link": …}`; an
+/// empty value is a cleared reference.
+fn reference(
+    fields: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<Option<SysId>>, IncidentError> {
+    let raw = match fields.get(field) {
+        None => return Ok(None),
+        Some(Value::Null) => return Ok(Some(None)),
+        Some(Value::String(s)) => s.as_str(),
+        Some(Value::Object(o)) => match o.get("value") {
+            None | Some(Value::Null) => return Ok(Some(None)),
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => "?",
+        },
+        Some(_) => "?",
+    };
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(Some(None));
+    }
+    SysId::parse(raw)
+        .map(|id| Some(Some(id)))
+        .ok_or_else(|| IncidentError::Field {
+            field,
+            reason: "must be a sys_id (32 hexadecimal characters), a {\"value\": sys_id} object or empty".into(),
+        })
 }
 
 /// Only http(s) URLs become links: anything else (`javascript:` …) would be a trap in the UI.
@@ -290,6 +323,26 @@ fn truncate(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn assigned_to_is_a_sys_id_a_reference_object_or_empty() {
+        let id = "6816F79CC0A8016401C5A33BE04BE441";
+        let parse = |v: Value| {
+            let mut body = base();
+            body["assigned_to"] = v;
+            Incident::parse(&body).map(|i| i.assigned_to)
+        };
+        let lower = SysId::parse(&id.to_ascii_lowercase());
+        assert_eq!(parse(json!(id)), Ok(Some(lower.clone())));
+        assert_eq!(parse(json!({"value": id, "link": "x"})), Ok(Some(lower)));
+        assert_eq!(parse(json!("")), Ok(Some(None)));
+        assert_eq!(parse(json!(null)), Ok(Some(None)));
+        assert_eq!(parse(json!({"value": ""})), Ok(Some(None)));
+        assert!(parse(json!("beth.anglin")).is_err());
+        assert!(parse(json!({"value": 1})).is_err());
+        assert!(parse(json!([id])).is_err());
+        assert_eq!(Incident::parse(&base()).unwrap().assigned_to, None);
+    }
 
     fn base() -> Value {
         json!({

@@ -34,6 +34,9 @@ pub struct Model {
     /// The routing field `routing_value` was read from; while it differs from the source's
     /// current field, an event records the new value without re-routing.
     pub routing_field: Option<String>,
+    /// The incident's `assigned_to` (a `sys_user` sys_id) when last seen; another one is logged
+    /// as an assignment made in ServiceNow.
+    pub ticket_assignee: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -95,15 +95,16 @@ pub async fn receive(
         return Ok(HttpResponse::Ok().json(json!({"outcome": "unchanged", "alertId": alert_id})));
     }
     let mut incident = incident;
-    incident.updated_by = people::inbound_actor(
+    let assignee = people::map_inbound(
         &state.db,
         &state.cipher,
         &state.servicenow,
+        &source.id,
         connection.as_ref(),
-        incident.updated_by,
+        &mut incident,
     )
-    .await;
-    match alerts::ingest(&state.db, &source, &incident, &value).await? {
+    .await?;
+    match alerts::ingest(&state.db, &source, &incident, assignee.as_ref(), &value).await? {
         alerts::IngestResult::Applied { outcome, alert_id } => {
             metrics::counter!(WEBHOOK_EVENTS, "outcome" => outcome.as_str()).increment(1);
             let status = if outcome == crate::domain::IngestOutcome::Created {

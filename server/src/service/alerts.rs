@@ -11,11 +11,11 @@ use sea_orm::{
 use super::notifications::{self, Event};
 use super::rows::Rows;
 use super::sync::{self, Change, UserRef};
-use super::{Actor, Caller, escalation, new_id, now, policies, servicenow};
+use super::{Actor, Caller, escalation, new_id, now, people, policies, servicenow};
 use crate::db::{Db, for_update};
 use crate::domain::alert::{
     AlertSnapshot, RoutingUpdate, check_accept, check_raise, check_reroute, check_resolve,
-    decide_ingest, routing_update,
+    decide_ingest, is_stale, routing_update,
 };
 use crate::domain::{
     AlertStatus, Incident, IncidentState, IngestDecision, IngestOutcome, Priority, field_value,
@@ -96,7 +96,9 @@ async fn find_by_key(
 }
 
 /// Applies one ServiceNow incident event to the alert source's alerts: what the webhook and the
-/// reconciliation poll both call. `body` is the whole payload, for the routing field's value.
+/// reconciliation poll both call. `body` is the whole payload, for the routing field's value;
+/// `assignee` is who the event's `assigned_to` is, when it differs from the one last seen
+/// ([`people::map_inbound`]).
 ///
 /// Everything that can be read before the writing transaction is (the source's settings and, for a
 /// New incident, the policy it routes to and that policy's level 1: users, notification rules),
@@ -106,6 +108,7 @@ pub async fn ingest(
     db: &Db,
     source: &alert_source::Model,
     incident: &Incident,
+    assignee: Option<&people::Assignee>,
     body: &serde_json::Value,
 ) -> Result<IngestResult, AppError> {
     let settings = servicenow::inbound_settings(db, &source.id).await?;
@@ -205,9 +208,18 @@ pub async fn ingest(
                     routing_value.as_deref(),
                 );
                 let alert_id = model.id.clone();
+                // An older event than the last one applied says nothing about who is assigned now.
+                let assigned = match &incident.assigned_to {
+                    Some(id) if !is_stale(&snap, incident) => {
+                        let id = id.as_ref().map(|id| id.as_str().to_string());
+                        (id != model.ticket_assignee).then_some(id)
+                    }
+                    _ => None,
+                };
                 if outcome == IngestOutcome::Unchanged
                     && ticket.mod_count.is_none()
                     && routing.is_none()
+                    && assigned.is_none()
                 {
                     return Ok(IngestResult::Applied { outcome, alert_id });
                 }
@@ -281,6 +293,30 @@ pub async fn ingest(
                             outcome = IngestOutcome::Updated;
                         }
                     }
+                }
+                if let Some(Some(sys_id)) = &assigned {
+                    let status_now = status.unwrap_or(snap.status);
+                    let assignee = assignee.filter(|a| a.sys_id == *sys_id);
+                    let user = assignee.and_then(|a| a.user.as_ref());
+                    // Glidepath's own assignment coming back (an accept or an escalation step
+                    // wrote it): recorded, not logged again.
+                    let own = user.is_some_and(|u| Some(&u.id) == before.assigned_to_id.as_ref());
+                    if !own {
+                        let label = assignee.map_or(sys_id.as_str(), |a| a.label.as_str());
+                        let msg = format!("Assigned in ServiceNow to {label}");
+                        rows.log(&alert_id, log_kind::TICKET_UPDATED, msg, &actor);
+                        if let Some(user) = user
+                            && status_now != AlertStatus::Resolved
+                        {
+                            am.assigned_to_id = Set(Some(user.id.clone()));
+                        }
+                        if outcome == IngestOutcome::Unchanged {
+                            outcome = IngestOutcome::Updated;
+                        }
+                    }
+                }
+                if let Some(id) = assigned {
+                    am.ticket_assignee = Set(id);
                 }
                 if raise_priority {
                     am.priority = Set(Priority::High.as_str().into());
@@ -433,6 +469,11 @@ fn new_alert(
         next_escalation_at: Set(None),
         routing_value: Set(new.routing_value),
         routing_field: Set(new.routing_field),
+        ticket_assignee: Set(incident
+            .assigned_to
+            .clone()
+            .flatten()
+            .map(|id| id.as_str().into())),
     }
 }
 

@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::servicenow;
 use crate::db::Db;
-use crate::entity::{servicenow_connection, user};
+use crate::domain::Incident;
+use crate::entity::{alert, servicenow_connection, user};
 use crate::error::AppError;
 use crate::secrets::Cipher;
 use crate::servicenow::client::{Client, Connector};
@@ -50,6 +51,98 @@ pub async fn by_user_name(db: &Db, client: &Client, user_name: &str) -> Result<P
         return Ok(Person::User(u));
     }
     Ok(Person::External(user_name.to_string()))
+}
+
+/// Who an incident's `assigned_to` is, looked up before the event is applied.
+#[derive(Clone, Debug)]
+pub struct Assignee {
+    /// The `sys_user` sys_id, as the event carries it.
+    pub sys_id: String,
+    /// What the alert log names: the Glidepath user's e-mail, else the ServiceNow `user_name`,
+    /// else the sys_id (no connection, or the look-up failed or took too long).
+    pub label: String,
+    /// The Glidepath user with the ServiceNow user's e-mail.
+    pub user: Option<user::Model>,
+}
+
+/// Maps the people an inbound incident event (webhook or poll: both call this) names:
+/// `sys_updated_by` as [`inbound_actor`] does, and an `assigned_to` that differs from the one
+/// last seen on the source's alert for the incident (`None` when there is no such alert or the
+/// event assigns no one new).
+pub async fn map_inbound(
+    db: &Db,
+    cipher: &Cipher,
+    connector: &Connector,
+    source_id: &str,
+    conn: Option<&servicenow_connection::Model>,
+    incident: &mut Incident,
+) -> Result<Option<Assignee>, AppError> {
+    incident.updated_by =
+        inbound_actor(db, cipher, connector, conn, incident.updated_by.take()).await;
+    let Some(Some(sys_id)) = &incident.assigned_to else {
+        return Ok(None);
+    };
+    let seen: Option<Option<String>> = alert::Entity::find()
+        .select_only()
+        .column(alert::Column::TicketAssignee)
+        .filter(alert::Column::AlertSourceId.eq(source_id))
+        .filter(alert::Column::AlertKey.eq(incident.sys_id.as_str()))
+        .into_tuple()
+        .one(&db.read)
+        .await?;
+    match seen {
+        Some(seen) if seen.as_deref() != Some(sys_id.as_str()) => Ok(Some(
+            assignee(db, cipher, connector, conn, sys_id.as_str()).await,
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// Looks a `sys_user` sys_id up through a bidirectional connection (cached, see
+/// `servicenow::users`), waiting at most [`INBOUND_LOOKUP`] in all.
+async fn assignee(
+    db: &Db,
+    cipher: &Cipher,
+    connector: &Connector,
+    conn: Option<&servicenow_connection::Model>,
+    sys_id: &str,
+) -> Assignee {
+    let unnamed = Assignee {
+        sys_id: sys_id.to_string(),
+        label: sys_id.to_string(),
+        user: None,
+    };
+    let Some(conn) = conn.filter(|c| c.bidirectional) else {
+        return unnamed;
+    };
+    let lookup = async {
+        let client = servicenow::client(db, cipher, connector, &conn.alert_source_id)
+            .await
+            .ok()?;
+        USERS
+            .by_sys_id(&client, client.instance(), sys_id)
+            .await
+            .ok()
+            .flatten()
+    };
+    let Some(sn) = tokio::time::timeout(INBOUND_LOOKUP, lookup)
+        .await
+        .ok()
+        .flatten()
+    else {
+        return unnamed;
+    };
+    let user = user_by_email(db, &sn.email).await.ok().flatten();
+    let label = match &user {
+        Some(u) => u.email.clone(),
+        None if !sn.user_name.is_empty() => sn.user_name.clone(),
+        None => unnamed.label,
+    };
+    Assignee {
+        sys_id: unnamed.sys_id,
+        label,
+        user,
+    }
 }
 
 /// The name a webhook event's `sys_updated_by` should carry in the alert log: the Glidepath

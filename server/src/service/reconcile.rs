@@ -23,7 +23,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use super::{alerts, servicenow, sync};
+use super::{alerts, people, servicenow, sync};
 use crate::clock;
 use crate::db::Db;
 use crate::domain::{Incident, IncidentState, field_value};
@@ -228,6 +228,7 @@ async fn read_and_apply(
         "sys_mod_count",
         "sys_updated_by",
         "sys_updated_on",
+        "assigned_to",
         "sys_created_on",
     ]
     .map(String::from)
@@ -281,7 +282,7 @@ async fn read_and_apply(
             }
             key = Some((sn_time(at), id));
             body["server_url"] = Value::String(server_url.clone());
-            if apply(db, lease, &body, &poll_since).await? {
+            if apply(db, (cipher, connector), lease, &body, &poll_since).await? {
                 report.applied += 1;
             }
         }
@@ -330,8 +331,14 @@ fn is_sys_id(s: &str) -> bool {
 type Known = (Option<i64>, Option<String>, Option<String>);
 
 /// Applies one polled incident if it concerns the source; true when it was applied.
-async fn apply(db: &Db, lease: &Lease, body: &Value, poll_since: &str) -> Result<bool, AppError> {
-    let Ok(incident) = Incident::parse(body) else {
+async fn apply(
+    db: &Db,
+    (cipher, connector): (&Cipher, &Connector),
+    lease: &Lease,
+    body: &Value,
+    poll_since: &str,
+) -> Result<bool, AppError> {
+    let Ok(mut incident) = Incident::parse(body) else {
         return Ok(false);
     };
     // Checked on a reader first: most incidents of a busy instance concern no alert here, and
@@ -364,8 +371,18 @@ async fn apply(db: &Db, lease: &Lease, body: &Value, poll_since: &str) -> Result
     {
         return Ok(false);
     }
+    // People are named as the webhook names them.
+    let assignee = people::map_inbound(
+        db,
+        cipher,
+        connector,
+        &source.id,
+        Some(&lease.connection),
+        &mut incident,
+    )
+    .await?;
     Ok(matches!(
-        alerts::ingest(db, source, &incident, body).await?,
+        alerts::ingest(db, source, &incident, assignee.as_ref(), body).await?,
         alerts::IngestResult::Applied { .. }
     ))
 }

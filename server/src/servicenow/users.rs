@@ -40,6 +40,20 @@ fn safe(value: &str) -> bool {
         && !value.chars().any(char::is_control)
 }
 
+fn to_user(row: &serde_json::Map<String, Value>) -> SnUser {
+    let text = |f: &str| {
+        row.get(f)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    SnUser {
+        sys_id: text("sys_id"),
+        user_name: text("user_name"),
+        email: text("email"),
+    }
+}
+
 fn key(instance: &str, field: &str, value: &str) -> Key {
     (
         instance.trim_end_matches('/').to_ascii_lowercase(),
@@ -68,6 +82,32 @@ impl UserMap {
         self.lookup(client, instance, "user_name", user_name).await
     }
 
+    /// The user with this sys_id (what `assigned_to` holds), read as `sys_user/{sys_id}`.
+    pub async fn by_sys_id(
+        &self,
+        client: &Client,
+        instance: &str,
+        sys_id: &str,
+    ) -> Result<Option<SnUser>, SnError> {
+        if !(sys_id.len() == 32 && sys_id.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Ok(None);
+        }
+        let key = key(instance, "sys_id", sys_id);
+        if let Some(hit) = self.cached(&key) {
+            return Ok(hit);
+        }
+        let user = match client
+            .get("sys_user", sys_id, &["sys_id", "user_name", "email"])
+            .await
+        {
+            Ok(row) => Some(to_user(&row)).filter(|u| !u.sys_id.is_empty()),
+            Err(SnError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        self.store(key, user.clone());
+        Ok(user)
+    }
+
     async fn lookup(
         &self,
         client: &Client,
@@ -89,20 +129,7 @@ impl UserMap {
             offset: None,
         };
         let rows = client.list("sys_user", &query).await?;
-        let text = |row: &serde_json::Map<String, Value>, f: &str| {
-            row.get(f)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let user = rows
-            .first()
-            .map(|row| SnUser {
-                sys_id: text(row, "sys_id"),
-                user_name: text(row, "user_name"),
-                email: text(row, "email"),
-            })
-            .filter(|u| !u.sys_id.is_empty());
+        let user = rows.first().map(to_user).filter(|u| !u.sys_id.is_empty());
         self.store(key, user.clone());
         Ok(user)
     }
