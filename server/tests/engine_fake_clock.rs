@@ -75,7 +75,7 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
     });
     let incident = Incident::parse(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let IngestResult::Applied { alert_id, .. } =
-        alerts::ingest(&db, &source, &incident, None, &body)
+        alerts::ingest(&db, (&source, None), &incident, None, &body)
             .await
             .map_err(err)?
     else {

@@ -21,6 +21,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_one = "super::servicenow_connection::Entity")]
+    ServicenowConnection,
+}
+
+impl Related<super::servicenow_connection::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ServicenowConnection.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -39,6 +39,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::alert_source::Entity",
+        from = "Column::AlertSourceId",
+        to = "super::alert_source::Column::Id"
+    )]
+    AlertSource,
+}
+
+impl Related<super::alert_source::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::AlertSource.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

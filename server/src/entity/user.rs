@@ -16,6 +16,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::notification_rule::Entity")]
+    NotificationRules,
+}
+
+impl Related<super::notification_rule::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::NotificationRules.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

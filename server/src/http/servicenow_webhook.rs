@@ -9,7 +9,7 @@ use crate::domain::Incident;
 use crate::domain::webhook_auth::WebhookAuthKind;
 use crate::error::{AppError, json_error};
 use crate::http::metrics::WEBHOOK_EVENTS;
-use crate::service::{alerts, people, servicenow, sources, sync};
+use crate::service::{alerts, people, sources, sync};
 use crate::startup::AppState;
 
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -31,7 +31,7 @@ pub async fn receive(
     } else {
         None
     };
-    let Some(source) = source else {
+    let Some((source, connection)) = source else {
         return Ok(rejected(
             StatusCode::NOT_FOUND,
             "unknown_integration_key",
@@ -89,7 +89,6 @@ pub async fn receive(
         }
     };
     // The event ServiceNow fires after our own update: nothing to apply, nothing to send.
-    let connection = servicenow::get(&state.db, &source.id).await?;
     if let Some(alert_id) = sync::absorb_echo(&state.db, connection.as_ref(), &incident).await? {
         metrics::counter!(WEBHOOK_EVENTS, "outcome" => "unchanged").increment(1);
         return Ok(HttpResponse::Ok().json(json!({"outcome": "unchanged", "alertId": alert_id})));
@@ -104,7 +103,8 @@ pub async fn receive(
         &mut incident,
     )
     .await?;
-    match alerts::ingest(&state.db, &source, &incident, assignee.as_ref(), &value).await? {
+    let source = (&source, connection.as_ref());
+    match alerts::ingest(&state.db, source, &incident, assignee.as_ref(), &value).await? {
         alerts::IngestResult::Applied { outcome, alert_id } => {
             metrics::counter!(WEBHOOK_EVENTS, "outcome" => outcome.as_str()).increment(1);
             let status = if outcome == crate::domain::IngestOutcome::Created {

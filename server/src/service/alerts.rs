@@ -3,6 +3,7 @@
 //! event and an action on the same alert never interleave.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use futures_util::future::BoxFuture;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
@@ -12,7 +13,7 @@ use super::notifications::{self, Event};
 use super::rows::Rows;
 use super::sync::{self, Change, UserRef};
 use super::{Actor, Caller, escalation, new_id, now, people, policies, servicenow};
-use crate::db::{Db, for_update};
+use crate::db::{Db, WriteJob, for_update};
 use crate::domain::alert::{
     AlertSnapshot, RoutingUpdate, check_accept, check_raise, check_reroute, check_resolve,
     decide_ingest, is_stale, routing_update,
@@ -20,7 +21,9 @@ use crate::domain::alert::{
 use crate::domain::{
     AlertStatus, Incident, IncidentState, IngestDecision, IngestOutcome, Priority, field_value,
 };
-use crate::entity::{alert, alert_comment, alert_log, alert_source, escalation_policy};
+use crate::entity::{
+    alert, alert_comment, alert_log, alert_source, escalation_policy, servicenow_connection,
+};
 use crate::error::AppError;
 
 /// Log entry kinds.
@@ -96,9 +99,10 @@ async fn find_by_key(
 }
 
 /// Applies one ServiceNow incident event to the alert source's alerts: what the webhook and the
-/// reconciliation poll both call. `body` is the whole payload, for the routing field's value;
-/// `assignee` is who the event's `assigned_to` is, when it differs from the one last seen
-/// ([`people::map_inbound`]).
+/// reconciliation poll both call. `connection` is the source's ServiceNow connection as the
+/// caller read it (its priority mapping and routing field apply); `body` is the whole payload,
+/// for the routing field's value; `assignee` is who the event's `assigned_to` is, when it differs
+/// from the one last seen ([`people::map_inbound`]).
 ///
 /// Everything that can be read before the writing transaction is (the source's settings and, for a
 /// New incident, the policy it routes to and that policy's level 1: users, notification rules),
@@ -106,12 +110,12 @@ async fn find_by_key(
 /// holds SQLite's single writer for as few statements as the change needs.
 pub async fn ingest(
     db: &Db,
-    source: &alert_source::Model,
+    (source, connection): (&alert_source::Model, Option<&servicenow_connection::Model>),
     incident: &Incident,
     assignee: Option<&people::Assignee>,
     body: &serde_json::Value,
 ) -> Result<IngestResult, AppError> {
-    let settings = servicenow::inbound_settings(db, &source.id).await?;
+    let settings = servicenow::InboundSettings::of(connection);
     let routing_value = settings
         .routing_field
         .as_deref()
@@ -122,26 +126,86 @@ pub async fn ingest(
     // Only a New incident without an alert yet can create one: read its policy and first step
     // ahead (a replay of the New event reads nothing more). A policy changed in between is as if
     // the event had arrived a moment earlier; one deleted in between is checked for below.
-    let mut first = if incident.state == IncidentState::New
+    let first = if incident.state == IncidentState::New
         && !exists(&db.read, &source.id, incident.sys_id.as_str()).await?
     {
         Some(first_step(&db.read, source, routing_value.as_deref()).await?)
     } else {
         None
     };
-    let txn = db.begin_write().await?;
+    let job = Ingest {
+        source: source.clone(),
+        incident: incident.clone(),
+        assignee: assignee.cloned(),
+        settings,
+        routing_value,
+        actor,
+        first,
+    };
+    let (result, queued_sync) = db.write(job).await?;
+    if queued_sync {
+        sync::wake();
+    }
+    Ok(result)
+}
+
+/// The writing half of [`ingest`], with what it needs owned: on SQLite it runs on the writer
+/// thread, possibly in a transaction shared with other events ([`Db::write`]).
+struct Ingest {
+    source: alert_source::Model,
+    incident: Incident,
+    assignee: Option<people::Assignee>,
+    settings: servicenow::InboundSettings,
+    routing_value: Option<String>,
+    actor: Actor,
+    /// Level 1 of the policy a new alert goes to, read ahead (`None`: not a new incident).
+    first: Option<FirstStep>,
+}
+
+impl WriteJob for Ingest {
+    /// The result, and whether an update for ServiceNow was queued.
+    type Output = (IngestResult, bool);
+
+    fn run<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+    ) -> BoxFuture<'a, Result<(IngestResult, bool), AppError>> {
+        Box::pin(apply(txn, self))
+    }
+}
+
+/// Applies the event in `txn`, which the caller commits. Writes nothing else anywhere, so a run
+/// whose transaction rolls back can run again.
+async fn apply(txn: &DatabaseTransaction, job: &Ingest) -> Result<(IngestResult, bool), AppError> {
+    let Ingest {
+        source,
+        incident,
+        assignee,
+        settings,
+        routing_value,
+        actor,
+        first,
+    } = job;
+    let assignee = assignee.as_ref();
+    let mut first = first.as_ref();
     // Two rounds at most: when a concurrent delivery of the same new incident inserts first, the
     // unique index turns our insert into a no-op and the event is applied to that alert instead.
     for _ in 0..2 {
-        let existing = find_by_key(&txn, &source.id, incident.sys_id.as_str()).await?;
+        let existing = find_by_key(txn, &source.id, incident.sys_id.as_str()).await?;
         let snap = existing.as_ref().map(snapshot).transpose()?;
         match decide_ingest(snap.as_ref(), incident, &settings.priority_mapping) {
-            IngestDecision::RejectUnknown { .. } => return Ok(IngestResult::UnknownIncident),
+            IngestDecision::RejectUnknown { .. } => {
+                return Ok((IngestResult::UnknownIncident, false));
+            }
             IngestDecision::Create { priority } => {
                 // The policy read ahead may have been deleted since: then route afresh.
+                let fresh;
                 let FirstStep { routed, step } = match first.take() {
-                    Some(first) if policy_live(&txn, first.policy_id(source)).await? => first,
-                    _ => first_step(&txn, source, routing_value.as_deref()).await?,
+                    Some(first) if policy_live(txn, first.policy_id(source)).await? => first,
+                    _ => {
+                        fresh = first_step(txn, source, routing_value.as_deref()).await?;
+                        &fresh
+                    }
                 };
                 let policy_id = routed
                     .as_ref()
@@ -169,7 +233,7 @@ pub async fn ingest(
                 {
                     msg.push_str(&format!("; routed to {} by {field} = {value}", policy.name));
                 }
-                rows.log(&alert_id, log_kind::CREATED, msg, &actor);
+                rows.log(&alert_id, log_kind::CREATED, msg, actor);
                 // Level 1 is reached at once, in the transaction that creates the alert.
                 escalation::begin(step.as_ref(), &mut am, &mut rows)?;
                 let inserted = alert::Entity::insert(am)
@@ -177,19 +241,13 @@ pub async fn ingest(
                         alert::Column::AlertSourceId,
                         alert::Column::AlertKey,
                     ])
-                    .exec_without_returning(&txn)
+                    .exec_without_returning(txn)
                     .await?;
                 if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
                     let queued_sync = rows.has_sync();
-                    rows.write(&txn).await?;
-                    txn.commit().await?;
-                    if queued_sync {
-                        sync::wake();
-                    }
-                    return Ok(IngestResult::Applied {
-                        outcome: IngestOutcome::Created,
-                        alert_id,
-                    });
+                    rows.write(txn).await?;
+                    let outcome = IngestOutcome::Created;
+                    return Ok((IngestResult::Applied { outcome, alert_id }, queued_sync));
                 }
             }
             IngestDecision::Update {
@@ -221,7 +279,7 @@ pub async fn ingest(
                     && routing.is_none()
                     && assigned.is_none()
                 {
-                    return Ok(IngestResult::Applied { outcome, alert_id });
+                    return Ok((IngestResult::Applied { outcome, alert_id }, false));
                 }
                 let at = now();
                 // A change made in ServiceNow: nothing it sets in motion is written back.
@@ -242,7 +300,7 @@ pub async fn ingest(
                         am.accepted_at = Set(Some(at));
                         escalation::stop(&mut am);
                         let msg = format!("Accepted: the ticket is {state_label} in ServiceNow");
-                        rows.log(&alert_id, log_kind::ACCEPTED, msg, &actor);
+                        rows.log(&alert_id, log_kind::ACCEPTED, msg, actor);
                         Some(Event::Accepted)
                     }
                     Some(AlertStatus::Resolved) => {
@@ -250,19 +308,19 @@ pub async fn ingest(
                         am.resolved_at = Set(Some(at));
                         escalation::stop(&mut am);
                         let msg = format!("Resolved: the ticket is {state_label} in ServiceNow");
-                        rows.log(&alert_id, log_kind::RESOLVED, msg, &actor);
+                        rows.log(&alert_id, log_kind::RESOLVED, msg, actor);
                         Some(Event::Resolved)
                     }
                     _ => {
                         if ticket.state.is_some() {
                             let msg = format!("The ticket is now {state_label} in ServiceNow");
-                            rows.log(&alert_id, log_kind::TICKET_UPDATED, msg, &actor);
+                            rows.log(&alert_id, log_kind::TICKET_UPDATED, msg, actor);
                         }
                         None
                     }
                 };
                 if let Some(event) = event {
-                    notifications::status_changed(&txn, &before, event, &actor, &mut rows).await?;
+                    notifications::status_changed(txn, &before, event, actor, &mut rows).await?;
                 }
                 if let Some(RoutingUpdate::Record(value)) = &routing {
                     am.routing_value = Set(value.clone());
@@ -273,7 +331,7 @@ pub async fn ingest(
                     let status_now = status.unwrap_or(snap.status);
                     let target = match &change {
                         Some(value) if status_now != AlertStatus::Resolved => {
-                            policies::by_routing_key(&txn, value).await?
+                            policies::by_routing_key(txn, value).await?
                         }
                         _ => None,
                     };
@@ -287,8 +345,8 @@ pub async fn ingest(
                             status: status_now,
                             from_policy_id: &current_policy,
                         };
-                        let change = (&actor, ("", why.as_str()));
-                        move_to_policy(&txn, from, &target, change, &mut am, &mut rows).await?;
+                        let change = (actor, ("", why.as_str()));
+                        move_to_policy(txn, from, &target, change, &mut am, &mut rows).await?;
                         if outcome == IngestOutcome::Unchanged {
                             outcome = IngestOutcome::Updated;
                         }
@@ -304,7 +362,7 @@ pub async fn ingest(
                     if !own {
                         let label = assignee.map_or(sys_id.as_str(), |a| a.label.as_str());
                         let msg = format!("Assigned in ServiceNow to {label}");
-                        rows.log(&alert_id, log_kind::TICKET_UPDATED, msg, &actor);
+                        rows.log(&alert_id, log_kind::TICKET_UPDATED, msg, actor);
                         if let Some(user) = user
                             && status_now != AlertStatus::Resolved
                         {
@@ -324,13 +382,13 @@ pub async fn ingest(
                         "Priority raised to HIGH: ServiceNow priority is {}",
                         incident.priority.as_deref().unwrap_or("none")
                     );
-                    rows.log(&alert_id, log_kind::PRIORITY_RAISED, msg, &actor);
+                    rows.log(&alert_id, log_kind::PRIORITY_RAISED, msg, actor);
                 }
                 am.updated_at = Set(at);
-                am.update(&txn).await?;
-                rows.write(&txn).await?;
-                txn.commit().await?;
-                return Ok(IngestResult::Applied { outcome, alert_id });
+                am.update(txn).await?;
+                let queued_sync = rows.has_sync();
+                rows.write(txn).await?;
+                return Ok((IngestResult::Applied { outcome, alert_id }, queued_sync));
             }
         }
     }

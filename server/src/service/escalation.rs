@@ -5,7 +5,7 @@
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TryIntoModel,
-    sea_query::{LockBehavior, LockType},
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query},
 };
 
 use super::alerts::log_kind;
@@ -29,32 +29,54 @@ pub struct Plan {
 }
 
 pub async fn plan<C: ConnectionTrait>(conn: &C, policy_id: &str) -> Result<Plan, AppError> {
-    let repeat = escalation_policy::Entity::find_by_id(policy_id.to_string())
-        .one(conn)
-        .await?
-        .map(|p| p.repeat_count)
-        .unwrap_or(0);
-    let rules = escalation_rule::Entity::find()
-        .filter(escalation_rule::Column::PolicyId.eq(policy_id))
-        .order_by_asc(escalation_rule::Column::Position)
-        .all(conn)
+    use escalation_policy as p;
+    use escalation_rule as r;
+    use escalation_rule_user as u;
+    // One statement: the policy, its rules in order, and each rule's users in order (a policy
+    // that does not exist has no levels).
+    let query = Query::select()
+        .column((p::Entity, p::Column::RepeatCount))
+        .column((r::Entity, r::Column::Id))
+        .column((r::Entity, r::Column::EscalationTimeoutMinutes))
+        .column((u::Entity, u::Column::UserId))
+        .from(p::Entity)
+        .left_join(
+            r::Entity,
+            Expr::col((r::Entity, r::Column::PolicyId)).equals((p::Entity, p::Column::Id)),
+        )
+        .left_join(
+            u::Entity,
+            Expr::col((u::Entity, u::Column::RuleId)).equals((r::Entity, r::Column::Id)),
+        )
+        .and_where(Expr::col((p::Entity, p::Column::Id)).eq(policy_id))
+        .order_by((r::Entity, r::Column::Position), Order::Asc)
+        .order_by((u::Entity, u::Column::Position), Order::Asc)
+        .to_owned();
+    let rows = conn
+        .query_all_raw(conn.get_database_backend().build(&query))
         .await?;
-    let links = escalation_rule_user::Entity::find()
-        .filter(escalation_rule_user::Column::RuleId.is_in(rules.iter().map(|r| r.id.clone())))
-        .order_by_asc(escalation_rule_user::Column::Position)
-        .all(conn)
-        .await?;
-    let levels = rules
-        .iter()
-        .map(|rule| Level {
-            timeout_minutes: rule.escalation_timeout_minutes,
-            user_ids: links
-                .iter()
-                .filter(|l| l.rule_id == rule.id)
-                .map(|l| l.user_id.clone())
-                .collect(),
-        })
-        .collect();
+    let mut repeat = 0;
+    let mut levels: Vec<Level> = Vec::new();
+    let mut last_rule: Option<String> = None;
+    for row in rows {
+        repeat = row.try_get_by_index::<i32>(0)?;
+        let Some(rule_id) = row.try_get_by_index::<Option<String>>(1)? else {
+            continue;
+        };
+        if last_rule.as_ref() != Some(&rule_id) {
+            levels.push(Level {
+                timeout_minutes: row.try_get_by_index::<i32>(2)?,
+                user_ids: Vec::new(),
+            });
+            last_rule = Some(rule_id);
+        }
+        if let (Some(user_id), Some(level)) = (
+            row.try_get_by_index::<Option<String>>(3)?,
+            levels.last_mut(),
+        ) {
+            level.user_ids.push(user_id);
+        }
+    }
     Ok(Plan { levels, repeat })
 }
 
@@ -82,13 +104,20 @@ pub async fn prepare_first<C: ConnectionTrait>(
 }
 
 async fn prepare<C: ConnectionTrait>(conn: &C, step: Step) -> Result<PreparedStep, AppError> {
-    let mut users = user::Entity::find()
+    // The users with their notification rules, in one statement.
+    let found = user::Entity::find()
         .filter(user::Column::Id.is_in(step.user_ids.iter().cloned()))
+        .find_with_related(notification_rule::Entity)
         .all(conn)
         .await?;
+    let mut users = Vec::with_capacity(found.len());
+    let mut rules = Vec::new();
+    for (user, user_rules) in found {
+        users.push(user);
+        rules.extend(user_rules);
+    }
     users.sort_by_key(|u| step.user_ids.iter().position(|id| *id == u.id));
-    let user_ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-    let rules = notifications::rules_of(conn, &user_ids, false).await?;
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(PreparedStep { step, users, rules })
 }
 

@@ -382,7 +382,14 @@ async fn apply(
     )
     .await?;
     Ok(matches!(
-        alerts::ingest(db, source, &incident, assignee.as_ref(), body).await?,
+        alerts::ingest(
+            db,
+            (source, Some(&lease.connection)),
+            &incident,
+            assignee.as_ref(),
+            body
+        )
+        .await?,
         alerts::IngestResult::Applied { .. }
     ))
 }

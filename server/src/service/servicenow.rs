@@ -253,16 +253,18 @@ pub struct InboundSettings {
     pub connection: Option<servicenow_connection::Model>,
 }
 
-pub async fn inbound_settings(db: &Db, source_id: &str) -> Result<InboundSettings, AppError> {
-    let Some(conn) = get(db, source_id).await? else {
-        return Ok(InboundSettings::default());
-    };
-    let overrides = stored_mapping(&conn).into_iter().collect();
-    Ok(InboundSettings {
-        priority_mapping: PriorityMapping::with_overrides(overrides),
-        routing_field: conn.routing_field.clone(),
-        connection: Some(conn),
-    })
+impl InboundSettings {
+    pub fn of(connection: Option<&servicenow_connection::Model>) -> InboundSettings {
+        let Some(conn) = connection else {
+            return InboundSettings::default();
+        };
+        let overrides = stored_mapping(conn).into_iter().collect();
+        InboundSettings {
+            priority_mapping: PriorityMapping::with_overrides(overrides),
+            routing_field: conn.routing_field.clone(),
+            connection: Some(conn.clone()),
+        }
+    }
 }
 
 /// The stored mapping, sorted by ServiceNow value. A row that does not parse (written by hand)

@@ -12,7 +12,7 @@ use crate::domain::webhook_auth::{
     Presented, WebhookAuthKind, basic_matches, bearer_matches, check_password, check_token,
     check_username,
 };
-use crate::entity::alert_source;
+use crate::entity::{alert_source, servicenow_connection};
 use crate::error::AppError;
 use crate::secrets::Cipher;
 
@@ -75,12 +75,15 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<alert_source::Model>, AppEr
         .await?)
 }
 
+/// The alert source with this integration key, and its ServiceNow connection if it has one (one
+/// query: the webhook's first read).
 pub async fn by_integration_key(
     db: &Db,
     key: &str,
-) -> Result<Option<alert_source::Model>, AppError> {
+) -> Result<Option<(alert_source::Model, Option<servicenow_connection::Model>)>, AppError> {
     Ok(alert_source::Entity::find()
         .filter(alert_source::Column::IntegrationKeyHash.eq(hash_token(key)))
+        .find_also_related(servicenow_connection::Entity)
         .one(&db.read)
         .await?)
 }

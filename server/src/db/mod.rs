@@ -4,6 +4,11 @@
 //! over SQLite's lock (a DEFERRED transaction that upgrades to a writer can fail with SQLITE_BUSY
 //! without waiting). Readers use their own pool and never block on the writer.
 //! PostgreSQL uses one pool for both.
+//!
+//! On SQLite the webhook's writing transactions go through [`writer`]: a task on a thread of its
+//! own that commits them in batches ([`Db::write`]).
+
+mod writer;
 
 use std::time::Duration;
 
@@ -15,12 +20,19 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
+pub use writer::WriteJob;
+use writer::Writer;
+
+use crate::error::AppError;
+
 #[derive(Clone)]
 pub struct Db {
     /// Reads outside a transaction.
     pub read: DatabaseConnection,
     /// Every write, and reads inside a writing transaction.
     pub write: DatabaseConnection,
+    /// SQLite: the batching writer (see [`Db::write`]).
+    writer: Option<Writer>,
 }
 
 const SQLITE_READERS: u32 = 8;
@@ -40,11 +52,20 @@ impl Db {
             Ok(Db {
                 read: conn.clone(),
                 write: conn,
+                writer: None,
             })
         } else if url.starts_with("sqlite:") {
-            let write = sqlite(url, 1).await?;
-            let read = sqlite(url, SQLITE_READERS).await?;
-            Ok(Db { read, write })
+            let write = sqlite(url, 1, true).await?;
+            let read = sqlite(url, SQLITE_READERS, false).await?;
+            let runtime = writer_thread()?;
+            runtime.spawn(checkpoints(read.clone()));
+            let mut db = Db {
+                read,
+                write,
+                writer: None,
+            };
+            db.writer = Some(Writer::start(&runtime, db.clone()));
+            Ok(db)
         } else {
             anyhow::bail!("GLIDEPATH_DATABASE_URL must start with sqlite: or postgres://")
         }
@@ -60,6 +81,21 @@ impl Db {
                 ..Default::default()
             })
             .await
+    }
+
+    /// Runs `job` in a writing transaction and commits it. On SQLite the job goes to the
+    /// [`writer`], which may share the transaction with other jobs (and run the job again in a
+    /// transaction of its own when another fails); on PostgreSQL, where writers do not queue for
+    /// one connection, it runs in place. On SQLite the job finishes even when the caller stops
+    /// waiting for it.
+    pub async fn write<J: WriteJob>(&self, job: J) -> Result<J::Output, AppError> {
+        if let Some(writer) = &self.writer {
+            return writer.submit(job).await;
+        }
+        let txn = self.begin_write().await?;
+        let out = job.run(&txn).await?;
+        txn.commit().await?;
+        Ok(out)
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -98,9 +134,57 @@ impl Db {
     }
 }
 
+/// A current-thread runtime on a thread of its own that runs until the process exits.
+fn writer_thread() -> anyhow::Result<tokio::runtime::Handle> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the SQLite writer runtime")?;
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .context("cannot start the SQLite writer thread")?;
+    Ok(handle)
+}
+
+/// The WAL is truncated to this size (bytes) after a checkpoint that emptied it.
+const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+/// A WAL longer than this (pages) after a passive checkpoint gets a RESTART checkpoint, which
+/// waits for readers: readers that never let go would otherwise grow it without bound.
+const WAL_RESTART_PAGES: i64 = 50_000;
+
+/// Checkpoints the WAL into the database file every second, from a reader connection. SQLite's
+/// automatic checkpoint would run on the writer after a commit, copying pages and syncing the
+/// file while every other writing transaction waits; a PASSIVE checkpoint on another connection
+/// runs beside the writer, and copies a page that many commits changed once instead of once per
+/// thousand pages of WAL.
+async fn checkpoints(read: DatabaseConnection) {
+    let passive = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
+    let restart = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(RESTART)");
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let log_pages = match read.query_one_raw(passive.clone()).await {
+            Ok(Some(row)) => row.try_get_by_index::<i64>(1).unwrap_or(0),
+            Ok(None) => 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                continue;
+            }
+        };
+        if log_pages > WAL_RESTART_PAGES
+            && let Err(e) = read.query_one_raw(restart.clone()).await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint (RESTART) failed");
+        }
+    }
+}
+
 const MIGRATION_LOCK: i64 = 0x676c_6964_6570; // "glidep"
 
-async fn sqlite(url: &str, max: u32) -> anyhow::Result<DatabaseConnection> {
+async fn sqlite(url: &str, max: u32, writer: bool) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(max)
         .min_connections(1)
@@ -112,6 +196,9 @@ async fn sqlite(url: &str, max: u32) -> anyhow::Result<DatabaseConnection> {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                // The writer leaves checkpoints to `checkpoints` (on a reader connection).
+                .pragma("wal_autocheckpoint", if writer { "0" } else { "1000" })
+                .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
         });
     Database::connect(opts)
         .await

@@ -1,0 +1,252 @@
+//! SQLite's writer: one task on a thread of its own that runs the webhook's writing transactions
+//! in batches (group commit).
+//!
+//! Every statement is a round trip to sqlx's connection thread. A transaction awaited on an HTTP
+//! worker waits behind that worker's other requests at each of them, all the while holding the
+//! one writer; here the next statement goes out as soon as the last one is answered.
+//!
+//! Jobs that are waiting when a transaction starts share it: one `BEGIN`, one `COMMIT`, and one
+//! copy of each page they all change in the WAL, instead of one per job. Each job's answer is
+//! handed back only once its transaction has committed. When a job fails inside a shared
+//! transaction, that transaction is rolled back and each of its jobs runs again in a transaction
+//! of its own, so one job's failure never undoes or fails another. That is why a job can run more
+//! than once and takes `&self`.
+
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use sea_orm::DatabaseTransaction;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Db;
+use crate::error::AppError;
+
+/// A writing transaction's work, given the open transaction; the caller commits. It must be
+/// repeatable: a run whose transaction was rolled back leaves no trace, and it runs again.
+pub trait WriteJob: Send + Sync + 'static {
+    type Output: Send + 'static;
+    fn run<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+    ) -> BoxFuture<'a, Result<Self::Output, AppError>>;
+}
+
+/// At most this many jobs share one transaction.
+const MAX_BATCH: usize = 64;
+
+/// A queued job with the way back to its caller.
+trait Queued: Send {
+    /// Runs the job in `txn` and keeps its result; `false` when it failed (or panicked).
+    fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, bool>;
+    /// Hands the kept result to the caller, or `error` when the transaction did not commit.
+    fn answer(self: Box<Self>, error: Option<AppError>);
+}
+
+struct Pending<J: WriteJob> {
+    job: J,
+    result: Option<Result<J::Output, AppError>>,
+    reply: oneshot::Sender<Result<J::Output, AppError>>,
+}
+
+impl<J: WriteJob> Queued for Pending<J> {
+    fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let result = match AssertUnwindSafe(self.job.run(txn)).catch_unwind().await {
+                Ok(result) => result,
+                Err(_) => Err(anyhow::anyhow!("a writing transaction panicked").into()),
+            };
+            let ok = result.is_ok();
+            self.result = Some(result);
+            ok
+        })
+    }
+
+    fn answer(self: Box<Self>, error: Option<AppError>) {
+        let result = match (error, self.result) {
+            (Some(e), _) => Err(e),
+            (None, Some(result)) => result,
+            (None, None) => Err(anyhow::anyhow!("a writing transaction did not run").into()),
+        };
+        // The caller may have stopped waiting: the work is done either way.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The queue's sending end, held by [`Db`].
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::UnboundedSender<Box<dyn Queued>>,
+}
+
+impl Writer {
+    /// Starts the writer task on `runtime` (the writer thread's).
+    pub fn start(runtime: &tokio::runtime::Handle, db: Db) -> Writer {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        runtime.spawn(run(db, queue));
+        Writer { jobs }
+    }
+
+    pub async fn submit<J: WriteJob>(&self, job: J) -> Result<J::Output, AppError> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            job,
+            result: None,
+            reply,
+        };
+        self.jobs
+            .send(Box::new(pending))
+            .map_err(|_| anyhow::anyhow!("the SQLite writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the SQLite writer dropped a transaction"))?
+    }
+}
+
+async fn run(db: Db, mut queue: mpsc::UnboundedReceiver<Box<dyn Queued>>) {
+    let mut batch: Vec<Box<dyn Queued>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if batch.len() > 1 && together(&db, &mut batch).await {
+            for job in batch.drain(..) {
+                job.answer(None);
+            }
+            continue;
+        }
+        for job in batch.drain(..) {
+            alone(&db, job).await;
+        }
+    }
+}
+
+/// Runs every job of `batch` in one transaction; `true` when all succeeded and it committed.
+async fn together(db: &Db, batch: &mut [Box<dyn Queued>]) -> bool {
+    let Ok(txn) = db.begin_write().await else {
+        return false;
+    };
+    for job in batch.iter_mut() {
+        if !job.run(&txn).await {
+            return false;
+        }
+    }
+    txn.commit().await.is_ok()
+}
+
+async fn alone(db: &Db, mut job: Box<dyn Queued>) {
+    let txn = match db.begin_write().await {
+        Ok(txn) => txn,
+        Err(e) => return job.answer(Some(e.into())),
+    };
+    if !job.run(&txn).await {
+        drop(txn);
+        return job.answer(None);
+    }
+    match txn.commit().await {
+        Ok(()) => job.answer(None),
+        Err(e) => job.answer(Some(e.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use super::*;
+
+    /// Inserts `n` into `t`, then holds the transaction, fails or panics as told.
+    #[derive(Default)]
+    struct Insert {
+        n: i64,
+        hold: Duration,
+        fail: bool,
+        panic: bool,
+    }
+
+    impl WriteJob for Insert {
+        type Output = i64;
+
+        fn run<'a>(&'a self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<i64, AppError>> {
+            Box::pin(async move {
+                let insert = format!("INSERT INTO t (n) VALUES ({})", self.n);
+                txn.execute_unprepared(&insert).await?;
+                tokio::time::sleep(self.hold).await;
+                assert!(!self.panic, "job {} panics", self.n);
+                if self.fail {
+                    return Err(anyhow::anyhow!("job {} fails", self.n).into());
+                }
+                Ok(self.n)
+            })
+        }
+    }
+
+    async fn rows(db: &Db) -> Vec<i64> {
+        let select = Statement::from_string(DbBackend::Sqlite, "SELECT n FROM t ORDER BY n");
+        db.read
+            .query_all_raw(select)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<i64>(0).unwrap())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_that_fails_in_a_shared_transaction_takes_no_other_job_with_it() {
+        let dir = std::env::temp_dir().join(format!("glidepath-writer-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&format!("sqlite:{}", dir.join("test.db").display()))
+            .await
+            .unwrap();
+        db.write
+            .execute_unprepared("CREATE TABLE t (n INTEGER NOT NULL)")
+            .await
+            .unwrap();
+
+        // Job 0 holds the writer while the others queue: they share the next transaction, in
+        // which job 7 fails and job 13 panics.
+        let hold = Insert {
+            n: 0,
+            hold: Duration::from_millis(300),
+            ..Insert::default()
+        };
+        let first = tokio::spawn({
+            let db = db.clone();
+            async move { db.write(hold).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let queued: Vec<_> = (1..=20)
+            .map(|n| {
+                let db = db.clone();
+                let job = Insert {
+                    n,
+                    fail: n == 7,
+                    panic: n == 13,
+                    ..Insert::default()
+                };
+                tokio::spawn(async move { (n, db.write(job).await) })
+            })
+            .collect();
+
+        assert_eq!(first.await.unwrap().unwrap(), 0);
+        for handle in queued {
+            let (n, result) = handle.await.unwrap();
+            match n {
+                7 | 13 => assert!(result.is_err(), "job {n} should have failed"),
+                _ => assert_eq!(result.unwrap(), n, "job {n}"),
+            }
+        }
+        // Every answered job is committed (the answer comes after the commit); the failed ones
+        // left nothing.
+        let expected: Vec<i64> = (0..=20).filter(|n| *n != 7 && *n != 13).collect();
+        assert_eq!(rows(&db).await, expected);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
