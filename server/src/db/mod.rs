@@ -151,8 +151,11 @@ fn writer_thread() -> anyhow::Result<tokio::runtime::Handle> {
 /// The WAL is truncated to this size (bytes) after a checkpoint that emptied it.
 const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 /// A WAL longer than this (pages) after a passive checkpoint gets a RESTART checkpoint, which
-/// waits for readers: readers that never let go would otherwise grow it without bound.
+/// waits for readers: readers that never let go (a backup tool, a `sqlite3` shell) would
+/// otherwise grow it without bound. A RESTART holds up the writer while it waits, so it is tried
+/// at most once per `WAL_RESTART_EVERY`.
 const WAL_RESTART_PAGES: i64 = 50_000;
+const WAL_RESTART_EVERY: Duration = Duration::from_secs(60);
 
 /// Checkpoints the WAL into the database file every second, from a reader connection. SQLite's
 /// automatic checkpoint would run on the writer after a commit, copying pages and syncing the
@@ -164,20 +167,39 @@ async fn checkpoints(read: DatabaseConnection) {
     let restart = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(RESTART)");
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_restart: Option<tokio::time::Instant> = None;
     loop {
         tick.tick().await;
+        // Columns: blocked (0 or 1), WAL pages, pages checkpointed.
         let log_pages = match read.query_one_raw(passive.clone()).await {
-            Ok(Some(row)) => row.try_get_by_index::<i64>(1).unwrap_or(0),
-            Ok(None) => 0,
+            Ok(Some(row)) => match row.try_get_by_index::<i64>(1) {
+                Ok(pages) => pages,
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable WAL checkpoint result");
+                    continue;
+                }
+            },
+            Ok(None) => continue,
             Err(e) => {
                 tracing::warn!(error = %e, "WAL checkpoint failed");
                 continue;
             }
         };
-        if log_pages > WAL_RESTART_PAGES
-            && let Err(e) = read.query_one_raw(restart.clone()).await
+        if log_pages <= WAL_RESTART_PAGES
+            || last_restart.is_some_and(|at| at.elapsed() < WAL_RESTART_EVERY)
         {
-            tracing::warn!(error = %e, "WAL checkpoint (RESTART) failed");
+            continue;
+        }
+        last_restart = Some(tokio::time::Instant::now());
+        match read.query_one_raw(restart.clone()).await {
+            Ok(Some(row)) if row.try_get_by_index::<i64>(0).unwrap_or(0) != 0 => {
+                tracing::warn!(
+                    log_pages,
+                    "the WAL is large and a reader keeps it from restarting"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint (RESTART) failed"),
         }
     }
 }

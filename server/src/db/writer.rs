@@ -13,6 +13,7 @@
 //! than once and takes `&self`.
 
 use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -34,6 +35,9 @@ pub trait WriteJob: Send + Sync + 'static {
 
 /// At most this many jobs share one transaction.
 const MAX_BATCH: usize = 64;
+/// A job still queued after this long is answered with an error instead of run, as a caller
+/// waiting for the writer connection would be (its pool's acquire timeout).
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A queued job with the way back to its caller.
 trait Queued: Send {
@@ -41,12 +45,15 @@ trait Queued: Send {
     fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, bool>;
     /// Hands the kept result to the caller, or `error` when the transaction did not commit.
     fn answer(self: Box<Self>, error: Option<AppError>);
+    /// When the job was queued.
+    fn queued_at(&self) -> Instant;
 }
 
 struct Pending<J: WriteJob> {
     job: J,
     result: Option<Result<J::Output, AppError>>,
     reply: oneshot::Sender<Result<J::Output, AppError>>,
+    queued_at: Instant,
 }
 
 impl<J: WriteJob> Queued for Pending<J> {
@@ -71,6 +78,10 @@ impl<J: WriteJob> Queued for Pending<J> {
         // The caller may have stopped waiting: the work is done either way.
         let _ = self.reply.send(result);
     }
+
+    fn queued_at(&self) -> Instant {
+        self.queued_at
+    }
 }
 
 /// The queue's sending end, held by [`Db`].
@@ -83,7 +94,7 @@ impl Writer {
     /// Starts the writer task on `runtime` (the writer thread's).
     pub fn start(runtime: &tokio::runtime::Handle, db: Db) -> Writer {
         let (jobs, queue) = mpsc::unbounded_channel();
-        runtime.spawn(run(db, queue));
+        runtime.spawn(supervise(db, queue));
         Writer { jobs }
     }
 
@@ -93,6 +104,7 @@ impl Writer {
             job,
             result: None,
             reply,
+            queued_at: Instant::now(),
         };
         self.jobs
             .send(Box::new(pending))
@@ -103,7 +115,21 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, mut queue: mpsc::UnboundedReceiver<Box<dyn Queued>>) {
+type Queue = mpsc::UnboundedReceiver<Box<dyn Queued>>;
+
+/// Runs the writer until every [`Writer`] is gone; a panic outside a job (each job's own is
+/// caught) is logged and the writer goes on with the next jobs. The jobs it was running get an
+/// error.
+async fn supervise(db: Db, mut queue: Queue) {
+    loop {
+        match AssertUnwindSafe(run(&db, &mut queue)).catch_unwind().await {
+            Ok(()) => return,
+            Err(_) => tracing::error!("the SQLite writer panicked; it goes on with the next jobs"),
+        }
+    }
+}
+
+async fn run(db: &Db, queue: &mut Queue) {
     let mut batch: Vec<Box<dyn Queued>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.recv().await {
         batch.push(first);
@@ -113,29 +139,59 @@ async fn run(db: Db, mut queue: mpsc::UnboundedReceiver<Box<dyn Queued>>) {
                 Err(_) => break,
             }
         }
-        if batch.len() > 1 && together(&db, &mut batch).await {
-            for job in batch.drain(..) {
-                job.answer(None);
+        for job in batch.extract_if(.., |job| job.queued_at().elapsed() > QUEUE_TIMEOUT) {
+            job.answer(Some(
+                anyhow::anyhow!("the SQLite writer is overloaded: waited over 30 s").into(),
+            ));
+        }
+        if batch.len() > 1 {
+            match together(db, &mut batch).await {
+                Together::Committed => {
+                    for job in batch.drain(..) {
+                        job.answer(None);
+                    }
+                    continue;
+                }
+                // No transaction to run them in: each job would wait as long again.
+                Together::NotBegun(e) => {
+                    for job in batch.drain(..) {
+                        job.answer(Some(
+                            anyhow::anyhow!("cannot begin a transaction: {e}").into(),
+                        ));
+                    }
+                    continue;
+                }
+                Together::RolledBack => {}
             }
-            continue;
         }
         for job in batch.drain(..) {
-            alone(&db, job).await;
+            alone(db, job).await;
         }
     }
 }
 
-/// Runs every job of `batch` in one transaction; `true` when all succeeded and it committed.
-async fn together(db: &Db, batch: &mut [Box<dyn Queued>]) -> bool {
-    let Ok(txn) = db.begin_write().await else {
-        return false;
+enum Together {
+    Committed,
+    NotBegun(sea_orm::DbErr),
+    /// A job failed or the commit did: nothing of the batch is written.
+    RolledBack,
+}
+
+/// Runs every job of `batch` in one transaction.
+async fn together(db: &Db, batch: &mut [Box<dyn Queued>]) -> Together {
+    let txn = match db.begin_write().await {
+        Ok(txn) => txn,
+        Err(e) => return Together::NotBegun(e),
     };
     for job in batch.iter_mut() {
         if !job.run(&txn).await {
-            return false;
+            return Together::RolledBack;
         }
     }
-    txn.commit().await.is_ok()
+    match txn.commit().await {
+        Ok(()) => Together::Committed,
+        Err(_) => Together::RolledBack,
+    }
 }
 
 async fn alone(db: &Db, mut job: Box<dyn Queued>) {

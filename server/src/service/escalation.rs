@@ -50,6 +50,7 @@ pub async fn plan<C: ConnectionTrait>(conn: &C, policy_id: &str) -> Result<Plan,
         )
         .and_where(Expr::col((p::Entity, p::Column::Id)).eq(policy_id))
         .order_by((r::Entity, r::Column::Position), Order::Asc)
+        .order_by((r::Entity, r::Column::Id), Order::Asc)
         .order_by((u::Entity, u::Column::Position), Order::Asc)
         .to_owned();
     let rows = conn

@@ -176,26 +176,6 @@ impl Event {
     }
 }
 
-/// The notification rules of `user_ids`, oldest first; with `status_change`, only the rules that asked for accept and resolve.
-pub async fn rules_of<C: ConnectionTrait>(
-    conn: &C,
-    user_ids: &[String],
-    status_change: bool,
-) -> Result<Vec<notification_rule::Model>, AppError> {
-    if user_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut query = notification_rule::Entity::find()
-        .filter(notification_rule::Column::UserId.is_in(user_ids.iter().cloned()));
-    if status_change {
-        query = query.filter(notification_rule::Column::OnStatusChange.eq(true));
-    }
-    Ok(query
-        .order_by_asc(notification_rule::Column::Id)
-        .all(conn)
-        .await?)
-}
-
 /// One delivery per rule, added to `rows`. Without SMTP an e-mail delivery is recorded as not
 /// sent at once, with a log entry saying so.
 fn enqueue(
@@ -254,8 +234,8 @@ fn enqueue(
     }
 }
 
-/// An escalation step: the level's users, on every channel they have (`rules`, read with
-/// [`rules_of`]).
+/// An escalation step: the level's users, on every channel they have (`rules`, read with the
+/// users by `escalation::prepare`).
 pub fn escalated(
     alert: &alert::Model,
     rules: &[notification_rule::Model],
