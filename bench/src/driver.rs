@@ -1,6 +1,13 @@
-//! Closed-loop load: one task per connection, each sending its share of the plan one request
-//! at a time. Latency is taken from just before the request is sent until the whole response
-//! body has arrived.
+//! Load: one task per connection, each sending its share of the plan one request at a time.
+//!
+//! - Closed loop ([`Pace::Flat`]): each connection sends its next request as soon as the previous
+//!   one is answered, so the offered load is as much as the target can take. Latency is taken
+//!   from just before the request is sent until the whole response body has arrived.
+//! - Fixed rate ([`Pace::Rate`]): the connections together send a request every `1 / rate`
+//!   seconds, each on its own schedule. A request that cannot go out on time (its connection is
+//!   still waiting for the previous answer) goes out as soon as it can, and its latency is taken
+//!   from when it was due, so time spent queued behind a slow answer counts (no coordinated
+//!   omission).
 
 use std::time::{Duration, Instant};
 
@@ -95,23 +102,44 @@ pub fn client(connections: usize) -> Result<Client> {
         .context("building the HTTP client")
 }
 
+/// How requests are spaced.
+#[derive(Clone, Copy, Debug)]
+pub enum Pace {
+    /// Closed loop: as fast as the answers come.
+    Flat,
+    /// This many requests per second over all connections.
+    Rate(f64),
+}
+
 /// Sends the whole plan to `url` and returns what happened. `time_limit` stops every
 /// connection early once elapsed; requests already in flight still finish and count.
 pub async fn drive(
     client: &Client,
     url: &str,
     plan: &Plan,
+    pace: Pace,
     time_limit: Option<Duration>,
 ) -> Result<RunStats> {
     let shares: Vec<Vec<Bytes>> = plan.connections.clone();
+    let connections = shares.len();
     let started = Instant::now();
     let deadline = time_limit.map(|limit| started + limit);
-    let mut tasks = Vec::with_capacity(shares.len());
-    for bodies in shares {
+    let mut tasks = Vec::with_capacity(connections);
+    for (index, bodies) in shares.into_iter().enumerate() {
         let client = client.clone();
         let url = url.to_owned();
+        // Connection `index` sends its k-th request at (k * connections + index) / rate: the
+        // connections take turns, so the whole load is evenly spaced.
+        let schedule = match pace {
+            Pace::Flat => None,
+            Pace::Rate(rate) => {
+                let period = Duration::from_secs_f64(connections as f64 / rate);
+                let offset = Duration::from_secs_f64(index as f64 / rate);
+                Some((started + offset, period))
+            }
+        };
         tasks.push(tokio::spawn(async move {
-            connection(client, url, bodies, deadline).await
+            connection(client, url, bodies, schedule, deadline).await
         }));
     }
     let mut total = RunStats::new()?;
@@ -123,19 +151,28 @@ pub async fn drive(
     Ok(total)
 }
 
+/// One connection's requests; `schedule` is (first send, period) at a fixed rate.
 async fn connection(
     client: Client,
     url: String,
     bodies: Vec<Bytes>,
+    schedule: Option<(Instant, Duration)>,
     deadline: Option<Instant>,
 ) -> Result<RunStats> {
     let mut stats = RunStats::new()?;
     let mut kept = [0usize; 3];
-    for body in bodies {
+    for (k, body) in bodies.into_iter().enumerate() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        let start = Instant::now();
+        let start = match schedule {
+            None => Instant::now(),
+            Some((first, period)) => {
+                let due = first + period.mul_f64(k as f64);
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+        };
         let outcome = send(&client, &url, body).await;
         let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         stats.latency.saturating_record(micros.max(1));

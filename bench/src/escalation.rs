@@ -60,7 +60,7 @@ pub async fn measure(
 
     let opened = Instant::now();
     let plan = workload::new_incidents(alerts, concurrency, seed)?;
-    let stats = driver::drive(client, &url, &plan, None).await?;
+    let stats = driver::drive(client, &url, &plan, driver::Pace::Flat, None).await?;
     if stats.errors() > 0 {
         bail!(
             "{} of {} alerts could not be opened: {:?}",

@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use reqwest::Client;
 
-use crate::driver::RunStats;
+use crate::driver::{Pace, RunStats};
 use crate::workload::{Plan, PlanSpec};
 
 #[derive(Parser, Debug)]
@@ -67,6 +67,16 @@ struct Args {
     /// Only measure Glidepath.
     #[arg(long)]
     no_baseline: bool,
+
+    /// Offered load of the fixed-rate phase, in events per second over all connections. Without
+    /// it, the phase runs at the throughput target: half of what the baseline reached in the
+    /// closed loop of the same run.
+    #[arg(long, value_name = "EVENTS_PER_S")]
+    rate: Option<f64>,
+
+    /// Skip the fixed-rate phase.
+    #[arg(long)]
+    no_fixed_rate: bool,
 
     /// Also print the figures as Markdown table rows for BENCHMARKS.md.
     #[arg(long)]
@@ -196,13 +206,58 @@ async fn run(args: Args) -> Result<ExitCode> {
 
     println!("glidepath: {}", args.bin.display());
     if !args.escalation_only {
-        let (glidepath, peak_rss_kib) =
-            bench_glidepath(&args, &client, temp.path(), &warmup, &measured, time_limit).await?;
-
+        println!(
+            "\nclosed loop: {} connections, each with one request in flight",
+            args.concurrency
+        );
+        let closed = Phase {
+            warmup: &warmup,
+            measured: &measured,
+            pace: Pace::Flat,
+            time_limit,
+        };
+        let dir = temp.path().join("closed");
+        let (glidepath, peak_rss_kib) = bench_glidepath(&args, &client, &dir, &closed).await?;
         let baseline = if args.no_baseline {
             None
         } else {
-            Some(bench_baseline(&args, &client, temp.path(), &warmup, &measured, time_limit).await?)
+            Some(bench_baseline(&args, &client, &dir, &closed).await?)
+        };
+
+        // The same load at a fixed rate, on fresh databases, with incidents of its own.
+        let rate = args.rate.or_else(|| {
+            baseline
+                .as_ref()
+                .map(|b| b.throughput() * report::TARGET_THROUGHPUT_RATIO)
+        });
+        let fixed = match rate.filter(|_| !args.no_fixed_rate) {
+            Some(rate) if rate.is_finite() && rate > 0.0 => {
+                println!(
+                    "\nfixed rate: {rate:.0} events/s over {} connections",
+                    args.concurrency
+                );
+                let paced = build_plan(&args, args.events, args.seed.wrapping_add(3), 18_000_000)?;
+                let phase = Phase {
+                    warmup: &warmup,
+                    measured: &paced,
+                    pace: Pace::Rate(rate),
+                    time_limit,
+                };
+                let dir = temp.path().join("fixed-rate");
+                let (glidepath, _) = bench_glidepath(&args, &client, &dir, &phase).await?;
+                let baseline = if args.no_baseline {
+                    None
+                } else {
+                    Some(bench_baseline(&args, &client, &dir, &phase).await?)
+                };
+                Some(report::FixedRate {
+                    rate,
+                    glidepath,
+                    baseline,
+                })
+            }
+            Some(rate) => bail!("--rate must be a positive number, not {rate}"),
+            None => None,
         };
 
         let report = report::Report {
@@ -213,6 +268,7 @@ async fn run(args: Args) -> Result<ExitCode> {
             glidepath: &glidepath,
             baseline: baseline.as_ref(),
             peak_rss_kib,
+            fixed: fixed.as_ref(),
         };
         report.print_table();
         if args.markdown {
@@ -328,25 +384,33 @@ fn build_plan(args: &Args, events: usize, seed: u64, number_base: u64) -> Result
     })
 }
 
+/// One measured phase: a closed-loop warm-up on incidents of its own, then the measured plan.
+struct Phase<'a> {
+    warmup: &'a Plan,
+    measured: &'a Plan,
+    pace: Pace,
+    time_limit: Option<Duration>,
+}
+
 async fn bench_glidepath(
     args: &Args,
     client: &Client,
     dir: &std::path::Path,
-    warmup: &Plan,
-    measured: &Plan,
-    time_limit: Option<Duration>,
+    phase: &Phase<'_>,
 ) -> Result<(RunStats, Option<u64>)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut server = glidepath::Server::start(&args.bin, dir).await?;
     println!("glidepath listening on {}", server.base_url);
     server.wait_healthy(client).await?;
     let url = server.create_alert_source(client).await?;
 
-    if warmup.len() > 0 {
-        let stats = driver::drive(client, &url, warmup, None).await?;
+    if phase.warmup.len() > 0 {
+        let stats = driver::drive(client, &url, phase.warmup, Pace::Flat, None).await?;
         print_errors("glidepath warm-up", &stats);
     }
     let before = outcome_counts(&server, client).await;
-    let stats = driver::drive(client, &url, measured, time_limit).await?;
+    settle();
+    let stats = driver::drive(client, &url, phase.measured, phase.pace, phase.time_limit).await?;
     print_errors("glidepath", &stats);
     server.ensure_running()?;
 
@@ -397,20 +461,33 @@ async fn bench_baseline(
     args: &Args,
     client: &Client,
     dir: &std::path::Path,
-    warmup: &Plan,
-    measured: &Plan,
-    time_limit: Option<Duration>,
+    phase: &Phase<'_>,
 ) -> Result<RunStats> {
     let baseline = baseline::Baseline::start(&dir.join("baseline.db"), args.baseline_pool).await?;
     println!("baseline listening on {}", baseline.url);
-    if warmup.len() > 0 {
-        let stats = driver::drive(client, &baseline.url, warmup, None).await?;
+    if phase.warmup.len() > 0 {
+        let stats = driver::drive(client, &baseline.url, phase.warmup, Pace::Flat, None).await?;
         print_errors("baseline warm-up", &stats);
     }
-    let stats = driver::drive(client, &baseline.url, measured, time_limit).await?;
+    let stats = driver::drive(
+        client,
+        &baseline.url,
+        phase.measured,
+        phase.pace,
+        phase.time_limit,
+    )
+    .await?;
     print_errors("baseline", &stats);
     baseline.stop().await?;
     Ok(stats)
+}
+
+/// Writes every dirty page to disk before a measured phase, so that the kernel flushing what an
+/// earlier phase wrote (hundreds of MiB of database and WAL) does not land in this one.
+fn settle() {
+    if let Err(err) = std::process::Command::new("sync").status() {
+        eprintln!("warning: could not run sync before the measured phase: {err}");
+    }
 }
 
 /// Set when any phase, warm-up included, saw a 5xx or a broken connection.

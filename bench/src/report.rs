@@ -54,6 +54,13 @@ impl Machine {
     }
 }
 
+/// The fixed-rate phase: the same kind of load offered at `rate` events/s.
+pub struct FixedRate {
+    pub rate: f64,
+    pub glidepath: RunStats,
+    pub baseline: Option<RunStats>,
+}
+
 pub struct Report<'a> {
     pub date: String,
     pub machine: Machine,
@@ -62,6 +69,7 @@ pub struct Report<'a> {
     pub glidepath: &'a RunStats,
     pub baseline: Option<&'a RunStats>,
     pub peak_rss_kib: Option<u64>,
+    pub fixed: Option<&'a FixedRate>,
 }
 
 impl Report<'_> {
@@ -89,11 +97,25 @@ impl Report<'_> {
             ),
             None => "not measured (no baseline run)".to_owned(),
         };
-        let p99 = self.glidepath.quantile_ms(0.99);
-        let latency = format!(
-            "{} (p99 {p99:.2} ms, target < {TARGET_P99_MS} ms)",
-            met(p99 < TARGET_P99_MS)
-        );
+        // The latency target is judged at the throughput target: the fixed-rate phase. In the
+        // closed loop the mean latency is connections / throughput by Little's law, so its p99
+        // says how fast the server is (reported too), not how long a delivery waits at a load it
+        // sustains.
+        let latency = match self.fixed {
+            Some(fixed) => {
+                let p99 = fixed.glidepath.quantile_ms(0.99);
+                format!(
+                    "{} (p99 {p99:.2} ms at a fixed {:.0} events/s, target < {TARGET_P99_MS} ms; closed loop p99 {:.2} ms)",
+                    met(p99 < TARGET_P99_MS),
+                    fixed.rate,
+                    self.glidepath.quantile_ms(0.99)
+                )
+            }
+            None => format!(
+                "not judged: no fixed-rate phase (closed loop p99 {:.2} ms)",
+                self.glidepath.quantile_ms(0.99)
+            ),
+        };
         (throughput, latency)
     }
 
@@ -125,6 +147,13 @@ impl Report<'_> {
         row("glidepath", self.glidepath);
         if let Some(baseline) = self.baseline {
             row("baseline", baseline);
+        }
+        if let Some(fixed) = self.fixed {
+            println!("at a fixed rate of {:.0} events/s:", fixed.rate);
+            row("glidepath", &fixed.glidepath);
+            if let Some(baseline) = &fixed.baseline {
+                row("baseline", baseline);
+            }
         }
         println!();
         if let Some(ratio) = self.ratio() {
@@ -162,6 +191,17 @@ impl Report<'_> {
         row("Glidepath", self.glidepath, &self.rss());
         if let Some(baseline) = self.baseline {
             row("Baseline (actix-web + 1 INSERT)", baseline, "—");
+        }
+        if let Some(fixed) = self.fixed {
+            let rate = fixed.rate;
+            row(
+                &format!("Glidepath, fixed {rate:.0}/s"),
+                &fixed.glidepath,
+                "—",
+            );
+            if let Some(baseline) = &fixed.baseline {
+                row(&format!("Baseline, fixed {rate:.0}/s"), baseline, "—");
+            }
         }
         println!();
         let (throughput, latency) = self.verdicts();

@@ -223,7 +223,9 @@ fn enqueue(
                 rule.target,
                 event.as_str()
             );
-            tracing::warn!(alert = %alert.id, to = %rule.target, "e-mail notification not sent: {NO_SMTP}");
+            // Start-up already warns that e-mail is not configured, and the alert's log says so
+            // for each notification: a warning per alert would only flood the server's log.
+            tracing::debug!(alert = %alert.id, to = %rule.target, "e-mail notification not sent: {NO_SMTP}");
             rows.log(
                 &alert.id,
                 log_kind::NOTIFICATION_FAILED,
