@@ -469,6 +469,7 @@ async fn bench_baseline(
         let stats = driver::drive(client, &baseline.url, phase.warmup, Pace::Flat, None).await?;
         print_errors("baseline warm-up", &stats);
     }
+    settle();
     let stats = driver::drive(
         client,
         &baseline.url,
