@@ -157,6 +157,11 @@ async fn run(args: Args) -> Result<ExitCode> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        bail!("--rate must be a positive number of events per second, not {rate}");
+    }
     if !args.bin.is_file() {
         bail!(
             "{} does not exist: build it with `cargo build --release -p server` or pass --bin",
@@ -217,12 +222,8 @@ async fn run(args: Args) -> Result<ExitCode> {
             time_limit,
         };
         let dir = temp.path().join("closed");
-        let (glidepath, peak_rss_kib) = bench_glidepath(&args, &client, &dir, &closed).await?;
-        let baseline = if args.no_baseline {
-            None
-        } else {
-            Some(bench_baseline(&args, &client, &dir, &closed).await?)
-        };
+        let ((glidepath, peak_rss_kib), baseline) =
+            bench_both(&args, &client, &dir, &closed).await?;
 
         // The same load at a fixed rate, on fresh databases, with incidents of its own.
         let rate = args.rate.or_else(|| {
@@ -231,7 +232,7 @@ async fn run(args: Args) -> Result<ExitCode> {
                 .map(|b| b.throughput() * report::TARGET_THROUGHPUT_RATIO)
         });
         let fixed = match rate.filter(|_| !args.no_fixed_rate) {
-            Some(rate) if rate.is_finite() && rate > 0.0 => {
+            Some(rate) => {
                 println!(
                     "\nfixed rate: {rate:.0} events/s over {} connections",
                     args.concurrency
@@ -244,19 +245,13 @@ async fn run(args: Args) -> Result<ExitCode> {
                     time_limit,
                 };
                 let dir = temp.path().join("fixed-rate");
-                let (glidepath, _) = bench_glidepath(&args, &client, &dir, &phase).await?;
-                let baseline = if args.no_baseline {
-                    None
-                } else {
-                    Some(bench_baseline(&args, &client, &dir, &phase).await?)
-                };
+                let ((glidepath, _), baseline) = bench_both(&args, &client, &dir, &phase).await?;
                 Some(report::FixedRate {
                     rate,
                     glidepath,
                     baseline,
                 })
             }
-            Some(rate) => bail!("--rate must be a positive number, not {rate}"),
             None => None,
         };
 
@@ -382,6 +377,23 @@ fn build_plan(args: &Args, events: usize, seed: u64, number_base: u64) -> Result
         seed,
         number_base,
     })
+}
+
+/// Runs `phase` against Glidepath, then (unless `--no-baseline`) against the baseline, each on
+/// a fresh database in `dir`.
+async fn bench_both(
+    args: &Args,
+    client: &Client,
+    dir: &std::path::Path,
+    phase: &Phase<'_>,
+) -> Result<((RunStats, Option<u64>), Option<RunStats>)> {
+    let glidepath = bench_glidepath(args, client, dir, phase).await?;
+    let baseline = if args.no_baseline {
+        None
+    } else {
+        Some(bench_baseline(args, client, dir, phase).await?)
+    };
+    Ok((glidepath, baseline))
 }
 
 /// One measured phase: a closed-loop warm-up on incidents of its own, then the measured plan.
