@@ -16,23 +16,26 @@ async fn post_concurrently(
         let client = app.client.clone();
         let url = app.events_url(integration_key);
         let event = event.clone();
-        tasks.spawn(async move {
-            let response = client
-                .post(url)
-                .json(&event)
-                .send()
-                .await
-                .expect("POST event");
-            let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            (status, body)
-        });
+        tasks.spawn(post(client, url, event));
     }
     let mut results = Vec::new();
     while let Some(result) = tasks.join_next().await {
         results.push(result.expect("event task"));
     }
     results
+}
+
+/// Posts `event` to `url` and returns the status and the JSON answer.
+async fn post(client: reqwest::Client, url: String, event: Value) -> (StatusCode, Value) {
+    let response = client
+        .post(url)
+        .json(&event)
+        .send()
+        .await
+        .expect("POST event");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body)
 }
 
 #[tokio::test]
@@ -271,21 +274,21 @@ async fn concurrent_distinct_incidents_each_create_an_alert() {
     for _ in 0..20 {
         let client = app.client.clone();
         let url = app.events_url(&source.integration_key);
-        tasks.spawn(async move {
-            let event = incident(&new_sys_id(), state::NEW, 0);
-            client
-                .post(url)
-                .json(&event)
-                .send()
-                .await
-                .expect("POST event")
-                .status()
-        });
+        tasks.spawn(post(client, url, incident(&new_sys_id(), state::NEW, 0)));
     }
-    while let Some(status) = tasks.join_next().await {
-        assert_eq!(status.expect("event task"), StatusCode::CREATED);
+    let mut alert_ids = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        let (status, body) = result.expect("event task");
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        alert_ids.push(str_field(&body, "alertId"));
     }
     assert_eq!(app.alerts_total().await, 20);
+    // Events that shared a writing transaction wrote their log entries in one statement: each
+    // alert still has exactly its own.
+    for id in alert_ids {
+        let alert = app.alert(&id).await;
+        assert_eq!(log_entries_of(&alert, "CREATED").len(), 1, "{alert}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

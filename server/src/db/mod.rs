@@ -20,8 +20,8 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
-pub use writer::WriteJob;
 use writer::Writer;
+pub use writer::{AppendOnly, WriteJob};
 
 use crate::error::AppError;
 
@@ -45,6 +45,9 @@ impl Db {
             opts.max_connections(POSTGRES_POOL)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
+                // A connection the server or a firewall may have dropped is checked before use
+                // once it has been idle a while, not on every checkout (a round trip each).
+                .test_before_acquire_if_idle_for(Duration::from_secs(30))
                 .sqlx_logging(false);
             let conn = Database::connect(opts)
                 .await
@@ -93,7 +96,9 @@ impl Db {
             return writer.submit(job).await;
         }
         let txn = self.begin_write().await?;
-        let out = job.run(&txn).await?;
+        let mut append = AppendOnly::default();
+        let out = job.run(&txn, &mut append).await?;
+        append.insert(&txn).await?;
         txn.commit().await?;
         Ok(out)
     }
@@ -212,6 +217,10 @@ async fn sqlite(url: &str, max: u32, writer: bool) -> anyhow::Result<DatabaseCon
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false)
+        // A connection to a local file cannot be dropped by a server or a firewall: a ping on
+        // every checkout would only add a round trip to the connection's thread to each read
+        // and each writing transaction.
+        .test_before_acquire(false)
         .map_sqlx_sqlite_opts(move |o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)

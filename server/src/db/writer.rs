@@ -11,26 +11,75 @@
 //! transaction, that transaction is rolled back and each of its jobs runs again in a transaction
 //! of its own, so one job's failure never undoes or fails another. That is why a job can run more
 //! than once and takes `&self`.
+//!
+//! Rows that nothing inside a writing transaction reads back (alert log entries, notification
+//! deliveries, ServiceNow updates) are not written by each job: a job hands them to the batch's
+//! [`AppendOnly`], and the batch writes them with one multi-row `INSERT` per table just before it
+//! commits. Ten events then cost one statement per such table instead of ten.
 
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, Iterable,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Db;
+use crate::entity::{alert_log, notification, servicenow_sync_update};
 use crate::error::AppError;
 
 /// A writing transaction's work, given the open transaction; the caller commits. It must be
-/// repeatable: a run whose transaction was rolled back leaves no trace, and it runs again.
+/// repeatable: a run whose transaction was rolled back leaves no trace, and it runs again. Rows
+/// it adds to `append` are written in the same transaction, after it and before the commit.
 pub trait WriteJob: Send + Sync + 'static {
     type Output: Send + 'static;
     fn run<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
+        append: &'a mut AppendOnly,
     ) -> BoxFuture<'a, Result<Self::Output, AppError>>;
+}
+
+/// Rows that no writing transaction reads back, collected from every job of a transaction and
+/// written together just before it commits ([`AppendOnly::insert`]).
+#[derive(Default)]
+pub struct AppendOnly {
+    pub logs: Vec<alert_log::ActiveModel>,
+    pub notifications: Vec<notification::ActiveModel>,
+    pub sync_updates: Vec<servicenow_sync_update::ActiveModel>,
+}
+
+/// Bound parameters per statement at most: SQLite allows 32,766, PostgreSQL 65,535.
+const MAX_PARAMS: usize = 30_000;
+
+impl AppendOnly {
+    /// Writes every row collected: one statement per non-empty table (more only for rows that
+    /// would bind over [`MAX_PARAMS`] parameters in one).
+    pub async fn insert<C: ConnectionTrait>(self, conn: &C) -> Result<(), DbErr> {
+        insert_all(conn, self.logs).await?;
+        insert_all(conn, self.notifications).await?;
+        insert_all(conn, self.sync_updates).await
+    }
+}
+
+/// Multi-row `INSERT`s of `rows`, none binding over [`MAX_PARAMS`] parameters.
+async fn insert_all<A, C>(conn: &C, rows: Vec<A>) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    let per_row = <A::Entity as EntityTrait>::Column::iter().count().max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part: Vec<A> = rows.by_ref().take((MAX_PARAMS / per_row).max(1)).collect();
+        A::Entity::insert_many(part)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// At most this many jobs share one transaction.
@@ -42,7 +91,11 @@ const QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A queued job with the way back to its caller.
 trait Queued: Send {
     /// Runs the job in `txn` and keeps its result; `false` when it failed (or panicked).
-    fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, bool>;
+    fn run<'a>(
+        &'a mut self,
+        txn: &'a DatabaseTransaction,
+        append: &'a mut AppendOnly,
+    ) -> BoxFuture<'a, bool>;
     /// Hands the kept result to the caller, or `error` when the transaction did not commit.
     fn answer(self: Box<Self>, error: Option<AppError>);
     /// When the job was queued.
@@ -57,9 +110,14 @@ struct Pending<J: WriteJob> {
 }
 
 impl<J: WriteJob> Queued for Pending<J> {
-    fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, bool> {
+    fn run<'a>(
+        &'a mut self,
+        txn: &'a DatabaseTransaction,
+        append: &'a mut AppendOnly,
+    ) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let result = match AssertUnwindSafe(self.job.run(txn)).catch_unwind().await {
+            let run = self.job.run(txn, append);
+            let result = match AssertUnwindSafe(run).catch_unwind().await {
                 Ok(result) => result,
                 Err(_) => Err(anyhow::anyhow!("a writing transaction panicked").into()),
             };
@@ -183,10 +241,14 @@ async fn together(db: &Db, batch: &mut [Box<dyn Queued>]) -> Together {
         Ok(txn) => txn,
         Err(e) => return Together::NotBegun(e),
     };
+    let mut append = AppendOnly::default();
     for job in batch.iter_mut() {
-        if !job.run(&txn).await {
+        if !job.run(&txn, &mut append).await {
             return Together::RolledBack;
         }
+    }
+    if append.insert(&txn).await.is_err() {
+        return Together::RolledBack;
     }
     match txn.commit().await {
         Ok(()) => Together::Committed,
@@ -199,9 +261,14 @@ async fn alone(db: &Db, mut job: Box<dyn Queued>) {
         Ok(txn) => txn,
         Err(e) => return job.answer(Some(e.into())),
     };
-    if !job.run(&txn).await {
+    let mut append = AppendOnly::default();
+    if !job.run(&txn, &mut append).await {
         drop(txn);
         return job.answer(None);
+    }
+    if let Err(e) = append.insert(&txn).await {
+        drop(txn);
+        return job.answer(Some(e.into()));
     }
     match txn.commit().await {
         Ok(()) => job.answer(None),
@@ -229,7 +296,11 @@ mod tests {
     impl WriteJob for Insert {
         type Output = i64;
 
-        fn run<'a>(&'a self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, Result<i64, AppError>> {
+        fn run<'a>(
+            &'a self,
+            txn: &'a DatabaseTransaction,
+            _: &'a mut AppendOnly,
+        ) -> BoxFuture<'a, Result<i64, AppError>> {
             Box::pin(async move {
                 let insert = format!("INSERT INTO t (n) VALUES ({})", self.n);
                 txn.execute_unprepared(&insert).await?;

@@ -4,16 +4,17 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures_util::future::BoxFuture;
+use sea_orm::sea_query::{Expr, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::notifications::{self, Event};
 use super::rows::Rows;
 use super::sync::{self, Change, UserRef};
 use super::{Actor, Caller, escalation, new_id, now, people, policies, servicenow};
-use crate::db::{Db, WriteJob, for_update};
+use crate::db::{AppendOnly, Db, WriteJob, for_update};
 use crate::domain::alert::{
     AlertSnapshot, RoutingUpdate, check_accept, check_raise, check_reroute, check_resolve,
     decide_ingest, is_stale, routing_update,
@@ -61,7 +62,8 @@ pub(crate) async fn append_log(
 ) -> Result<(), AppError> {
     let mut rows = Rows::default();
     rows.log(alert_id, kind, message, actor);
-    rows.write(txn).await
+    rows.write(txn).await?;
+    Ok(())
 }
 
 fn snapshot(a: &alert::Model) -> Result<AlertSnapshot, AppError> {
@@ -169,14 +171,19 @@ impl WriteJob for Ingest {
     fn run<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
+        append: &'a mut AppendOnly,
     ) -> BoxFuture<'a, Result<(IngestResult, bool), AppError>> {
-        Box::pin(apply(txn, self))
+        Box::pin(apply(txn, self, append))
     }
 }
 
-/// Applies the event in `txn`, which the caller commits. Writes nothing else anywhere, so a run
-/// whose transaction rolls back can run again.
-async fn apply(txn: &DatabaseTransaction, job: &Ingest) -> Result<(IngestResult, bool), AppError> {
+/// Applies the event in `txn`, which the caller commits after writing `append`. Writes nothing
+/// else anywhere, so a run whose transaction rolls back can run again.
+async fn apply(
+    txn: &DatabaseTransaction,
+    job: &Ingest,
+    append: &mut AppendOnly,
+) -> Result<(IngestResult, bool), AppError> {
     let Ingest {
         source,
         incident,
@@ -188,21 +195,27 @@ async fn apply(txn: &DatabaseTransaction, job: &Ingest) -> Result<(IngestResult,
     } = job;
     let assignee = assignee.as_ref();
     let mut first = first.as_ref();
-    // Two rounds at most: when a concurrent delivery of the same new incident inserts first, the
-    // unique index turns our insert into a no-op and the event is applied to that alert instead.
-    for _ in 0..2 {
-        let existing = find_by_key(txn, &source.id, incident.sys_id.as_str()).await?;
+    // A level 1 read ahead means the reader found no alert for the incident: try the insert
+    // straight away. When it inserts nothing, a concurrent delivery of the same new incident
+    // inserted first (the unique index) and the event is applied to that alert in the next round,
+    // or the policy was deleted since and the next round routes afresh. Three rounds at most.
+    let mut absent = first.is_some();
+    for _ in 0..3 {
+        let existing = if std::mem::take(&mut absent) {
+            None
+        } else {
+            find_by_key(txn, &source.id, incident.sys_id.as_str()).await?
+        };
         let snap = existing.as_ref().map(snapshot).transpose()?;
         match decide_ingest(snap.as_ref(), incident, &settings.priority_mapping) {
             IngestDecision::RejectUnknown { .. } => {
                 return Ok((IngestResult::UnknownIncident, false));
             }
             IngestDecision::Create { priority } => {
-                // The policy read ahead may have been deleted since: then route afresh.
                 let fresh;
-                let FirstStep { routed, step } = match first.take() {
-                    Some(first) if policy_live(txn, first.policy_id(source)).await? => first,
-                    _ => {
+                let FirstStep { routed, step } = match first {
+                    Some(first) => first,
+                    None => {
                         fresh = first_step(txn, source, routing_value.as_deref()).await?;
                         &fresh
                     }
@@ -236,18 +249,14 @@ async fn apply(txn: &DatabaseTransaction, job: &Ingest) -> Result<(IngestResult,
                 rows.log(&alert_id, log_kind::CREATED, msg, actor);
                 // Level 1 is reached at once, in the transaction that creates the alert.
                 escalation::begin(step.as_ref(), &mut am, &mut rows)?;
-                let inserted = alert::Entity::insert(am)
-                    .on_conflict_do_nothing_on([
-                        alert::Column::AlertSourceId,
-                        alert::Column::AlertKey,
-                    ])
-                    .exec_without_returning(txn)
-                    .await?;
-                if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-                    let queued_sync = rows.has_sync();
-                    rows.write(txn).await?;
+                if insert_new(txn, am, &policy_id).await? {
+                    let queued_sync = rows.write_appending(txn, append).await?;
                     let outcome = IngestOutcome::Created;
                     return Ok((IngestResult::Applied { outcome, alert_id }, queued_sync));
+                }
+                if !policy_live(txn, &policy_id).await? {
+                    // Deleted since it was read: route afresh.
+                    first = None;
                 }
             }
             IngestDecision::Update {
@@ -386,8 +395,7 @@ async fn apply(txn: &DatabaseTransaction, job: &Ingest) -> Result<(IngestResult,
                 }
                 am.updated_at = Set(at);
                 am.update(txn).await?;
-                let queued_sync = rows.has_sync();
-                rows.write(txn).await?;
+                let queued_sync = rows.write_appending(txn, append).await?;
                 return Ok((IngestResult::Applied { outcome, alert_id }, queued_sync));
             }
         }
@@ -400,14 +408,6 @@ struct FirstStep {
     /// The policy the routing value names, if any; else the source's own policy.
     routed: Option<escalation_policy::Model>,
     step: Option<escalation::PreparedStep>,
-}
-
-impl FirstStep {
-    fn policy_id<'a>(&'a self, source: &'a alert_source::Model) -> &'a str {
-        self.routed
-            .as_ref()
-            .map_or(source.escalation_policy_id.as_str(), |p| p.id.as_str())
-    }
 }
 
 /// Whether the source already has an alert for the incident (on a reader: a hint only).
@@ -427,18 +427,56 @@ pub async fn exists<C: ConnectionTrait>(
         .is_some())
 }
 
-/// Whether the policy is still live, inside the writing transaction. On PostgreSQL the row is
-/// share-locked, so a concurrent delete (which locks it for update and then counts the open
-/// alerts on it) waits for this transaction and sees the alert it creates.
-async fn policy_live(txn: &DatabaseTransaction, id: &str) -> Result<bool, AppError> {
-    let mut query = escalation_policy::Entity::find_by_id(id.to_string())
-        .select_only()
+/// The policy `id` if it is still live, as a query for inside the writing transaction. On
+/// PostgreSQL the row is share-locked, so a concurrent delete (which locks it for update and then
+/// counts the open alerts on it) waits for this transaction and sees the alert it creates.
+fn live_policy(backend: DbBackend, id: &str) -> SelectStatement {
+    let mut query = Query::select()
         .column(escalation_policy::Column::Id)
-        .filter(escalation_policy::Column::DeletedAt.is_null());
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        query = query.lock_shared();
+        .from(escalation_policy::Entity)
+        .and_where(escalation_policy::Column::Id.eq(id))
+        .and_where(escalation_policy::Column::DeletedAt.is_null())
+        .to_owned();
+    if backend == DbBackend::Postgres {
+        query.lock_shared();
     }
-    Ok(query.into_tuple::<String>().one(txn).await?.is_some())
+    query
+}
+
+async fn policy_live(txn: &DatabaseTransaction, id: &str) -> Result<bool, AppError> {
+    let query = live_policy(txn.get_database_backend(), id);
+    Ok(txn.query_one(&query).await?.is_some())
+}
+
+/// Inserts a new alert, every column of `am` set, in one statement, unless the incident has an
+/// alert already (the unique index) or its policy `policy_id` is no longer live
+/// ([`live_policy`]). Whether it inserted.
+async fn insert_new(
+    txn: &DatabaseTransaction,
+    am: alert::ActiveModel,
+    policy_id: &str,
+) -> Result<bool, AppError> {
+    let (columns, values): (Vec<_>, Vec<_>) = alert::Column::iter()
+        .filter_map(|c| am.get(c).into_value().map(|v| (c, Expr::val(v))))
+        .unzip();
+    let live = live_policy(txn.get_database_backend(), policy_id);
+    // The WHERE also keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
+    let row = Query::select()
+        .exprs(values)
+        .and_where(Expr::exists(live))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(alert::Entity)
+        .columns(columns)
+        .select_from(row)
+        .map_err(|e| anyhow::anyhow!("cannot build the alert insert: {e}"))?
+        .on_conflict(
+            OnConflict::columns([alert::Column::AlertSourceId, alert::Column::AlertKey])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    Ok(txn.execute(&insert).await?.rows_affected() > 0)
 }
 
 async fn first_step<C: ConnectionTrait>(

@@ -252,8 +252,7 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
                 rows.log(&id, log_kind::ESCALATED, msg, &Actor::System);
             }
         }
-        queued_sync |= rows.has_sync();
-        rows.write(&txn).await?;
+        queued_sync |= rows.write(&txn).await?;
         am.updated_at = Set(now);
         am.update(&txn).await?;
     }

@@ -1,6 +1,7 @@
 //! The rows an alert change adds beside the alert itself (log entries, responders, notification
 //! deliveries, ServiceNow updates), collected while the change is decided and written with one
-//! multi-row `INSERT` per table just before it commits.
+//! multi-row `INSERT` per table just before it commits ([`AppendOnly`]: on SQLite's writer, the
+//! log entries, deliveries and ServiceNow updates of every event in a transaction together).
 //!
 //! Every writing transaction on SQLite holds the one writer, so each statement inside it delays
 //! every other webhook event: a new alert used to cost a dozen single-row statements there, it
@@ -9,11 +10,11 @@
 
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
+use crate::db::AppendOnly;
+
 use super::sync::{self, Change, Pending};
 use super::{Actor, new_id, now};
-use crate::entity::{
-    alert, alert_log, alert_responder, notification, servicenow_connection, servicenow_sync_update,
-};
+use crate::entity::{alert, alert_log, alert_responder, notification, servicenow_connection};
 use crate::error::AppError;
 
 #[derive(Default)]
@@ -58,12 +59,6 @@ impl Rows {
         }
     }
 
-    /// Whether the rows hold a ServiceNow update for the sync worker (after the commit,
-    /// [`sync::wake`] sends it without waiting for the next tick).
-    pub fn has_sync(&self) -> bool {
-        !self.sync.is_empty()
-    }
-
     /// An alert log entry.
     pub fn log(&mut self, alert_id: &str, kind: &str, message: String, actor: &Actor) {
         self.logs.push(alert_log::ActiveModel {
@@ -88,17 +83,32 @@ impl Rows {
     }
 
     /// Writes everything collected, one statement per non-empty table (plus, with ServiceNow
-    /// updates, one to read the connections the caller did not read).
-    pub async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<(), AppError> {
+    /// updates, one to read the connections the caller did not read). Returns whether it wrote a
+    /// ServiceNow update: after the commit, [`sync::wake`] sends it without waiting for the sync
+    /// worker's next tick. A change on a source without a bidirectional connection queues none,
+    /// and wakes nothing.
+    pub async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<bool, AppError> {
+        let mut append = AppendOnly::default();
+        let queued_sync = self.write_appending(conn, &mut append).await?;
+        append.insert(conn).await?;
+        Ok(queued_sync)
+    }
+
+    /// Writes the responders, which a later change in the same transaction may read, and hands
+    /// every other row to `append`, which the caller writes before it commits (on SQLite's
+    /// writer, together with the rows of every other event in the transaction). Returns whether
+    /// a ServiceNow update is among them, as [`Rows::write`] does.
+    pub async fn write_appending<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        append: &mut AppendOnly,
+    ) -> Result<bool, AppError> {
         use sea_orm::sea_query::OnConflict;
         let known = self
             .connection
             .as_ref()
             .map(|(source, c)| (source.as_str(), c.as_ref()));
         let updates = sync::outbox_rows(conn, self.sync, known).await?;
-        alert_log::Entity::insert_many(self.logs)
-            .exec_without_returning(conn)
-            .await?;
         // Someone a level or round already called stays a responder from their first level.
         alert_responder::Entity::insert_many(self.responders)
             .on_conflict(
@@ -111,12 +121,10 @@ impl Rows {
             )
             .exec_without_returning(conn)
             .await?;
-        notification::Entity::insert_many(self.notifications)
-            .exec_without_returning(conn)
-            .await?;
-        servicenow_sync_update::Entity::insert_many(updates)
-            .exec_without_returning(conn)
-            .await?;
-        Ok(())
+        let queued_sync = !updates.is_empty();
+        append.logs.extend(self.logs);
+        append.notifications.extend(self.notifications);
+        append.sync_updates.extend(updates);
+        Ok(queued_sync)
     }
 }
