@@ -247,7 +247,8 @@ async fn together(db: &Db, batch: &mut [Box<dyn Queued>]) -> Together {
             return Together::RolledBack;
         }
     }
-    if append.insert(&txn).await.is_err() {
+    if let Err(e) = append.insert(&txn).await {
+        tracing::warn!(error = %e, "a shared transaction failed writing its rows; its jobs run alone");
         return Together::RolledBack;
     }
     match txn.commit().await {

@@ -213,19 +213,26 @@ async fn apply(
             }
             IngestDecision::Create { priority } => {
                 let fresh;
-                let FirstStep { routed, step } = match first {
+                let FirstStep {
+                    routed,
+                    policy_id,
+                    step,
+                } = match first {
                     Some(first) => first,
                     None => {
-                        fresh = first_step(txn, source, routing_value.as_deref()).await?;
+                        // Routed inside the transaction, with the source as it is now: an admin
+                        // may have given it another policy since it was read.
+                        let current = alert_source::Entity::find_by_id(source.id.clone())
+                            .one(txn)
+                            .await?;
+                        let current = current.as_ref().unwrap_or(source);
+                        fresh = first_step(txn, current, routing_value.as_deref()).await?;
                         &fresh
                     }
                 };
-                let policy_id = routed
-                    .as_ref()
-                    .map_or(source.escalation_policy_id.clone(), |p| p.id.clone());
                 let new = NewAlert {
                     priority,
-                    policy_id: &policy_id,
+                    policy_id,
                     routing_value: routing_value.clone(),
                     routing_field: settings.routing_field.clone(),
                 };
@@ -249,12 +256,12 @@ async fn apply(
                 rows.log(&alert_id, log_kind::CREATED, msg, actor);
                 // Level 1 is reached at once, in the transaction that creates the alert.
                 escalation::begin(step.as_ref(), &mut am, &mut rows)?;
-                if insert_new(txn, am, &policy_id).await? {
+                if insert_new(txn, am, policy_id).await? {
                     let queued_sync = rows.write_appending(txn, append).await?;
                     let outcome = IngestOutcome::Created;
                     return Ok((IngestResult::Applied { outcome, alert_id }, queued_sync));
                 }
-                if !policy_live(txn, &policy_id).await? {
+                if !policy_live(txn, policy_id).await? {
                     // Deleted since it was read: route afresh.
                     first = None;
                 }
@@ -405,8 +412,10 @@ async fn apply(
 
 /// Where a new alert goes and its level 1, read before the writing transaction.
 struct FirstStep {
-    /// The policy the routing value names, if any; else the source's own policy.
+    /// The policy the routing value names, if any.
     routed: Option<escalation_policy::Model>,
+    /// The policy the alert goes to: `routed`, else the source's own.
+    policy_id: String,
     step: Option<escalation::PreparedStep>,
 }
 
@@ -491,9 +500,13 @@ async fn first_step<C: ConnectionTrait>(
     };
     let policy_id = routed
         .as_ref()
-        .map_or(source.escalation_policy_id.as_str(), |p| p.id.as_str());
-    let step = escalation::prepare_first(conn, policy_id).await?;
-    Ok(FirstStep { routed, step })
+        .map_or(source.escalation_policy_id.clone(), |p| p.id.clone());
+    let step = escalation::prepare_first(conn, &policy_id).await?;
+    Ok(FirstStep {
+        routed,
+        policy_id,
+        step,
+    })
 }
 
 struct NewAlert<'a> {
