@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
@@ -12,6 +11,7 @@ use crate::db::Db;
 use crate::entity::notification;
 use crate::error::AppError;
 use crate::service::notifications::{self, Outcome};
+use crate::service::outbox;
 
 /// Deliveries claimed at once; they are sent concurrently.
 pub const BATCH: u64 = 50;
@@ -95,7 +95,8 @@ impl Sender {
     }
 }
 
-/// Claims due deliveries, sends them, records each outcome. Returns how many were claimed.
+/// Claims due deliveries, sends them, records each outcome (those that finish together in one
+/// transaction). Returns how many were claimed.
 pub async fn deliver_due(db: &Db, sender: &Sender) -> Result<usize, AppError> {
     let claimed = notifications::claim_due(db, BATCH).await?;
     let sends = claimed.iter().map(|n| async move {
@@ -103,10 +104,8 @@ pub async fn deliver_due(db: &Db, sender: &Sender) -> Result<usize, AppError> {
         if let Outcome::Failed(why) | Outcome::NotSent(why) = &outcome {
             tracing::warn!(notification = %n.id, alert = %n.alert_id, kind = %n.kind, "notification not delivered: {why}");
         }
-        notifications::finish(db, n, outcome).await
+        (n, outcome)
     });
-    for result in join_all(sends).await {
-        result?;
-    }
+    outbox::as_they_finish(sends, |done| notifications::finish(db, done)).await?;
     Ok(claimed.len())
 }

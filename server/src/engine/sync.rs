@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use serde_json::Value;
 
 use crate::db::Db;
@@ -17,7 +16,7 @@ use crate::entity::servicenow_sync_update as row;
 use crate::error::AppError;
 use crate::secrets::Cipher;
 use crate::service::sync::{self, Outcome, RetryPolicy};
-use crate::service::{now, servicenow};
+use crate::service::{now, outbox, servicenow};
 use crate::servicenow::client::{self, Client, Connector, SnError};
 use crate::servicenow::users::USERS;
 
@@ -44,7 +43,8 @@ impl SyncWorker {
         per_request * (2 * rounds) + chrono::TimeDelta::seconds(1)
     }
 
-    /// Claims due updates, sends them, records each outcome. Returns how many were claimed.
+    /// Claims due updates, sends them, records each outcome (those that finish together in one
+    /// transaction). Returns how many were claimed.
     pub async fn deliver_due(&self) -> Result<usize, AppError> {
         let claimed = sync::claim_due(&self.db, BATCH, now() + self.claim_for()).await?;
         if claimed.is_empty() {
@@ -68,12 +68,10 @@ impl SyncWorker {
                 if !matches!(outcome, Outcome::Synced { .. }) {
                     tracing::warn!(update = %r.id, alert = %r.alert_id, kind = %r.kind, ?outcome, "ServiceNow update not delivered");
                 }
-                sync::finish(&self.db, r, outcome, &self.retry).await
+                (r, outcome)
             }
         });
-        for result in join_all(sends).await {
-            result?;
-        }
+        outbox::as_they_finish(sends, |done| sync::finish(&self.db, done, &self.retry)).await?;
         Ok(claimed.len())
     }
 

@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::alerts::{append_log, log_kind};
+use super::alerts::log_kind;
 use super::rows::Rows;
 use super::{Actor, Caller, new_id, now, outbox};
 use crate::clock;
@@ -312,14 +312,24 @@ fn channel(n: &notification::Model) -> &'static str {
     }
 }
 
-/// Records how a claimed delivery went. A delivery whose claim was taken over meanwhile (this
-/// process stalled past the claim) is left to the process that has it.
+/// Records how claimed deliveries went, in one writing transaction. A delivery whose claim was
+/// taken over meanwhile (this process stalled past the claim) is left to the process that has
+/// it.
 pub async fn finish(
     db: &Db,
+    outcomes: Vec<(&notification::Model, Outcome)>,
+) -> Result<(), AppError> {
+    let settlements = outcomes
+        .into_iter()
+        .map(|(claimed, outcome)| settlement(claimed, outcome))
+        .collect();
+    outbox::settle_all(db, &COLUMNS, settlements).await
+}
+
+fn settlement(
     claimed: &notification::Model,
     outcome: Outcome,
-) -> Result<(), AppError> {
-    let txn = db.begin_write().await?;
+) -> outbox::Settlement<notification::Column> {
     let at = now();
     let who = format!(
         "{} by {} ({})",
@@ -374,11 +384,13 @@ pub async fn finish(
             )
         }
     };
-    if outbox::settle(&txn, &COLUMNS, &claimed.id, claimed.attempts, changes).await? {
-        append_log(&txn, &claimed.alert_id, kind, message, &Actor::System).await?;
+    outbox::Settlement {
+        id: claimed.id.clone(),
+        attempts: claimed.attempts,
+        alert_id: claimed.alert_id.clone(),
+        changes,
+        log: Some((kind, message)),
     }
-    txn.commit().await?;
-    Ok(())
 }
 
 /// The columns of a delivery that will not be tried again.

@@ -3,7 +3,9 @@
 //! again later`. A claim is its own short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
 //! SQLite's single writer already serialises it), the send runs with no transaction open, and
 //! the outcome is written only if the claim is still ours (same status, same attempt count), so
-//! a process that stalled past its claim never overwrites the one that took the row over.
+//! a process that stalled past its claim never overwrites the one that took the row over. The
+//! outcomes of sends that finish together are written in one transaction ([`as_they_finish`],
+//! [`settle_all`]).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
@@ -13,8 +15,13 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, SimpleExpr},
 };
 
-use super::now;
-use crate::db::Db;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use super::rows::Rows;
+use super::{Actor, now};
+use crate::db::{AppendOnly, Db, WriteJob};
 use crate::error::AppError;
 
 /// A row status every outbox has.
@@ -74,26 +81,118 @@ where
     Ok(claimed)
 }
 
-/// Writes the outcome of a claimed row, in the caller's transaction, only if the claim is still
-/// this one's. Returns whether it was (the caller then logs the outcome).
-pub async fn settle<E>(
-    txn: &DatabaseTransaction,
-    cols: &Columns<E>,
-    id: &str,
-    claimed_attempts: i32,
-    changes: Vec<(E::Column, SimpleExpr)>,
-) -> Result<bool, AppError>
+/// How a claimed row's send went, as it is to be written: the changes to the row, and the alert
+/// log entry that goes with them.
+pub struct Settlement<C> {
+    pub id: String,
+    /// The attempt count of the claim: the changes are written only if the claim is still it.
+    pub attempts: i32,
+    pub alert_id: String,
+    pub changes: Vec<(C, SimpleExpr)>,
+    pub log: Option<(&'static str, String)>,
+}
+
+/// Writes `settlements` in one writing transaction (on SQLite, on the batching writer beside the
+/// webhook's events), each only if its claim is still this process's: a process that stalled
+/// past its claim never overwrites the one that took the row over.
+///
+/// One transaction for the lot, not one per row: on SQLite every writing transaction takes the
+/// one writer, and a batch of deliveries that all finish at once (no SMTP configured, an
+/// unreachable host) would otherwise queue dozens of them ahead of the webhook's events.
+pub async fn settle_all<E>(
+    db: &Db,
+    cols: &'static Columns<E>,
+    settlements: Vec<Settlement<E::Column>>,
+) -> Result<(), AppError>
 where
     E: EntityTrait,
+    E::Column: Sync,
 {
-    let mut update = E::update_many()
-        .filter(cols.id.eq(id))
-        .filter(cols.status.eq(PENDING))
-        .filter(cols.attempts.eq(claimed_attempts));
-    for (col, expr) in changes {
-        update = update.col_expr(col, expr);
+    if settlements.is_empty() {
+        return Ok(());
     }
-    Ok(update.exec(txn).await?.rows_affected == 1)
+    db.write(Settle { cols, settlements }).await
+}
+
+struct Settle<E: EntityTrait> {
+    cols: &'static Columns<E>,
+    settlements: Vec<Settlement<E::Column>>,
+}
+
+impl<E> WriteJob for Settle<E>
+where
+    E: EntityTrait,
+    E::Column: Sync,
+{
+    type Output = ();
+
+    fn run<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        append: &'a mut AppendOnly,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(async move {
+            let mut rows = Rows::default();
+            for s in &self.settlements {
+                let mut update = E::update_many()
+                    .filter(self.cols.id.eq(s.id.as_str()))
+                    .filter(self.cols.status.eq(PENDING))
+                    .filter(self.cols.attempts.eq(s.attempts));
+                for (col, expr) in &s.changes {
+                    update = update.col_expr(*col, expr.clone());
+                }
+                let still_ours = update.exec(txn).await?.rows_affected == 1;
+                if still_ours && let Some((kind, message)) = &s.log {
+                    rows.log(&s.alert_id, kind, message.clone(), &Actor::System);
+                }
+            }
+            rows.write_appending(txn, append).await?;
+            Ok(())
+        })
+    }
+}
+
+/// Runs `sends` concurrently and hands their results to `record` as they come in: every result
+/// that is in when `record` is free goes in one call. Sends that finish together (the common
+/// case) are recorded together, and a slow send holds back neither the others nor their record;
+/// the sends go on while `record` runs. A failed `record` cancels no send: the rest are still
+/// recorded, and the first error is returned once all are in.
+pub async fn as_they_finish<T, S, R, RFut>(
+    sends: impl IntoIterator<Item = S>,
+    mut record: R,
+) -> Result<(), AppError>
+where
+    S: Future<Output = T>,
+    R: FnMut(Vec<T>) -> RFut,
+    RFut: Future<Output = Result<(), AppError>>,
+{
+    let mut pending: FuturesUnordered<S> = sends.into_iter().collect();
+    let mut done = Vec::new();
+    let mut first_error = None;
+    loop {
+        if done.is_empty() {
+            match pending.next().await {
+                Some(result) => done.push(result),
+                None => return first_error.map_or(Ok(()), Err),
+            }
+        }
+        while let Some(Some(result)) = pending.next().now_or_never() {
+            done.push(result);
+        }
+        let recording = record(std::mem::take(&mut done));
+        tokio::pin!(recording);
+        loop {
+            tokio::select! {
+                recorded = &mut recording => {
+                    if let Err(e) = recorded {
+                        first_error.get_or_insert(e);
+                    }
+                    break;
+                }
+                Some(result) = pending.next(), if !pending.is_empty() => done.push(result),
+            }
+        }
+    }
 }
 
 /// `base` after the first failure, doubling with each attempt up to `cap`; `jitter` (0 to 1)
@@ -142,5 +241,48 @@ mod tests {
                 "{d}"
             );
         }
+    }
+
+    /// Results that are in together are recorded together; a slow send is recorded on its own
+    /// and later; nothing is lost or recorded twice; an error from `record` is returned after
+    /// every send is in and recorded.
+    #[tokio::test]
+    async fn results_are_recorded_as_they_come_in() {
+        use std::time::Duration;
+        let sends = [(1, 0), (2, 0), (3, 0), (4, 50)].map(|(id, ms)| async move {
+            if ms > 0 {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            id
+        });
+        let mut calls: Vec<Vec<i32>> = Vec::new();
+        as_they_finish(sends, |mut done| {
+            done.sort();
+            calls.push(done);
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(calls, vec![vec![1, 2, 3], vec![4]]);
+
+        let sends = [(1, 0), (2, 50)].map(|(id, ms)| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            id
+        });
+        let mut recorded = Vec::new();
+        let failed = as_they_finish(sends, |done| {
+            recorded.extend(done.iter().copied());
+            let first = done.contains(&1);
+            async move {
+                if first {
+                    Err(AppError::Conflict("record failed".into()))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        assert!(failed.is_err());
+        assert_eq!(recorded, vec![1, 2]);
     }
 }

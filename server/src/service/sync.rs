@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
 use super::alerts::{append_log, log_kind};
-use super::{Actor, Caller, new_id, now, outbox, servicenow};
+use super::{Caller, new_id, now, outbox, servicenow};
 use crate::db::{Db, for_update};
 use crate::domain::{Incident, Priority, PriorityMapping};
 use crate::entity::{alert, servicenow_connection, servicenow_sync_update as row, user};
@@ -418,14 +418,25 @@ fn kind_label(kind: &str) -> &'static str {
     }
 }
 
-/// Records how a claimed update went (unless its claim was taken over meanwhile).
+/// Records how claimed updates went, in one writing transaction (each unless its claim was
+/// taken over meanwhile).
 pub async fn finish(
     db: &Db,
+    outcomes: Vec<(&row::Model, Outcome)>,
+    retry: &RetryPolicy,
+) -> Result<(), AppError> {
+    let settlements = outcomes
+        .into_iter()
+        .map(|(claimed, outcome)| settlement(claimed, outcome, retry))
+        .collect();
+    outbox::settle_all(db, &COLUMNS, settlements).await
+}
+
+fn settlement(
     claimed: &row::Model,
     outcome: Outcome,
     retry: &RetryPolicy,
-) -> Result<(), AppError> {
-    let txn = db.begin_write().await?;
+) -> outbox::Settlement<row::Column> {
     let at = now();
     let what = format!(
         "ServiceNow update ({}) of {}",
@@ -480,13 +491,13 @@ pub async fn finish(
     };
     let mut changes = changes;
     changes.push((row::Column::UpdatedAt, Expr::value(at)));
-    if outbox::settle(&txn, &COLUMNS, &claimed.id, claimed.attempts, changes).await?
-        && let Some((kind, msg)) = log
-    {
-        append_log(&txn, &claimed.alert_id, kind, msg, &Actor::System).await?;
+    outbox::Settlement {
+        id: claimed.id.clone(),
+        attempts: claimed.attempts,
+        alert_id: claimed.alert_id.clone(),
+        changes,
+        log,
     }
-    txn.commit().await?;
-    Ok(())
 }
 
 // -- the echo of our own updates ---------------------------------------------------------------
