@@ -344,3 +344,30 @@ async fn web_ui_is_served_at_the_root_and_unknown_api_paths_are_json_404() {
     let body: serde_json::Value = api.json().await.expect("JSON 404");
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+/// Under load the WAL file is reused, not shrunk (shrinking it stalls the writer); once writes
+/// stop for ten seconds it is truncated, and the data is all still there.
+#[tokio::test]
+async fn an_idle_sqlite_server_shrinks_its_wal() {
+    let db = Arc::new(TestDatabase::sqlite());
+    let app = spawn_app_with(Arc::clone(&db), SpawnOptions::default()).await;
+    let source = app.setup_source().await;
+    let (_, alert_id) = app.create_alert(&source).await;
+    let wal = db.dir().join("glidepath.db-wal");
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(size() > 0, "writes go to the WAL first");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while size() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the WAL of an idle server was not truncated: {} bytes",
+            size()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let alert = app.alert(&alert_id).await;
+    assert_eq!(alert["id"], alert_id.as_str(), "{alert}");
+    app.create_alert(&source).await;
+    assert!(size() > 0, "the WAL is used again after it was truncated");
+}

@@ -153,33 +153,49 @@ fn writer_thread() -> anyhow::Result<tokio::runtime::Handle> {
     Ok(handle)
 }
 
-/// The WAL is truncated to this size (bytes) after a checkpoint that emptied it.
-const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 /// A WAL longer than this (pages) after a passive checkpoint gets a RESTART checkpoint, which
 /// waits for readers: readers that never let go (a backup tool, a `sqlite3` shell) would
 /// otherwise grow it without bound. A RESTART holds up the writer while it waits, so it is tried
 /// at most once per `WAL_RESTART_EVERY`.
 const WAL_RESTART_PAGES: i64 = 50_000;
 const WAL_RESTART_EVERY: Duration = Duration::from_secs(60);
+/// Checkpoints in a row that find the WAL fully copied and unchanged (no write for that many
+/// seconds) before the WAL file is shrunk to nothing.
+const WAL_TRUNCATE_AFTER_IDLE: u32 = 10;
 
 /// Checkpoints the WAL into the database file every second, from a reader connection. SQLite's
 /// automatic checkpoint would run on the writer after a commit, copying pages and syncing the
 /// file while every other writing transaction waits; a PASSIVE checkpoint on another connection
 /// runs beside the writer, and copies a page that many commits changed once instead of once per
 /// thousand pages of WAL.
+///
+/// The WAL file is reused from its start, not shrunk, while writes go on: no connection sets
+/// `journal_size_limit`, because shrinking a WAL of a few hundred MiB (a burst leaves one that
+/// large) stalled the writer's commit for about 60 ms on an ext4 disk, which was most of the
+/// webhook's p99 at a sustained 2,500 events/s (BENCHMARKS.md). The file is truncated instead
+/// once writes have stopped for `WAL_TRUNCATE_AFTER_IDLE` seconds, so an idle server does not
+/// keep the space.
 async fn checkpoints(read: DatabaseConnection) {
     let passive = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
     let restart = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(RESTART)");
+    let truncate = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)");
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_restart: Option<tokio::time::Instant> = None;
+    // The WAL's length at the last checkpoint, and for how many checkpoints it has been fully
+    // copied and unchanged.
+    let mut last_pages = -1;
+    let mut idle = 0;
     loop {
         tick.tick().await;
         // Columns: blocked (0 or 1), WAL pages, pages checkpointed.
-        let log_pages = match read.query_one_raw(passive.clone()).await {
-            Ok(Some(row)) => match row.try_get_by_index::<i64>(1) {
-                Ok(pages) => pages,
-                Err(e) => {
+        let (log_pages, copied) = match read.query_one_raw(passive.clone()).await {
+            Ok(Some(row)) => match (
+                row.try_get_by_index::<i64>(1),
+                row.try_get_by_index::<i64>(2),
+            ) {
+                (Ok(pages), Ok(copied)) => (pages, copied),
+                (Err(e), _) | (_, Err(e)) => {
                     tracing::warn!(error = %e, "unreadable WAL checkpoint result");
                     continue;
                 }
@@ -190,6 +206,20 @@ async fn checkpoints(read: DatabaseConnection) {
                 continue;
             }
         };
+        idle = if log_pages > 0 && log_pages == copied && log_pages == last_pages {
+            idle + 1
+        } else {
+            0
+        };
+        last_pages = log_pages;
+        if idle >= WAL_TRUNCATE_AFTER_IDLE {
+            idle = 0;
+            match read.query_one_raw(truncate.clone()).await {
+                Ok(_) => last_pages = 0,
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint (TRUNCATE) failed"),
+            }
+            continue;
+        }
         if log_pages <= WAL_RESTART_PAGES
             || last_restart.is_some_and(|at| at.elapsed() < WAL_RESTART_EVERY)
         {
@@ -229,7 +259,6 @@ async fn sqlite(url: &str, max: u32, writer: bool) -> anyhow::Result<DatabaseCon
                 .foreign_keys(true)
                 // The writer leaves checkpoints to `checkpoints` (on a reader connection).
                 .pragma("wal_autocheckpoint", if writer { "0" } else { "1000" })
-                .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
         });
     Database::connect(opts)
         .await
