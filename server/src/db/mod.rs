@@ -159,33 +159,36 @@ fn writer_thread() -> anyhow::Result<tokio::runtime::Handle> {
 /// at most once per `WAL_RESTART_EVERY`.
 const WAL_RESTART_PAGES: i64 = 50_000;
 const WAL_RESTART_EVERY: Duration = Duration::from_secs(60);
-/// Checkpoints in a row that find the WAL fully copied and unchanged (no write for that many
-/// seconds) before the WAL file is shrunk to nothing.
-const WAL_TRUNCATE_AFTER_IDLE: u32 = 10;
+/// How often the WAL is checkpointed. A tenth of a second keeps each checkpoint's copy and fsync
+/// short: at 2,300 webhook events/s the p99 was 14 to 19 ms at 100 ms, 19 to 26 ms at one
+/// second (BENCHMARKS.md). On an idle server a checkpoint finds nothing to copy.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// How long the WAL must be fully copied and unchanged (no write) before the WAL file is shrunk
+/// to nothing.
+const WAL_TRUNCATE_AFTER_IDLE: Duration = Duration::from_secs(10);
 
-/// Checkpoints the WAL into the database file every second, from a reader connection. SQLite's
-/// automatic checkpoint would run on the writer after a commit, copying pages and syncing the
-/// file while every other writing transaction waits; a PASSIVE checkpoint on another connection
-/// runs beside the writer, and copies a page that many commits changed once instead of once per
-/// thousand pages of WAL.
+/// Checkpoints the WAL into the database file every `CHECKPOINT_EVERY`, from a reader
+/// connection. SQLite's automatic checkpoint would run on the writer after a commit, copying
+/// pages and syncing the file while every other writing transaction waits; a PASSIVE checkpoint
+/// on another connection runs beside the writer.
 ///
 /// The WAL file is reused from its start, not shrunk, while writes go on: no connection sets
 /// `journal_size_limit`, because shrinking a WAL of a few hundred MiB (a burst leaves one that
 /// large) stalled the writer's commit for about 60 ms on an ext4 disk, which was most of the
 /// webhook's p99 at a sustained 2,500 events/s (BENCHMARKS.md). The file is truncated instead
-/// once writes have stopped for `WAL_TRUNCATE_AFTER_IDLE` seconds, so an idle server does not
-/// keep the space.
+/// once writes have stopped for `WAL_TRUNCATE_AFTER_IDLE`, so an idle server does not keep the
+/// space.
 async fn checkpoints(read: DatabaseConnection) {
     let passive = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
     let restart = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(RESTART)");
     let truncate = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)");
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_restart: Option<tokio::time::Instant> = None;
-    // The WAL's length at the last checkpoint, and for how many checkpoints it has been fully
-    // copied and unchanged.
+    // The WAL's length at the last checkpoint, and since when it has been fully copied and
+    // unchanged.
     let mut last_pages = -1;
-    let mut idle = 0;
+    let mut idle_since: Option<tokio::time::Instant> = None;
     loop {
         tick.tick().await;
         // Columns: blocked (0 or 1), WAL pages, pages checkpointed.
@@ -206,14 +209,15 @@ async fn checkpoints(read: DatabaseConnection) {
                 continue;
             }
         };
-        idle = if log_pages > 0 && log_pages == copied && log_pages == last_pages {
-            idle + 1
+        let unchanged = log_pages > 0 && log_pages == copied && log_pages == last_pages;
+        idle_since = if unchanged {
+            idle_since.or(Some(tokio::time::Instant::now()))
         } else {
-            0
+            None
         };
         last_pages = log_pages;
-        if idle >= WAL_TRUNCATE_AFTER_IDLE {
-            idle = 0;
+        if idle_since.is_some_and(|at| at.elapsed() >= WAL_TRUNCATE_AFTER_IDLE) {
+            idle_since = None;
             match read.query_one_raw(truncate.clone()).await {
                 Ok(_) => last_pages = 0,
                 Err(e) => tracing::warn!(error = %e, "WAL checkpoint (TRUNCATE) failed"),
