@@ -58,10 +58,11 @@ impl Db {
                 writer: None,
             })
         } else if url.starts_with("sqlite:") {
-            let write = sqlite(url, 1, true).await?;
-            let read = sqlite(url, SQLITE_READERS, false).await?;
+            let write = sqlite(url, 1, Role::Writer).await?;
+            let read = sqlite(url, SQLITE_READERS, Role::Reader).await?;
+            let checkpointer = sqlite(url, 1, Role::Checkpointer).await?;
             let runtime = writer_thread()?;
-            runtime.spawn(checkpoints(read.clone()));
+            runtime.spawn(checkpoints(checkpointer));
             let mut db = Db {
                 read,
                 write,
@@ -153,24 +154,29 @@ fn writer_thread() -> anyhow::Result<tokio::runtime::Handle> {
     Ok(handle)
 }
 
-/// A WAL longer than this (pages) after a passive checkpoint gets a RESTART checkpoint, which
-/// waits for readers: readers that never let go (a backup tool, a `sqlite3` shell) would
-/// otherwise grow it without bound. A RESTART holds up the writer while it waits, so it is tried
-/// at most once per `WAL_RESTART_EVERY`.
+/// A WAL longer than this (pages) after a passive checkpoint gets a RESTART checkpoint: readers
+/// that never let go (a backup tool, a `sqlite3` shell) would otherwise grow it without bound.
+/// A RESTART or TRUNCATE checkpoint holds up the writer while it waits for readers, so it waits
+/// at most `CHECKPOINT_BUSY_TIMEOUT`, and after a failed try the next waits `BLOCKED_RETRY`.
 const WAL_RESTART_PAGES: i64 = 50_000;
-const WAL_RESTART_EVERY: Duration = Duration::from_secs(60);
+const BLOCKED_RETRY: Duration = Duration::from_secs(60);
+/// The checkpointer's busy timeout: how long a RESTART or TRUNCATE checkpoint may hold up the
+/// writer waiting for a reader. (A PASSIVE one never waits.)
+const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_millis(50);
 /// How often the WAL is checkpointed. A tenth of a second keeps each checkpoint's copy and fsync
 /// short: at 2,300 webhook events/s the p99 was 14 to 19 ms at 100 ms, 19 to 26 ms at one
 /// second (BENCHMARKS.md). On an idle server a checkpoint finds nothing to copy.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-/// How long the WAL must be fully copied and unchanged (no write) before the WAL file is shrunk
-/// to nothing.
+/// How long the WAL must be fully copied, with its length unchanged, before the WAL file is
+/// shrunk to nothing. (A length unchanged for so long means no writes in practice; a write that
+/// restarted the WAL and happened to reach the same length only costs a truncation of a small
+/// file.)
 const WAL_TRUNCATE_AFTER_IDLE: Duration = Duration::from_secs(10);
 
-/// Checkpoints the WAL into the database file every `CHECKPOINT_EVERY`, from a reader
-/// connection. SQLite's automatic checkpoint would run on the writer after a commit, copying
-/// pages and syncing the file while every other writing transaction waits; a PASSIVE checkpoint
-/// on another connection runs beside the writer.
+/// Checkpoints the WAL into the database file every `CHECKPOINT_EVERY`, on a connection of its
+/// own (`checkpointer`). SQLite's automatic checkpoint would run on the writer after a commit,
+/// copying pages and syncing the file while every other writing transaction waits; a PASSIVE
+/// checkpoint on another connection runs beside the writer.
 ///
 /// The WAL file is reused from its start, not shrunk, while writes go on: no connection sets
 /// `journal_size_limit`, because shrinking a WAL of a few hundred MiB (a burst leaves one that
@@ -178,13 +184,14 @@ const WAL_TRUNCATE_AFTER_IDLE: Duration = Duration::from_secs(10);
 /// webhook's p99 at a sustained 2,500 events/s (BENCHMARKS.md). The file is truncated instead
 /// once writes have stopped for `WAL_TRUNCATE_AFTER_IDLE`, so an idle server does not keep the
 /// space.
-async fn checkpoints(read: DatabaseConnection) {
+async fn checkpoints(checkpointer: DatabaseConnection) {
     let passive = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
     let restart = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(RESTART)");
     let truncate = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)");
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_restart: Option<tokio::time::Instant> = None;
+    // When a RESTART or TRUNCATE may next be tried.
+    let mut next_blocking = tokio::time::Instant::now();
     // The WAL's length at the last checkpoint, and since when it has been fully copied and
     // unchanged.
     let mut last_pages = -1;
@@ -192,22 +199,9 @@ async fn checkpoints(read: DatabaseConnection) {
     loop {
         tick.tick().await;
         // Columns: blocked (0 or 1), WAL pages, pages checkpointed.
-        let (log_pages, copied) = match read.query_one_raw(passive.clone()).await {
-            Ok(Some(row)) => match (
-                row.try_get_by_index::<i64>(1),
-                row.try_get_by_index::<i64>(2),
-            ) {
-                (Ok(pages), Ok(copied)) => (pages, copied),
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::warn!(error = %e, "unreadable WAL checkpoint result");
-                    continue;
-                }
-            },
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-                continue;
-            }
+        let Some((_, log_pages, copied)) = checkpoint(&checkpointer, &passive, "PASSIVE").await
+        else {
+            continue;
         };
         let unchanged = log_pages > 0 && log_pages == copied && log_pages == last_pages;
         idle_since = if unchanged {
@@ -216,36 +210,80 @@ async fn checkpoints(read: DatabaseConnection) {
             None
         };
         last_pages = log_pages;
-        if idle_since.is_some_and(|at| at.elapsed() >= WAL_TRUNCATE_AFTER_IDLE) {
-            idle_since = None;
-            match read.query_one_raw(truncate.clone()).await {
-                Ok(_) => last_pages = 0,
-                Err(e) => tracing::warn!(error = %e, "WAL checkpoint (TRUNCATE) failed"),
+        let idle = idle_since.is_some_and(|at| at.elapsed() >= WAL_TRUNCATE_AFTER_IDLE);
+        let (mode, statement) = if idle {
+            ("TRUNCATE", &truncate)
+        } else if log_pages > WAL_RESTART_PAGES {
+            ("RESTART", &restart)
+        } else {
+            continue;
+        };
+        if tokio::time::Instant::now() < next_blocking {
+            continue;
+        }
+        match checkpoint(&checkpointer, statement, mode).await {
+            Some((false, _, _)) if idle => {
+                idle_since = None;
+                last_pages = 0;
             }
-            continue;
-        }
-        if log_pages <= WAL_RESTART_PAGES
-            || last_restart.is_some_and(|at| at.elapsed() < WAL_RESTART_EVERY)
-        {
-            continue;
-        }
-        last_restart = Some(tokio::time::Instant::now());
-        match read.query_one_raw(restart.clone()).await {
-            Ok(Some(row)) if row.try_get_by_index::<i64>(0).unwrap_or(0) != 0 => {
+            Some((false, _, _)) => {}
+            Some((true, _, _)) => {
                 tracing::warn!(
                     log_pages,
-                    "the WAL is large and a reader keeps it from restarting"
+                    "a reader or a long transaction keeps the WAL from being reset ({mode} checkpoint); trying again in {}s",
+                    BLOCKED_RETRY.as_secs()
                 );
+                next_blocking = tokio::time::Instant::now() + BLOCKED_RETRY;
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint (RESTART) failed"),
+            None => next_blocking = tokio::time::Instant::now() + BLOCKED_RETRY,
+        }
+    }
+}
+
+/// Runs one `PRAGMA wal_checkpoint`: whether it was blocked, the WAL's pages, the pages copied.
+/// `None` (logged) when it failed or its answer is unreadable.
+async fn checkpoint(
+    conn: &DatabaseConnection,
+    statement: &Statement,
+    mode: &str,
+) -> Option<(bool, i64, i64)> {
+    let row = match conn.query_one_raw(statement.clone()).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL checkpoint ({mode}) failed");
+            return None;
+        }
+    };
+    let columns = (
+        row.try_get_by_index::<i64>(0),
+        row.try_get_by_index::<i64>(1),
+        row.try_get_by_index::<i64>(2),
+    );
+    match columns {
+        (Ok(blocked), Ok(pages), Ok(copied)) => Some((blocked != 0, pages, copied)),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            tracing::warn!(error = %e, "unreadable WAL checkpoint ({mode}) result");
+            None
         }
     }
 }
 
 const MIGRATION_LOCK: i64 = 0x676c_6964_6570; // "glidep"
 
-async fn sqlite(url: &str, max: u32, writer: bool) -> anyhow::Result<DatabaseConnection> {
+/// What a SQLite connection pool is for.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Writer,
+    Reader,
+    Checkpointer,
+}
+
+async fn sqlite(url: &str, max: u32, role: Role) -> anyhow::Result<DatabaseConnection> {
+    let busy_timeout = match role {
+        Role::Writer | Role::Reader => Duration::from_secs(10),
+        Role::Checkpointer => CHECKPOINT_BUSY_TIMEOUT,
+    };
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(max)
         .min_connections(1)
@@ -259,10 +297,13 @@ async fn sqlite(url: &str, max: u32, writer: bool) -> anyhow::Result<DatabaseCon
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(busy_timeout)
                 .foreign_keys(true)
-                // The writer leaves checkpoints to `checkpoints` (on a reader connection).
-                .pragma("wal_autocheckpoint", if writer { "0" } else { "1000" })
+                // The writer leaves checkpoints to `checkpoints` (on a connection of its own).
+                .pragma(
+                    "wal_autocheckpoint",
+                    if role == Role::Writer { "0" } else { "1000" },
+                )
         });
     Database::connect(opts)
         .await

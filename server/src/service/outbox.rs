@@ -97,8 +97,10 @@ pub struct Settlement<C> {
 /// past its claim never overwrites the one that took the row over.
 ///
 /// One transaction for the lot, not one per row: on SQLite every writing transaction takes the
-/// one writer, and a batch of deliveries that all finish at once (no SMTP configured, an
-/// unreachable host) would otherwise queue dozens of them ahead of the webhook's events.
+/// one writer, and a batch of deliveries that all finish at once (an unreachable host) would
+/// otherwise queue dozens of them ahead of the webhook's events. The price: when the write fails,
+/// none of the lot is recorded, and all of it is sent again once the claim lapses (delivery is
+/// at least once either way).
 pub async fn settle_all<E>(
     db: &Db,
     cols: &'static Columns<E>,
@@ -185,7 +187,11 @@ where
             tokio::select! {
                 recorded = &mut recording => {
                     if let Err(e) = recorded {
-                        first_error.get_or_insert(e);
+                        if first_error.is_some() {
+                            tracing::warn!(error = %e, "outcomes not recorded; their rows are tried again when the claim lapses");
+                        } else {
+                            first_error = Some(e);
+                        }
                     }
                     break;
                 }
