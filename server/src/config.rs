@@ -23,6 +23,9 @@ pub enum Command {
     Migrate(DatabaseConfig),
     /// Print the GraphQL schema (SDL) and exit.
     Schema,
+    /// Re-encrypt every stored secret under GLIDEPATH_SECRET_KEY (the current key), opening
+    /// them with it or with GLIDEPATH_SECRET_KEY_PREVIOUS; run it once while rotating the key.
+    RotateSecrets(RotateSecretsConfig),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -34,6 +37,48 @@ pub struct DatabaseConfig {
         default_value = "sqlite://glidepath.db"
     )]
     pub database_url: String,
+}
+
+/// The key that encrypts secrets at rest, and the keys being rotated away from.
+#[derive(Args, Debug, Clone)]
+pub struct SecretKeyConfig {
+    /// Key that encrypts secrets at rest: 32 bytes as base64 or 64 hex digits. Every process
+    /// sharing a database needs the same one.
+    #[arg(long, env = "GLIDEPATH_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
+
+    /// Where the key is kept when GLIDEPATH_SECRET_KEY is not set; created (0600) if missing.
+    #[arg(
+        long,
+        env = "GLIDEPATH_SECRET_KEY_FILE",
+        default_value = "glidepath.key"
+    )]
+    pub secret_key_file: std::path::PathBuf,
+
+    /// During a key rotation: the previous key(s), comma-separated, which still decrypt what
+    /// `glidepath rotate-secrets` has not re-encrypted yet. Never used to encrypt.
+    #[arg(long, env = "GLIDEPATH_SECRET_KEY_PREVIOUS", hide_env_values = true)]
+    pub secret_key_previous: Option<SecretString>,
+}
+
+impl SecretKeyConfig {
+    pub fn cipher(&self) -> anyhow::Result<crate::secrets::Cipher> {
+        crate::secrets::Cipher::load(
+            self.secret_key.as_ref(),
+            &self.secret_key_file,
+            self.secret_key_previous.as_ref(),
+        )
+    }
+}
+
+/// `glidepath rotate-secrets`: the database and the keys.
+#[derive(Args, Debug, Clone)]
+pub struct RotateSecretsConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub keys: SecretKeyConfig,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -57,18 +102,9 @@ pub struct ServeConfig {
     #[arg(long, env = "GLIDEPATH_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<SecretString>,
 
-    /// Key that encrypts secrets at rest: 32 bytes as base64 or 64 hex digits. Every process
-    /// sharing a database needs the same one.
-    #[arg(long, env = "GLIDEPATH_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<SecretString>,
+    #[command(flatten)]
+    pub keys: SecretKeyConfig,
 
-    /// Where the key is kept when GLIDEPATH_SECRET_KEY is not set; created (0600) if missing.
-    #[arg(
-        long,
-        env = "GLIDEPATH_SECRET_KEY_FILE",
-        default_value = "glidepath.key"
-    )]
-    pub secret_key_file: std::path::PathBuf,
     /// A test setting: escalation timeouts pass this many times faster (60 = a minute of
     /// timeout per second). Timestamps stay real.
     #[arg(long, env = "GLIDEPATH_TIME_SCALE", default_value_t = 1.0)]

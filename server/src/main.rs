@@ -42,6 +42,21 @@ async fn main() -> anyhow::Result<()> {
             db.migrate(&config.database_url).await?;
             tracing::info!("migrations applied");
         }
+        Command::RotateSecrets(config) => {
+            let cipher = config.keys.cipher()?;
+            let db = Db::connect(&config.database.database_url).await?;
+            db.migrate(&config.database.database_url).await?;
+            let done = glidepath::service::rekey::reencrypt_all(&db, &cipher)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("rotating the secrets failed, nothing changed: {e:?}")
+                })?;
+            tracing::info!(
+                reencrypted = done.reencrypted,
+                already_current = done.current,
+                "every stored secret is now encrypted with the current key"
+            );
+        }
         Command::Schema => {
             println!("{}", graphql::schema(None).sdl());
         }

@@ -4,6 +4,11 @@
 //! (`GLIDEPATH_SECRET_KEY_FILE`, default `glidepath.key`) that the first start creates with 0600
 //! permissions. Several processes sharing one database must share the key. Each ciphertext is
 //! bound to what it protects (associated data), so a value copied to another row does not decrypt.
+//!
+//! Rotating the key: start every process with the new key and the old one in
+//! `GLIDEPATH_SECRET_KEY_PREVIOUS` (values sealed under a previous key still open), run
+//! `glidepath rotate-secrets` (re-seals every stored secret under the new key, see
+//! [`crate::service::rekey`]), then drop the previous key.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -22,22 +27,53 @@ const NONCE_LEN: usize = 24;
 
 pub struct Cipher {
     aead: XChaCha20Poly1305,
+    /// Keys being rotated away from: they open, never seal.
+    previous: Vec<XChaCha20Poly1305>,
 }
 
 impl Cipher {
-    /// The key from the environment, else from the key file, creating it when missing.
-    pub fn load(key: Option<&SecretString>, key_file: &Path) -> anyhow::Result<Cipher> {
+    /// The key from the environment, else from the key file, creating it when missing; plus the
+    /// previous keys (comma-separated, same encodings) during a rotation.
+    pub fn load(
+        key: Option<&SecretString>,
+        key_file: &Path,
+        previous: Option<&SecretString>,
+    ) -> anyhow::Result<Cipher> {
         let bytes = match key {
             Some(k) => decode_key(k.expose_secret()).context("GLIDEPATH_SECRET_KEY")?,
             None => load_or_create_file(key_file)?,
         };
-        Ok(Cipher::from_key(&bytes))
+        let mut cipher = Cipher::from_key(&bytes);
+        if let Some(previous) = previous {
+            for (i, text) in previous
+                .expose_secret()
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .enumerate()
+            {
+                let old = decode_key(text)
+                    .with_context(|| format!("GLIDEPATH_SECRET_KEY_PREVIOUS (key {})", i + 1))?;
+                if old == bytes {
+                    bail!("GLIDEPATH_SECRET_KEY_PREVIOUS repeats the current key");
+                }
+                cipher.previous.push(XChaCha20Poly1305::new((&old).into()));
+            }
+        }
+        Ok(cipher)
     }
 
     pub fn from_key(key: &[u8; 32]) -> Cipher {
         Cipher {
             aead: XChaCha20Poly1305::new(key.into()),
+            previous: Vec::new(),
         }
+    }
+
+    /// Whether `stored` opens under the current key (as opposed to a previous one, or none).
+    pub fn is_current(&self, stored: &str, context: &str) -> bool {
+        split(stored)
+            .is_some_and(|(nonce, sealed)| open(&self.aead, &nonce, &sealed, context).is_some())
     }
 
     pub fn encrypt(&self, plaintext: &str, context: &str) -> anyhow::Result<String> {
@@ -57,23 +93,13 @@ impl Cipher {
         Ok(format!("{VERSION}{}", STANDARD.encode(out)))
     }
 
+    /// Opens a stored secret with the current key, else with a previous one.
     pub fn decrypt(&self, stored: &str, context: &str) -> anyhow::Result<SecretString> {
-        let raw = stored
-            .strip_prefix(VERSION)
-            .and_then(|b| STANDARD.decode(b).ok())
-            .filter(|b| b.len() > NONCE_LEN)
-            .context("stored secret is not in a known format")?;
-        let (nonce, sealed) = raw.split_at(NONCE_LEN);
-        let plain = self
-            .aead
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| {
+        let (nonce, sealed) = split(stored).context("stored secret is not in a known format")?;
+        let plain = std::iter::once(&self.aead)
+            .chain(&self.previous)
+            .find_map(|aead| open(aead, &nonce, &sealed, context))
+            .ok_or_else(|| {
                 anyhow::anyhow!(
                     "a stored secret does not decrypt: is GLIDEPATH_SECRET_KEY (or the key file) the one it was written with?"
                 )
@@ -82,6 +108,27 @@ impl Cipher {
             String::from_utf8(plain).context("stored secret is not UTF-8")?,
         ))
     }
+}
+
+/// The nonce and the sealed bytes of a stored secret.
+fn split(stored: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut raw = stored
+        .strip_prefix(VERSION)
+        .and_then(|b| STANDARD.decode(b).ok())
+        .filter(|b| b.len() > NONCE_LEN)?;
+    let sealed = raw.split_off(NONCE_LEN);
+    Some((raw, sealed))
+}
+
+fn open(aead: &XChaCha20Poly1305, nonce: &[u8], sealed: &[u8], context: &str) -> Option<Vec<u8>> {
+    aead.decrypt(
+        XNonce::from_slice(nonce),
+        Payload {
+            msg: sealed,
+            aad: context.as_bytes(),
+        },
+    )
+    .ok()
 }
 
 fn decode_key(text: &str) -> anyhow::Result<[u8; 32]> {
@@ -175,6 +222,29 @@ mod tests {
         );
         assert_eq!(load_or_create_file(&path).unwrap(), first);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_previous_key_opens_but_never_seals() {
+        let dir = std::env::temp_dir().join(format!("glidepath-key-{}", uuid::Uuid::new_v4()));
+        let old_key = SecretString::from(STANDARD.encode([1u8; 32]));
+        let new_key = SecretString::from(STANDARD.encode([2u8; 32]));
+        let old = Cipher::load(Some(&old_key), &dir, None).unwrap();
+        let sealed_old = old.encrypt("s3cret", "row-1").unwrap();
+        let rotating = Cipher::load(Some(&new_key), &dir, Some(&old_key)).unwrap();
+        assert_eq!(
+            rotating
+                .decrypt(&sealed_old, "row-1")
+                .unwrap()
+                .expose_secret(),
+            "s3cret"
+        );
+        assert!(!rotating.is_current(&sealed_old, "row-1"));
+        let sealed_new = rotating.encrypt("s3cret", "row-1").unwrap();
+        assert!(rotating.is_current(&sealed_new, "row-1"));
+        assert!(old.decrypt(&sealed_new, "row-1").is_err());
+        assert!(Cipher::load(Some(&new_key), &dir, Some(&new_key)).is_err());
+        assert!(Cipher::load(Some(&new_key), &dir, Some(&"short".to_string().into())).is_err());
     }
 
     #[test]

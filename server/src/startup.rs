@@ -57,10 +57,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
-        let cipher = Arc::new(Cipher::load(
-            config.secret_key.as_ref(),
-            &config.secret_key_file,
-        )?);
+        let cipher = Arc::new(config.keys.cipher()?);
         if !(config.time_scale.is_finite() && config.time_scale >= 1.0) {
             anyhow::bail!("GLIDEPATH_TIME_SCALE must be a number of at least 1");
         }

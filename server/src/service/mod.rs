@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod people;
 pub mod policies;
 pub mod reconcile;
+pub mod rekey;
 pub mod rows;
 pub mod servicenow;
 pub mod sources;

@@ -1,0 +1,87 @@
+//! Re-encrypting every stored secret under the current key (`glidepath rotate-secrets`).
+//!
+//! Each secret is opened with the current key or a previous one (`GLIDEPATH_SECRET_KEY_PREVIOUS`)
+//! and sealed again under the current key, all in one transaction: either every secret moves to
+//! the new key or none does. Secrets already under the current key are left as they are, so
+//! running it twice is harmless.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+use secrecy::ExposeSecret;
+
+use crate::db::{Db, for_update};
+use crate::entity::{alert_source, servicenow_connection};
+use crate::error::AppError;
+use crate::secrets::Cipher;
+use crate::service::servicenow::password_context;
+use crate::service::sources::{key_context, webhook_secret_context};
+
+/// What a rotation did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Secrets sealed again under the current key.
+    pub reencrypted: usize,
+    /// Secrets that were under the current key already.
+    pub current: usize,
+}
+
+impl Rekeyed {
+    /// `Some(new sealed value)` when `stored` must move to the current key.
+    fn reseal(
+        &mut self,
+        cipher: &Cipher,
+        stored: &str,
+        context: &str,
+    ) -> Result<Option<String>, AppError> {
+        if cipher.is_current(stored, context) {
+            self.current += 1;
+            return Ok(None);
+        }
+        let plain = cipher.decrypt(stored, context)?;
+        self.reencrypted += 1;
+        Ok(Some(cipher.encrypt(plain.expose_secret(), context)?))
+    }
+}
+
+pub async fn reencrypt_all(db: &Db, cipher: &Cipher) -> Result<Rekeyed, AppError> {
+    let txn = db.begin_write().await?;
+    let backend = db.backend();
+    let mut done = Rekeyed::default();
+    for source in for_update(alert_source::Entity::find(), backend)
+        .all(&txn)
+        .await?
+    {
+        let key = done.reseal(
+            cipher,
+            &source.integration_key_encrypted,
+            &key_context(&source.id),
+        )?;
+        let secret = match &source.webhook_auth_secret_encrypted {
+            Some(stored) => done.reseal(cipher, stored, &webhook_secret_context(&source.id))?,
+            None => None,
+        };
+        if key.is_none() && secret.is_none() {
+            continue;
+        }
+        let mut row = source.into_active_model();
+        if let Some(key) = key {
+            row.integration_key_encrypted = Set(key);
+        }
+        if let Some(secret) = secret {
+            row.webhook_auth_secret_encrypted = Set(Some(secret));
+        }
+        row.update(&txn).await?;
+    }
+    for conn in for_update(servicenow_connection::Entity::find(), backend)
+        .all(&txn)
+        .await?
+    {
+        let context = password_context(&conn.alert_source_id);
+        if let Some(password) = done.reseal(cipher, &conn.password_encrypted, &context)? {
+            let mut row = conn.into_active_model();
+            row.password_encrypted = Set(password);
+            row.update(&txn).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(done)
+}
