@@ -131,8 +131,29 @@ pub struct ServeConfig {
 
     /// Allows plain http and loopback or private addresses for ServiceNow instances: for tests
     /// and labs only.
+    /// The former name of `GLIDEPATH_ALLOW_INSECURE_OUTBOUND`, still honoured.
     #[arg(long, env = "GLIDEPATH_ALLOW_INSECURE_SERVICENOW")]
     pub allow_insecure_servicenow: bool,
+
+    /// Allows plain http and loopback or private addresses for every outbound request
+    /// (ServiceNow instances and notification webhooks): for tests and labs only. Link-local
+    /// and metadata addresses stay refused.
+    #[arg(long, env = "GLIDEPATH_ALLOW_INSECURE_OUTBOUND")]
+    pub allow_insecure_outbound: bool,
+
+    /// Hosts notification webhooks may reach although they resolve to loopback, private or
+    /// carrier-grade NAT addresses (comma-separated): an internal chat server, say.
+    #[arg(long, env = "GLIDEPATH_WEBHOOK_HOSTS", value_delimiter = ',')]
+    pub webhook_hosts: Vec<String>,
+
+    /// Timeout of each webhook delivery (connect and answer), in milliseconds.
+    #[arg(long, env = "GLIDEPATH_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+
+    /// Allows SMTP credentials in `GLIDEPATH_SMTP_URL` over a connection that is not
+    /// encrypted (`smtp://user:pass@host` without `?tls=required`); refused otherwise.
+    #[arg(long, env = "GLIDEPATH_SMTP_ALLOW_PLAINTEXT_CREDENTIALS")]
+    pub smtp_allow_plaintext_credentials: bool,
 
     /// Timeout of each request to a ServiceNow instance (connect and answer), in milliseconds.
     #[arg(

@@ -12,6 +12,7 @@ pub mod entity;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod net_guard;
 pub mod secrets;
 pub mod service;
 pub mod servicenow;

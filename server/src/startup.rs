@@ -62,7 +62,19 @@ impl Application {
             anyhow::bail!("GLIDEPATH_TIME_SCALE must be a number of at least 1");
         }
         clock::install(Arc::new(SystemClock::new(config.time_scale)));
-        let sender = Sender::new(config.smtp_url.as_ref(), &config.smtp_from)?;
+        let insecure = config.allow_insecure_outbound || config.allow_insecure_servicenow;
+        let webhook_guard = crate::net_guard::Guard {
+            allowed_hosts: config.webhook_hosts.clone(),
+            allow_insecure: insecure,
+            timeout: std::time::Duration::from_millis(config.webhook_timeout_ms.max(1)),
+        };
+        crate::service::notifications::set_webhook_guard(webhook_guard.clone());
+        let sender = Sender::new(
+            config.smtp_url.as_ref(),
+            &config.smtp_from,
+            config.smtp_allow_plaintext_credentials,
+            webhook_guard,
+        )?;
         crate::service::notifications::set_smtp_configured(config.smtp_url.is_some());
         if config.smtp_url.is_none() {
             tracing::warn!(
@@ -75,9 +87,9 @@ impl Application {
                 "GLIDEPATH_TIME_SCALE is set: escalation timeouts are shortened (a test setting)"
             );
         }
-        if config.allow_insecure_servicenow {
+        if insecure {
             tracing::warn!(
-                "GLIDEPATH_ALLOW_INSECURE_SERVICENOW is set: ServiceNow instances may be plain http on loopback or private addresses (a test setting)"
+                "GLIDEPATH_ALLOW_INSECURE_OUTBOUND is set: ServiceNow instances and webhooks may be plain http on loopback or private addresses (a test setting)"
             );
         }
         let db = Db::connect(&config.database.database_url).await?;
@@ -108,7 +120,7 @@ impl Application {
             cipher,
             servicenow: Arc::new(Connector::new(Policy {
                 allowed_hosts: config.servicenow_hosts.clone(),
-                allow_insecure: config.allow_insecure_servicenow,
+                allow_insecure: insecure,
                 timeout: request_timeout,
             })),
             public_url,

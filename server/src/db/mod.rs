@@ -58,6 +58,7 @@ impl Db {
                 writer: None,
             })
         } else if url.starts_with("sqlite:") {
+            private_files(url)?;
             let write = sqlite(url, 1, Role::Writer).await?;
             let read = sqlite(url, SQLITE_READERS, Role::Reader).await?;
             let checkpointer = sqlite(url, 1, Role::Checkpointer).await?;
@@ -277,6 +278,45 @@ enum Role {
     Writer,
     Reader,
     Checkpointer,
+}
+
+/// Creates the SQLite file with mode 0600 before SQLite opens it (SQLite gives the WAL and
+/// shared-memory files the mode of the database file), and narrows an existing database and
+/// its WAL and SHM files to 0600: they hold every secret's ciphertext and every user's data.
+fn private_files(url: &str) -> anyhow::Result<()> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create {path}")),
+        }
+        for file in [
+            path.to_string(),
+            format!("{path}-wal"),
+            format!("{path}-shm"),
+        ] {
+            if std::path::Path::new(&file).exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {file} private (mode 0600)"))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn sqlite(url: &str, max: u32, role: Role) -> anyhow::Result<DatabaseConnection> {

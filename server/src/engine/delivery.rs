@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::db::Db;
 use crate::entity::notification;
 use crate::error::AppError;
+use crate::net_guard::{Guard, MAX_ANSWER};
 use crate::service::notifications::{self, Outcome};
 use crate::service::outbox;
 
@@ -19,13 +20,36 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Sender {
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
-    http: reqwest::Client,
+    guard: Guard,
+}
+
+/// Refuses an SMTP URL whose credentials would cross the network unencrypted: `smtp://` with a
+/// user or password and without `tls=required`, unless `allow_plaintext` says so.
+pub fn check_smtp_url(url: &str, allow_plaintext: bool) -> anyhow::Result<()> {
+    let parsed =
+        url::Url::parse(url).map_err(|_| anyhow::anyhow!("GLIDEPATH_SMTP_URL is not a URL"))?;
+    let has_credentials = !parsed.username().is_empty() || parsed.password().is_some();
+    let tls_required = parsed
+        .query_pairs()
+        .any(|(k, v)| k == "tls" && v == "required");
+    if parsed.scheme() == "smtp" && has_credentials && !tls_required && !allow_plaintext {
+        anyhow::bail!(
+            "GLIDEPATH_SMTP_URL sends credentials over an unencrypted connection: use smtps:// or add ?tls=required (or set GLIDEPATH_SMTP_ALLOW_PLAINTEXT_CREDENTIALS)"
+        );
+    }
+    Ok(())
 }
 
 impl Sender {
-    pub fn new(smtp_url: Option<&SecretString>, from: &str) -> anyhow::Result<Sender> {
+    pub fn new(
+        smtp_url: Option<&SecretString>,
+        from: &str,
+        allow_plaintext_credentials: bool,
+        guard: Guard,
+    ) -> anyhow::Result<Sender> {
         let smtp = match smtp_url {
             Some(url) => {
+                check_smtp_url(url.expose_secret(), allow_plaintext_credentials)?;
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                     .map_err(|e| anyhow::anyhow!("GLIDEPATH_SMTP_URL is not usable: {e}"))?
                     .timeout(Some(SEND_TIMEOUT))
@@ -37,11 +61,7 @@ impl Sender {
             }
             None => None,
         };
-        let http = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .build()
-            .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
-        Ok(Sender { smtp, http })
+        Ok(Sender { smtp, guard })
     }
 
     async fn send(&self, n: &notification::Model) -> Outcome {
@@ -51,18 +71,50 @@ impl Sender {
         }
     }
 
+    /// Posts through the outbound guard. Failures name the host at most, never the path or
+    /// query of the target (which often hold a token): they reach the alert log.
     async fn post(&self, n: &notification::Model) -> Outcome {
-        let response = self
-            .http
-            .post(&n.target)
+        let url = match url::Url::parse(&n.target) {
+            Ok(url) => url,
+            Err(_) => return Outcome::NotSent("the target is not a URL".into()),
+        };
+        let http = match self.guard.client_for(&url).await {
+            Ok(http) => http,
+            Err(why) => return Outcome::NotSent(format!("refused: {why}")),
+        };
+        let response = http
+            .post(url)
             .header("content-type", "application/json")
             .body(n.payload.clone())
             .send()
             .await;
-        match response {
-            Ok(r) if r.status().is_success() => Outcome::Sent,
-            Ok(r) => Outcome::Failed(format!("the webhook answered HTTP {}", r.status())),
-            Err(e) => Outcome::Failed(format!("the webhook could not be reached: {e}")),
+        let mut response = match response {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Outcome::Failed(format!(
+                    "the webhook did not answer within {} ms",
+                    self.guard.timeout.as_millis()
+                ));
+            }
+            Err(_) => return Outcome::Failed("the webhook could not be reached".into()),
+        };
+        let status = response.status();
+        // Read (and drop) at most MAX_ANSWER bytes, so the connection can be reused.
+        let mut read = 0usize;
+        while let Ok(Some(chunk)) = response.chunk().await {
+            read += chunk.len();
+            if read > MAX_ANSWER {
+                break;
+            }
+        }
+        if status.is_success() {
+            Outcome::Sent
+        } else if status.is_redirection() {
+            Outcome::Failed(format!(
+                "the webhook answered HTTP {status} (redirects are not followed)"
+            ))
+        } else {
+            Outcome::Failed(format!("the webhook answered HTTP {status}"))
         }
     }
 

@@ -37,6 +37,25 @@ pub fn set_smtp_configured(configured: bool) {
 
 pub const NO_SMTP: &str = "no SMTP configured";
 
+/// The outbound guard of webhooks, set once at start-up: rule targets are checked against it
+/// when a rule is added (and every delivery again, with the addresses its host resolves to).
+static WEBHOOK_GUARD: std::sync::OnceLock<crate::net_guard::Guard> = std::sync::OnceLock::new();
+
+pub fn set_webhook_guard(guard: crate::net_guard::Guard) {
+    let _ = WEBHOOK_GUARD.set(guard);
+}
+
+fn webhook_guard() -> crate::net_guard::Guard {
+    WEBHOOK_GUARD
+        .get()
+        .cloned()
+        .unwrap_or_else(|| crate::net_guard::Guard {
+            allowed_hosts: Vec::new(),
+            allow_insecure: false,
+            timeout: std::time::Duration::from_secs(10),
+        })
+}
+
 /// Attempts before a delivery is given up and marked failed.
 pub const MAX_ATTEMPTS: i32 = 5;
 /// How long a claimed delivery stays with the process that claimed it. Longer than any send
@@ -63,9 +82,12 @@ fn check_target(kind: &str, target: &str) -> Result<String, AppError> {
             if !matches!(url.scheme(), "http" | "https") || target.len() > 2000 {
                 return Err(AppError::validation(
                     "target",
-                    "must be an http or https URL of at most 2000 characters",
+                    "must be an https URL of at most 2000 characters",
                 ));
             }
+            webhook_guard()
+                .check_url(url.as_str())
+                .map_err(|why| AppError::validation("target", why))?;
             Ok(url.to_string())
         }
         _ => Err(AppError::validation("kind", "must be EMAIL or WEBHOOK")),
@@ -331,12 +353,13 @@ fn settlement(
     outcome: Outcome,
 ) -> outbox::Settlement<notification::Column> {
     let at = now();
-    let who = format!(
-        "{} by {} ({})",
-        claimed.target,
-        channel(claimed),
-        claimed.event
-    );
+    // A webhook is named by its host only: its path and query often hold a token.
+    let shown = if claimed.kind == WEBHOOK {
+        crate::net_guard::label(&claimed.target)
+    } else {
+        claimed.target.clone()
+    };
+    let who = format!("{shown} by {} ({})", channel(claimed), claimed.event);
     let (changes, (kind, message)) = match &outcome {
         Outcome::Sent => {
             let changes = vec![
@@ -428,7 +451,9 @@ mod tests {
         assert!(check_target(EMAIL, " a@example.com ").is_ok());
         assert!(check_target(EMAIL, "https://example.com").is_err());
         assert!(check_target(WEBHOOK, "https://chat.example.com/hook").is_ok());
-        assert!(check_target(WEBHOOK, "http://10.0.0.1:8080/x").is_ok());
+        assert!(check_target(WEBHOOK, "http://10.0.0.1:8080/x").is_err());
+        assert!(check_target(WEBHOOK, "https://10.0.0.1:8080/x").is_err());
+        assert!(check_target(WEBHOOK, "https://169.254.169.254/latest").is_err());
         assert!(check_target(WEBHOOK, "file:///etc/passwd").is_err());
         assert!(check_target(WEBHOOK, "a@example.com").is_err());
         assert!(check_target("SMS", "+4912345").is_err());

@@ -28,7 +28,7 @@ pub const REQUIRED_TABLES: [&str; 6] = [
 pub struct ConnectionInput {
     pub instance_url: String,
     pub username: String,
-    /// `None` keeps the stored password (changing only the URL or the user name).
+    /// `None` keeps the stored password; refused when the URL or the user name changes.
     pub password: Option<SecretString>,
     pub bidirectional: bool,
     /// `None` keeps the stored code; an empty string restores the default.
@@ -104,6 +104,13 @@ pub async fn configure(
             // created from now on page anyone, and a poll of the old instance still running
             // (its lease cleared) writes nothing back.
             let moved = row.instance_url != instance_url;
+            // The stored password goes only to the instance and user it was entered for.
+            if password.is_none() && (moved || row.username != username) {
+                return Err(AppError::validation(
+                    "password",
+                    "must be entered again when the instance URL or user name changes",
+                ));
+            }
             let mut active: servicenow_connection::ActiveModel = row.into();
             if moved {
                 let since = super::reconcile::sn_time(at);

@@ -7,7 +7,7 @@
 //! timeout. At most [`MAX_IN_FLIGHT`] requests run against one instance at a time.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use url::{Host, Url};
+
+use crate::net_guard::{AddrClass, classify};
 
 /// Requests in flight per instance: a shared instance is not ours to flood.
 pub const MAX_IN_FLIGHT: usize = 4;
@@ -134,82 +136,6 @@ impl Policy {
                 class.describe()
             ))),
         }
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum AddrClass {
-    Public,
-    Loopback,
-    Private,
-    LinkLocal,
-    Cgnat,
-    Reserved,
-}
-
-impl AddrClass {
-    fn describe(&self) -> &'static str {
-        match self {
-            AddrClass::Public => "public",
-            AddrClass::Loopback => "loopback",
-            AddrClass::Private => "private",
-            AddrClass::LinkLocal => "link-local or metadata",
-            AddrClass::Cgnat => "carrier-grade NAT",
-            AddrClass::Reserved => "reserved",
-        }
-    }
-}
-
-fn classify(ip: IpAddr) -> AddrClass {
-    match ip {
-        IpAddr::V4(v4) => classify_v4(v4),
-        IpAddr::V6(v6) => classify_v6(v6),
-    }
-}
-
-fn classify_v4(ip: Ipv4Addr) -> AddrClass {
-    let [a, b, c, _] = ip.octets();
-    if ip.is_loopback() {
-        AddrClass::Loopback
-    } else if ip.is_private() {
-        AddrClass::Private
-    } else if ip.is_link_local() {
-        AddrClass::LinkLocal
-    } else if a == 100 && (64..128).contains(&b) {
-        AddrClass::Cgnat
-    } else if a == 0
-        || ip.is_multicast()
-        || a >= 240
-        || (a == 192 && b == 0 && c == 0)
-        || (a == 198 && (b == 18 || b == 19))
-    {
-        AddrClass::Reserved
-    } else {
-        AddrClass::Public
-    }
-}
-
-fn classify_v6(ip: Ipv6Addr) -> AddrClass {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return classify_v4(v4);
-    }
-    let seg = ip.segments();
-    // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address.
-    if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6].iter().all(|s| *s == 0) {
-        let o = ip.octets();
-        return classify_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
-    }
-    if ip.is_loopback() {
-        AddrClass::Loopback
-    } else if ip.is_unspecified() || ip.is_multicast() {
-        AddrClass::Reserved
-    } else if (seg[0] & 0xfe00) == 0xfc00 {
-        // Unique local, which also holds fd00:ec2::254, the AWS metadata address.
-        AddrClass::Private
-    } else if (seg[0] & 0xffc0) == 0xfe80 {
-        AddrClass::LinkLocal
-    } else {
-        AddrClass::Public
     }
 }
 
@@ -571,6 +497,7 @@ fn error_message(body: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn policy() -> Policy {
         Policy::default()
