@@ -333,3 +333,66 @@ async fn logout_revokes_session_cookie() {
     let response: Value = serde_json::from_str(&text).unwrap();
     assert_error_code(&response, "UNAUTHENTICATED");
 }
+
+/// The integration key (and the webhook URL and business rule script that carry it) lets whoever
+/// holds it create alerts: only an ADMIN reads them.
+#[tokio::test]
+async fn only_an_admin_reads_the_integration_key() {
+    let app = spawn_app().await;
+    let source = app.setup_source().await;
+    let (_, responder) = app.create_responder().await;
+    for query in [
+        "query($id: ID!) { alertSource(id: $id) { id integrationKey } }",
+        "query($id: ID!) { alertSource(id: $id) { id webhookUrl } }",
+        "query($id: ID!) { alertSource(id: $id) { id businessRuleScript } }",
+    ] {
+        let answer = app
+            .graphql(Some(&responder), query, json!({ "id": source.id }))
+            .await;
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{answer}"
+        );
+        assert!(
+            !answer.to_string().contains(&source.integration_key),
+            "{answer}"
+        );
+    }
+    let answer = app
+        .graphql(
+            Some(&responder),
+            "{ alertSources { id name integrationKey } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{answer}"
+    );
+    assert!(
+        !answer.to_string().contains(&source.integration_key),
+        "{answer}"
+    );
+    // Every other field of the source still answers.
+    let data = app
+        .gql(
+            &responder,
+            "query($id: ID!) { alertSource(id: $id) { id name escalationPolicy { id } } }",
+            json!({ "id": source.id }),
+        )
+        .await;
+    assert_eq!(data["alertSource"]["name"], source.name.as_str());
+    // The admin reads them.
+    let token = app.admin_token().await;
+    let data = app
+        .gql(
+            &token,
+            "query($id: ID!) { alertSource(id: $id) { integrationKey webhookUrl businessRuleScript } }",
+            json!({ "id": source.id }),
+        )
+        .await;
+    assert_eq!(
+        data["alertSource"]["integrationKey"],
+        source.integration_key.as_str()
+    );
+}

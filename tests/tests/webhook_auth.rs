@@ -217,9 +217,11 @@ async fn webhook_secrets_stay_out_of_answers_logs_and_the_database() {
     let text = everything.to_string();
     assert!(!text.contains(PASSWORD) && !text.contains(TOKEN), "{text}");
 
-    // A responder reads every other field of the source; the script, carrying the secret, is null.
+    // A responder reads every other field of the source; the URL and the script, carrying the
+    // integration key (and the webhook's credentials), are FORBIDDEN.
     let (_, responder) = app.create_responder().await;
-    for source in [&basic_source, &bearer_source] {
+    let plain = app.setup_source().await;
+    for source in [&basic_source, &bearer_source, &plain] {
         let answer = app
             .graphql(
                 Some(&responder),
@@ -227,22 +229,24 @@ async fn webhook_secrets_stay_out_of_answers_logs_and_the_database() {
                 json!({ "id": source.id }),
             )
             .await;
-        assert!(answer.get("errors").is_none(), "{answer}");
         assert_eq!(answer["data"]["alertSource"]["id"], source.id.as_str());
+        assert_eq!(answer["data"]["alertSource"]["webhookUrl"], Value::Null);
         assert_eq!(
             answer["data"]["alertSource"]["businessRuleScript"],
             Value::Null
         );
+        let errors = answer["errors"].as_array().expect("FORBIDDEN errors");
+        assert_eq!(errors.len(), 2, "{answer}");
+        assert!(
+            errors
+                .iter()
+                .all(|e| e["extensions"]["code"] == "FORBIDDEN"),
+            "{answer}"
+        );
         let text = answer.to_string();
         assert!(!text.contains(PASSWORD) && !text.contains(TOKEN), "{text}");
+        assert!(!text.contains(&source.integration_key), "{text}");
     }
-    // A source without webhook credentials: the script carries no secret, so anyone reads it.
-    let plain = app.setup_source().await;
-    let answer = app.gql(&responder, SCRIPT, json!({ "id": plain.id })).await;
-    assert!(
-        str_field(&answer["alertSource"], "businessRuleScript").contains(&plain.webhook_url),
-        "{answer}"
-    );
     let denied = app
         .graphql(
             Some(&responder),

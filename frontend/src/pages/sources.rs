@@ -167,9 +167,9 @@ pub fn SourceDetail() -> impl IntoView {
 #[component]
 fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView {
     let session = expect_context::<Session>();
-    let webhook = source.webhook_url.clone();
-    // None: loading; Some(None): withheld (it carries webhook credentials and the caller is no admin).
-    let script = RwSignal::new(None::<Option<String>>);
+    // None: loading (or not asked: only admins read the webhook URL and the script, both carry
+    // the integration key); Some((url, script)) once loaded.
+    let secrets = RwSignal::new(None::<(String, String)>);
     let script_error = RwSignal::new(None::<String>);
     let source_id = source.id.clone();
     let load_script = Callback::new(move |()| {
@@ -178,24 +178,41 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
         };
         spawn_local(async move {
             match api::run::<SourceScript>(variables).await {
-                Ok(answer) => script.set(Some(
-                    answer.alert_source.and_then(|s| s.business_rule_script),
-                )),
+                Ok(answer) => secrets.set(answer.alert_source.map(|s| {
+                    (
+                        s.webhook_url.unwrap_or_default(),
+                        s.business_rule_script.unwrap_or_default(),
+                    )
+                })),
                 Err(e) => script_error.set(Some(e.message)),
             }
         });
     });
-    load_script.run(());
+    if session.is_admin() {
+        load_script.run(());
+    }
+    let admin = session.is_admin();
     view! {
         <div class="page-head"><h1>{source.name.clone()}</h1></div>
         <p class="muted lead">{format!("Alerts from this source escalate to {}.", source.escalation_policy.name)}</p>
         <section class="card" aria-labelledby="webhook-title">
             <h2 id="webhook-title">"Webhook URL"</h2>
             <p class="muted">"Treat it like a password: whoever has it can create alerts."</p>
-            <div class="copy-line">
-                <code id="webhook-url" class="code-line">{webhook.clone()}</code>
-                <CopyButton text=Signal::derive(move || webhook.clone()) label="Webhook URL" />
-            </div>
+            {move || match secrets.get() {
+                Some((webhook, _)) => {
+                    let copy = webhook.clone();
+                    view! {
+                        <div class="copy-line">
+                            <code id="webhook-url" class="code-line">{webhook}</code>
+                            <CopyButton text=Signal::derive(move || copy.clone()) label="Webhook URL" />
+                        </div>
+                    }.into_any()
+                }
+                None if !admin => view! {
+                    <p class="muted">"Only admins see the webhook URL: it carries the integration key."</p>
+                }.into_any(),
+                None => ().into_any(),
+            }}
         </section>
         <section class="card" aria-labelledby="setup-title">
             <h2 id="setup-title">"Set up ServiceNow"</h2>
@@ -208,8 +225,8 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
                 <li>"Create or update an incident: its alert appears in " <a href="/alerts">"Alerts"</a> " within seconds."</li>
             </ol>
             <ErrorMessage error=script_error />
-            {move || match script.get() {
-                Some(Some(text)) => {
+            {move || match secrets.get() {
+                Some((_, text)) => {
                     let copy = text.clone();
                     view! {
                         <div class="copy-head">
@@ -219,8 +236,8 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
                         <pre id="business-rule-script" class="code-block" tabindex="0">{text}</pre>
                     }.into_any()
                 }
-                Some(None) => view! {
-                    <p class="muted">"Only admins see this business rule script: it carries the webhook's credentials."</p>
+                None if !admin => view! {
+                    <p class="muted">"Only admins see the business rule script: it carries the integration key."</p>
                 }.into_any(),
                 None => (script_error.get().is_none()).then(|| view! { <Loading what="the business rule script" /> }).into_any(),
             }}

@@ -178,6 +178,10 @@ impl QueryRoot {
     }
 
     /// Alerts, newest first, filtered by status, priority and alert source; `first` is 1 to 100.
+    /// Counts `first` times its selection towards the query's complexity.
+    #[graphql(
+        complexity = "usize::try_from(first.unwrap_or(25).clamp(1, 100)).unwrap_or(100) * child_complexity"
+    )]
     async fn alerts(
         &self,
         ctx: &Context<'_>,

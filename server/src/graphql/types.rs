@@ -21,6 +21,10 @@ use crate::servicenow::business_rule;
 type Result<T> = std::result::Result<T, async_graphql::Error>;
 use crate::error::gql;
 
+/// What a list under an alert (comments, log entries, responders, sync updates) counts for in a
+/// query's complexity: its child complexity times this many entries.
+pub const LIST_COST: usize = 10;
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "Role")]
 pub enum RoleGql {
@@ -325,37 +329,37 @@ impl AlertSource {
         })
         .await
     }
-    /// The webhook's credential: whoever has it can create alerts on this source.
-    async fn integration_key(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
+    /// The webhook's credential: whoever has it can create alerts on this source. ADMIN only:
+    /// anyone else gets a FORBIDDEN error (and null).
+    async fn integration_key(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<String>> {
         gql(async move {
+            users::require_admin(ctx.caller()?)?;
             let key = sources::integration_key(&ctx.state()?.cipher, &self.0)?;
-            Ok(key.expose_secret().to_string())
+            Ok(Some(key.expose_secret().to_string()))
         })
         .await
     }
-    async fn webhook_url(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
+    /// The webhook URL; it carries the integration key, so ADMIN only (FORBIDDEN otherwise).
+    async fn webhook_url(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<String>> {
         gql(async move {
+            users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
             let key = sources::integration_key(&state.cipher, &self.0)?;
-            Ok(state.webhook_url(key.expose_secret()))
+            Ok(Some(state.webhook_url(key.expose_secret())))
         })
         .await
     }
     /// The complete ServiceNow business rule, webhook URL (and webhook credentials, when set)
-    /// filled in, ready to paste. When the source requires webhook credentials the script carries
-    /// them, so only an ADMIN reads it: anyone else gets null (not an error, so a query for all
-    /// of a source's fields still answers).
+    /// filled in, ready to paste. It carries the integration key, so ADMIN only: anyone else
+    /// gets a FORBIDDEN error (and null).
     async fn business_rule_script(
         &self,
         ctx: &async_graphql::Context<'_>,
     ) -> Result<Option<String>> {
         gql(async move {
-            let caller = ctx.caller()?;
+            users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
             let auth = sources::webhook_auth(&state.cipher, &self.0)?;
-            if auth.has_secret() && users::require_admin(caller).is_err() {
-                return Ok(None);
-            }
             let key = sources::integration_key(&state.cipher, &self.0)?;
             Ok(Some(business_rule::script(
                 &state.webhook_url(key.expose_secret()),
@@ -629,6 +633,7 @@ impl Alert {
         .await
     }
     /// Everyone escalation (or a re-route) has called, in the order they were added.
+    #[graphql(complexity = "LIST_COST * child_complexity")]
     async fn responders(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<User>> {
         gql(async move {
             let users = escalation::responders(&ctx.state()?.db, &self.0.id).await?;
@@ -650,6 +655,7 @@ impl Alert {
         self.0.next_escalation_at
     }
     /// Oldest first.
+    #[graphql(complexity = "LIST_COST * child_complexity")]
     async fn comments(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<Comment>> {
         gql(async move {
             let rows = alerts::comments(&ctx.state()?.db, &self.0.id).await?;
@@ -658,6 +664,7 @@ impl Alert {
         .await
     }
     /// Every change to the alert, oldest first, with who or what caused it.
+    #[graphql(complexity = "LIST_COST * child_complexity")]
     async fn log_entries(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<LogEntry>> {
         gql(async move {
             let rows = alerts::log_entries(&ctx.state()?.db, &self.0.id).await?;
@@ -682,6 +689,7 @@ impl Alert {
         .await
     }
     /// Every update queued for the incident, oldest first.
+    #[graphql(complexity = "LIST_COST * child_complexity")]
     async fn sync_updates(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<SyncUpdate>> {
         gql(async move {
             let rows = sync::updates(&ctx.state()?.db, &self.0.id).await?;
