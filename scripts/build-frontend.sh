@@ -24,7 +24,7 @@ rm -rf frontend/dist.new
 mkdir -p frontend/dist.new
 wasm-bindgen --target web --no-typescript --out-dir frontend/dist.new \
   target/wasm32-unknown-unknown/wasm-release/frontend.wasm
-cp frontend/index.html frontend/style.css frontend/dist.new/
+cp frontend/index.html frontend/boot.js frontend/style.css frontend/dist.new/
 rm -rf frontend/dist
 mv frontend/dist.new frontend/dist
 echo "frontend built: $(du -sh frontend/dist | cut -f1) in frontend/dist" >&2

@@ -221,6 +221,27 @@ pub struct ServeConfig {
     )]
     pub servicenow_poll_max_pages: u32,
 
+    /// Longest time a request body may take to arrive, in milliseconds (also the deadline for
+    /// the request head); a slower client gets 408 and its connection is closed.
+    #[arg(long, env = "GLIDEPATH_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+
+    /// Concurrent connections each worker serves at most; further ones wait until one closes.
+    #[arg(long, env = "GLIDEPATH_MAX_CONNECTIONS", default_value_t = 256)]
+    pub max_connections: usize,
+
+    /// HTTP worker threads; default one per CPU core.
+    #[arg(long, env = "GLIDEPATH_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this token>`.
+    #[arg(long, env = "GLIDEPATH_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
+
+    /// Serves the query page on `GET /graphql`; `false` answers 404 there instead.
+    #[arg(long, env = "GLIDEPATH_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphiql: bool,
+
     /// Starts a simulated ServiceNow instance beside the server and wires it to a demo alert
     /// source (SQLite `glidepath-demo.db` unless a database URL is given), then prints how to
     /// create an incident in it.

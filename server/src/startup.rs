@@ -4,10 +4,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::{App, HttpServer, dev::Server, middleware, web};
+use actix_web::{App, HttpServer, dev::Server, http::header, middleware, web};
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::clock::{self, SystemClock};
@@ -31,6 +31,12 @@ pub struct AppState {
     pub servicenow: Arc<Connector>,
     pub public_url: Url,
     pub metrics: PrometheusHandle,
+    /// GLIDEPATH_BODY_TIMEOUT_MS: how long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
+    /// GLIDEPATH_METRICS_TOKEN: the bearer token `GET /metrics` requires, when set.
+    pub metrics_token: Option<Arc<SecretString>>,
+    /// GLIDEPATH_GRAPHIQL: whether `GET /graphql` serves the query page.
+    pub graphiql: bool,
 }
 
 impl AppState {
@@ -125,6 +131,9 @@ impl Application {
             })),
             public_url,
             metrics: http::metrics::install()?,
+            body_timeout: std::time::Duration::from_millis(config.body_timeout_ms.max(1)),
+            metrics_token: config.metrics_token.clone().map(Arc::new),
+            graphiql: config.graphiql,
         };
         let limits = crate::service::reconcile::PollLimits {
             page: config.servicenow_poll_page_size,
@@ -157,7 +166,11 @@ impl Application {
             limits,
         });
         let schema = graphql::schema(Some(state.clone()));
-        let server = build_server(listener, state.clone(), schema)?;
+        let limits = ServerLimits {
+            max_connections: config.max_connections.max(1),
+            workers: config.workers.filter(|&n| n > 0),
+        };
+        let server = build_server(listener, state.clone(), schema, limits)?;
         Ok(Application {
             addr,
             server,
@@ -192,17 +205,36 @@ impl Application {
     }
 }
 
+/// GLIDEPATH_MAX_CONNECTIONS and GLIDEPATH_WORKERS.
+struct ServerLimits {
+    max_connections: usize,
+    workers: Option<usize>,
+}
+
+/// The Content-Security-Policy of every response: the UI's own script, style and wasm bundle
+/// (`'wasm-unsafe-eval'` lets it compile), nothing inline, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 fn build_server(
     listener: TcpListener,
     state: AppState,
     schema: AppSchema,
+    limits: ServerLimits,
 ) -> anyhow::Result<Server> {
+    let body_timeout = state.body_timeout;
     let state = web::Data::new(state);
     let schema = web::Data::new(schema);
     let server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::Compress::default())
             .wrap(middleware::from_fn(http::metrics::track))
+            .wrap(
+                middleware::DefaultHeaders::new()
+                    .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "no-referrer")),
+            )
             .app_data(state.clone())
             .app_data(schema.clone())
             .route("/healthz", web::get().to(http::health::healthz))
@@ -214,11 +246,18 @@ fn build_server(
             .service(
                 web::resource("/graphql")
                     .route(web::post().to(http::graphql::execute))
-                    .route(web::get().to(http::graphql::graphiql)),
+                    .route(web::get().to(http::query_page::page)),
             )
+            .route("/graphql/query.js", web::get().to(http::query_page::script))
+            .route("/graphql/query.css", web::get().to(http::query_page::style))
             .default_service(web::to(http::assets::serve))
     })
-    .listen(listener)?
-    .run();
+    .max_connections(limits.max_connections)
+    .client_request_timeout(body_timeout);
+    let server = match limits.workers {
+        Some(n) => server.workers(n),
+        None => server,
+    };
+    let server = server.listen(listener)?.run();
     Ok(server)
 }

@@ -47,6 +47,7 @@ pub struct Browser {
     pub client: Client,
     base: String,
     driver: Child,
+    driver_url: String,
     _profile: tempfile::TempDir,
 }
 
@@ -97,6 +98,8 @@ impl Browser {
             "goog:chromeOptions".into(),
             json!({ "binary": chromium, "args": args }),
         );
+        // Keeps the console, so a test can read it (`console_log`).
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(15);
         let client = loop {
@@ -116,6 +119,7 @@ impl Browser {
             client,
             base: base.trim_end_matches('/').to_string(),
             driver,
+            driver_url: url,
             _profile: profile,
         }
     }
@@ -270,6 +274,44 @@ impl Browser {
             .execute(script, vec![])
             .await
             .unwrap_or_else(|e| panic!("script failed: {e}"))
+    }
+
+    /// The console messages (errors, Content-Security-Policy violations, logs) since the last
+    /// call, as chromedriver reports them: one string per message.
+    pub async fn console_log(&self) -> Vec<String> {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .ok()
+            .flatten()
+            .expect("a WebDriver session");
+        let http = reqwest::Client::new();
+        for path in ["se/log", "log"] {
+            let url = format!("{}/session/{session}/{path}", self.driver_url);
+            let Ok(response) = http
+                .post(&url)
+                .json(&json!({"type": "browser"}))
+                .send()
+                .await
+            else {
+                continue;
+            };
+            if !response.status().is_success() {
+                continue;
+            }
+            let body: Value = response.json().await.expect("log answer is JSON");
+            return body["value"]
+                .as_array()
+                .map(|entries| {
+                    entries
+                        .iter()
+                        .map(|e| format!("{} {}", e["level"], e["message"]))
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        panic!("chromedriver gave no browser log");
     }
 
     pub async fn close(self) {

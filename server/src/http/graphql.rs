@@ -1,15 +1,14 @@
-//! `POST /graphql` and GraphiQL on `GET /graphql`.
+//! `POST /graphql`. (`GET /graphql` is the query page: `query_page`.)
 //!
 //! The caller comes from `Authorization: Bearer` or the session cookie. Every POST must be
 //! `application/json`: a browser can send text/plain, form or multipart bodies cross-site without
 //! a preflight, so refusing them keeps the cookie from being usable for CSRF.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
-use async_graphql::http::GraphiQLSource;
 use async_graphql_actix_web::GraphQLResponse;
 use serde_json::json;
 
-use super::{content_type, read_body};
+use super::{BodyError, BodyTimeout, content_type, read_body};
 use crate::graphql::AppSchema;
 use crate::graphql::SESSION_COOKIE;
 use crate::service::auth;
@@ -45,11 +44,16 @@ pub async fn execute(
             "POST /graphql needs Content-Type: application/json",
         ));
     }
-    let Some(body) = read_body(&req, payload, MAX_BODY).await? else {
-        return Ok(bad_request(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the request is larger than 256 KiB",
-        ));
+    let body = match read_body(&req, payload, MAX_BODY).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return Ok(bad_request(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request is larger than 256 KiB",
+            ));
+        }
+        Err(BodyError::Timeout) => return Err(BodyTimeout.into()),
+        Err(BodyError::Payload(e)) => return Err(e),
     };
     let batch: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
         Ok(b) => b,
@@ -86,10 +90,4 @@ fn add_missing_codes(response: &mut async_graphql::Response) {
             ext.set("code", "GRAPHQL_VALIDATION_FAILED");
         }
     }
-}
-
-pub async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(GraphiQLSource::build().endpoint("/graphql").finish())
 }

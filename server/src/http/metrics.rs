@@ -6,14 +6,19 @@
 use std::time::Instant;
 
 use actix_web::{
-    Error, HttpResponse,
+    Error, HttpRequest, HttpResponse,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
+    http::{Method, StatusCode, header},
     middleware::Next,
     web,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
+use crate::error::json_error;
 use crate::startup::AppState;
 
 pub const HTTP_DURATION: &str = "glidepath_http_request_duration_seconds";
@@ -45,10 +50,58 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
-pub async fn render(state: web::Data<AppState>) -> HttpResponse {
+/// `GET /metrics`; with GLIDEPATH_METRICS_TOKEN set, only for `Authorization: Bearer <token>`.
+pub async fn render(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    if let Some(expected) = &state.metrics_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .unwrap_or_default();
+        let ok: bool = given
+            .as_bytes()
+            .ct_eq(expected.expose_secret().as_bytes())
+            .into();
+        if !ok {
+            let mut response = json_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "GET /metrics needs Authorization: Bearer with the metrics token",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"glidepath-metrics\""),
+            );
+            return response;
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
+}
+
+/// The standard methods by name, anything else as `OTHER`: a label value per invented method
+/// would let any client grow the metrics without bound.
+fn method_label(method: &Method) -> String {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    if KNOWN.contains(method) {
+        method.as_str().to_string()
+    } else {
+        "OTHER".to_string()
+    }
 }
 
 pub async fn track(
@@ -56,7 +109,7 @@ pub async fn track(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let res = next.call(req).await?;
     let route = res
         .request()

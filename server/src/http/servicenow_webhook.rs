@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde_json::{Value, json};
 
-use super::read_body;
+use super::{BodyError, BodyTimeout, read_body};
 use crate::domain::Incident;
 use crate::domain::webhook_auth::WebhookAuthKind;
 use crate::error::{AppError, json_error};
@@ -55,15 +55,19 @@ pub async fn receive(
         return Ok(response);
     }
     let body = match read_body(&req, payload, MAX_BODY).await {
-        Ok(Some(body)) => body,
-        Ok(None) => {
+        Ok(body) => body,
+        Err(BodyError::Timeout) => {
+            metrics::counter!(WEBHOOK_EVENTS, "outcome" => "rejected").increment(1);
+            return Ok(actix_web::ResponseError::error_response(&BodyTimeout));
+        }
+        Err(BodyError::TooLarge) => {
             return Ok(rejected(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "the body is larger than 1 MiB",
             ));
         }
-        Err(_) => {
+        Err(BodyError::Payload(_)) => {
             return Ok(rejected(
                 StatusCode::BAD_REQUEST,
                 "invalid_payload",
