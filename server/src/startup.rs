@@ -31,6 +31,8 @@ pub struct AppState {
     pub servicenow: Arc<Connector>,
     pub public_url: Url,
     pub metrics: PrometheusHandle,
+    /// How long a session lasts (`GLIDEPATH_SESSION_SECONDS`).
+    pub session_ttl: std::time::Duration,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ pub struct Application {
     servicenow: ServiceNowWork,
     poll: Option<PollSettings>,
     state: AppState,
+    token_cleanup: std::time::Duration,
 }
 
 impl Application {
@@ -113,6 +116,9 @@ impl Application {
             })),
             public_url,
             metrics: http::metrics::install()?,
+            session_ttl: std::time::Duration::from_secs(
+                config.session_seconds.clamp(1, 10 * 365 * 24 * 3600),
+            ),
         };
         let limits = crate::service::reconcile::PollLimits {
             page: config.servicenow_poll_page_size,
@@ -154,6 +160,7 @@ impl Application {
             servicenow,
             poll,
             state,
+            token_cleanup: std::time::Duration::from_secs(config.token_cleanup_seconds.max(1)),
         })
     }
 
@@ -173,7 +180,13 @@ impl Application {
     /// Serves HTTP and runs the escalation engine until the server stops (SIGINT or SIGTERM),
     /// then stops the engine between two steps.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let engine = Engine::spawn(self.db, self.sender, self.servicenow, self.poll);
+        let engine = Engine::spawn(
+            self.db,
+            self.sender,
+            self.servicenow,
+            self.poll,
+            self.token_cleanup,
+        );
         let result = self.server.await;
         engine.shutdown().await;
         result
