@@ -163,6 +163,15 @@ pub struct ServeConfig {
     )]
     pub servicenow_timeout_ms: u64,
 
+    /// How long a browser session lasts after sign-in, in seconds (default 7 days).
+    #[arg(long, env = "GLIDEPATH_SESSION_SECONDS", default_value_t = 7 * 24 * 3600)]
+    pub session_seconds: u64,
+
+    /// How often expired sessions and API tokens are deleted from the database, in seconds.
+    /// (An expired one never authenticates, whether deleted yet or not.)
+    #[arg(long, env = "GLIDEPATH_TOKEN_CLEANUP_SECONDS", default_value_t = 3600)]
+    pub token_cleanup_seconds: u64,
+
     /// How often the journals (work notes, comments) of open alerts are read from ServiceNow,
     /// in seconds.
     #[arg(

@@ -18,6 +18,9 @@ pub enum AppError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// An admin reset the caller's password; only changePassword, logout and me answer.
+    #[error("your password was reset: change it first (changePassword)")]
+    PasswordChangeRequired,
     /// ServiceNow failed or refused; the message says how (never a credential).
     #[error("{0}")]
     Upstream(String),
@@ -39,7 +42,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -53,6 +56,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::Unauthorized(_) => "UNAUTHENTICATED",
             AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::PasswordChangeRequired => "PASSWORD_CHANGE_REQUIRED",
             AppError::Upstream(_) => "BAD_GATEWAY",
             AppError::Unexpected(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -138,6 +142,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => "conflict",
             AppError::Unauthorized(_) => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
+            AppError::PasswordChangeRequired => "password_change_required",
             AppError::Upstream(_) => "bad_gateway",
             AppError::Unexpected(_) => "internal",
         };

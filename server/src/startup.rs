@@ -37,6 +37,8 @@ pub struct AppState {
     pub metrics_token: Option<Arc<SecretString>>,
     /// GLIDEPATH_GRAPHIQL: whether `GET /graphql` serves the query page.
     pub graphiql: bool,
+    /// How long a session lasts (`GLIDEPATH_SESSION_SECONDS`).
+    pub session_ttl: std::time::Duration,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ pub struct Application {
     servicenow: ServiceNowWork,
     poll: Option<PollSettings>,
     state: AppState,
+    token_cleanup: std::time::Duration,
 }
 
 impl Application {
@@ -134,6 +137,9 @@ impl Application {
             body_timeout: std::time::Duration::from_millis(config.body_timeout_ms.max(1)),
             metrics_token: config.metrics_token.clone().map(Arc::new),
             graphiql: config.graphiql,
+            session_ttl: std::time::Duration::from_secs(
+                config.session_seconds.clamp(1, 10 * 365 * 24 * 3600),
+            ),
         };
         let limits = crate::service::reconcile::PollLimits {
             page: config.servicenow_poll_page_size,
@@ -179,6 +185,7 @@ impl Application {
             servicenow,
             poll,
             state,
+            token_cleanup: std::time::Duration::from_secs(config.token_cleanup_seconds.max(1)),
         })
     }
 
@@ -198,7 +205,13 @@ impl Application {
     /// Serves HTTP and runs the escalation engine until the server stops (SIGINT or SIGTERM),
     /// then stops the engine between two steps.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let engine = Engine::spawn(self.db, self.sender, self.servicenow, self.poll);
+        let engine = Engine::spawn(
+            self.db,
+            self.sender,
+            self.servicenow,
+            self.poll,
+            self.token_cleanup,
+        );
         let result = self.server.await;
         engine.shutdown().await;
         result

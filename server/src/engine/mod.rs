@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::clock;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::service::{escalation, journal, sync as sync_service};
+use crate::service::{auth, escalation, journal, sync as sync_service};
 
 /// Due alerts claimed per transaction: enough to drain a backlog quickly, few enough that the
 /// transaction (and the SQLite writer or PostgreSQL row locks it holds) stays short.
@@ -43,6 +43,7 @@ impl Engine {
         sender: delivery::Sender,
         servicenow: ServiceNowWork,
         poll: Option<poll::PollSettings>,
+        token_cleanup: Duration,
     ) -> Engine {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -53,6 +54,24 @@ impl Engine {
                 stopped.clone(),
             )));
         }
+        tasks.push(tokio::spawn(every_tick(
+            "token clean-up",
+            stopped.clone(),
+            Wait::Every(token_cleanup),
+            {
+                let db = db.clone();
+                move || {
+                    let db = db.clone();
+                    async move {
+                        let deleted = auth::delete_expired(&db).await?;
+                        if deleted > 0 {
+                            tracing::info!(deleted, "expired sessions and API tokens deleted");
+                        }
+                        Ok(None)
+                    }
+                }
+            },
+        )));
         let sender = Arc::new(sender);
         let escalate = tokio::spawn(every_tick("escalation", stopped.clone(), Wait::Tick, {
             let db = db.clone();

@@ -13,6 +13,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// The ServiceNow user who wrote an imported comment when no Glidepath user matches them.
     pub external_author: Option<String>,
+    /// The author's e-mail when the comment was written; kept when the author is deleted.
+    pub author_label: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,11 @@ pub struct Model {
     pub role: String,
     pub password_hash: String,
     pub created_at: DateTimeUtc,
+    /// A disabled user cannot sign in; their sessions and tokens stop authenticating.
+    pub disabled: bool,
+    /// Set by an admin's password reset: until they change it, only changePassword, logout and
+    /// me answer.
+    pub must_change_password: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -34,7 +34,10 @@ pub fn schema(state: Option<AppState>) -> AppSchema {
 
 pub(crate) trait ContextExt {
     fn state(&self) -> Result<&AppState, AppError>;
+    /// The caller, refused with PASSWORD_CHANGE_REQUIRED while an admin's reset is pending.
     fn caller(&self) -> Result<&Caller, AppError>;
+    /// The caller even while a password change is pending: for changePassword, logout and me.
+    fn caller_any(&self) -> Result<&Caller, AppError>;
 }
 
 impl ContextExt for Context<'_> {
@@ -44,6 +47,14 @@ impl ContextExt for Context<'_> {
     }
 
     fn caller(&self) -> Result<&Caller, AppError> {
+        let caller = self.caller_any()?;
+        if caller.must_change_password {
+            return Err(AppError::PasswordChangeRequired);
+        }
+        Ok(caller)
+    }
+
+    fn caller_any(&self) -> Result<&Caller, AppError> {
         self.data_opt::<Caller>().ok_or(AppError::Unauthorized(
             "authentication required: send a bearer token or sign in",
         ))

@@ -3,13 +3,13 @@
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use async_graphql::{Context, ID, InputObject, Object};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::ContextExt;
 use super::types::{
     Alert, AlertSource, Comment, CreatedApiToken, EscalationPolicy, IntegrationType, LoginPayload,
-    NotificationKind, NotificationRule, PriorityGql, RoleGql, ServiceNowTestResult, User,
-    WebhookAuthKind,
+    NotificationKind, NotificationRule, PasswordReset, PriorityGql, RoleGql, ServiceNowTestResult,
+    User, WebhookAuthKind,
 };
 use crate::service::{
     alerts, auth, notifications, policies,
@@ -189,13 +189,20 @@ impl MutationRoot {
     ) -> Result<LoginPayload> {
         gql(async move {
             let state = ctx.state()?;
-            let (token, user) =
-                auth::login(&state.db, &email, SecretString::from(password)).await?;
+            let (token, user) = auth::login(
+                &state.db,
+                &email,
+                SecretString::from(password),
+                state.session_ttl,
+            )
+            .await?;
             ctx.append_http_header(
                 "Set-Cookie",
                 session_cookie(
                     token.clone(),
-                    CookieDuration::days(auth::SESSION_DAYS),
+                    CookieDuration::seconds(
+                        i64::try_from(state.session_ttl.as_secs()).unwrap_or(i64::MAX),
+                    ),
                     state.secure_cookies(),
                 ),
             );
@@ -210,7 +217,7 @@ impl MutationRoot {
     /// Ends the session (or revokes the API token) the request was made with.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
         gql(async move {
-            let caller = ctx.caller()?;
+            let caller = ctx.caller_any()?;
             let state = ctx.state()?;
             auth::revoke(&state.db, &caller.token_id).await?;
             ctx.append_http_header(
@@ -240,22 +247,123 @@ impl MutationRoot {
         .await
     }
 
-    /// A long-lived token for scripts; the token itself is shown only in this answer.
-    async fn create_api_token(&self, ctx: &Context<'_>, name: String) -> Result<CreatedApiToken> {
+    /// A token for scripts; the token itself is shown only in this answer. Without
+    /// `expiresInDays` (1 to 3650) it does not expire.
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        expires_in_days: Option<i32>,
+    ) -> Result<CreatedApiToken> {
         gql(async move {
             let caller = ctx.caller()?;
-            let (token, model) = auth::create_api_token(&ctx.state()?.db, caller, &name).await?;
+            let (token, model) =
+                auth::create_api_token(&ctx.state()?.db, caller, &name, expires_in_days).await?;
             Ok(CreatedApiToken {
                 id: ID(model.id),
                 name: model.name,
                 token,
                 created_at: model.created_at,
+                expires_at: model.expires_at,
             })
         })
         .await
     }
 
-    /// Revokes one of the caller's own API tokens; at once, it no longer authenticates.
+    /// Changes the caller's own password; the current one is required. Clears a pending reset
+    /// and ends the caller's other sessions.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] current_password: String,
+        #[graphql(secret)] new_password: String,
+    ) -> Result<bool> {
+        gql(async move {
+            auth::change_password(
+                &ctx.state()?.db,
+                ctx.caller_any()?,
+                SecretString::from(current_password),
+                SecretString::from(new_password),
+            )
+            .await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Gives a user a generated one-time password (ADMIN only), shown only in this answer; the
+    /// user must change it at the next sign-in. Their sessions end.
+    async fn reset_user_password(&self, ctx: &Context<'_>, user_id: ID) -> Result<PasswordReset> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let db = &ctx.state()?.db;
+            let temporary = auth::reset_password(db, &user_id).await?;
+            let user = users::get(db, &user_id)
+                .await?
+                .ok_or(AppError::NotFound("user"))?;
+            Ok(PasswordReset {
+                user: User(user),
+                temporary_password: temporary.expose_secret().to_string(),
+            })
+        })
+        .await
+    }
+
+    /// Disables a user (ADMIN only): they cannot sign in, their sessions end and their API tokens
+    /// stop working at once, escalation skips them. Not yourself, not the last enabled ADMIN.
+    async fn disable_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            require_admin(caller)?;
+            Ok(User(
+                users::set_disabled(&ctx.state()?.db, caller, &id, true).await?,
+            ))
+        })
+        .await
+    }
+
+    /// Enables a disabled user again (ADMIN only); their API tokens work again.
+    async fn enable_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            require_admin(caller)?;
+            Ok(User(
+                users::set_disabled(&ctx.state()?.db, caller, &id, false).await?,
+            ))
+        })
+        .await
+    }
+
+    /// Deletes a user (ADMIN only). Alert history keeps their e-mail as the actor and comment
+    /// author. Not yourself, not the last enabled ADMIN.
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            require_admin(caller)?;
+            users::delete_user(&ctx.state()?.db, caller, &id).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Ends every browser session of the caller, this one included; API tokens stay. Returns
+    /// how many sessions ended.
+    async fn sign_out_everywhere(&self, ctx: &Context<'_>) -> Result<i32> {
+        gql(async move {
+            let caller = ctx.caller_any()?;
+            let state = ctx.state()?;
+            let ended = auth::end_sessions(&state.db, &caller.user_id).await?;
+            ctx.append_http_header(
+                "Set-Cookie",
+                session_cookie(String::new(), CookieDuration::ZERO, state.secure_cookies()),
+            );
+            Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+        })
+        .await
+    }
+
+    /// Revokes an API token: the caller's own, or anyone's for an ADMIN; at once, it no longer
+    /// authenticates.
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         gql(async move {
             auth::revoke_api_token(&ctx.state()?.db, ctx.caller()?, &id).await?;

@@ -17,10 +17,10 @@ pub struct QueryRoot;
 
 #[Object]
 impl QueryRoot {
-    /// The signed-in user.
+    /// The signed-in user (answers even while a password change is pending).
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         gql(async move {
-            let caller = ctx.caller()?;
+            let caller = ctx.caller_any()?;
             users::get(&ctx.state()?.db, &caller.user_id)
                 .await?
                 .map(User)
@@ -29,18 +29,38 @@ impl QueryRoot {
         .await
     }
 
-    /// The signed-in user's API tokens (names and dates; the tokens were shown once).
-    async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<ApiToken>> {
+    /// API tokens (names and dates; the tokens were shown once): the caller's own, or with
+    /// `userId` another user's, or with `allUsers` everyone's (both ADMIN only).
+    async fn api_tokens(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+        #[graphql(default)] all_users: bool,
+    ) -> Result<Vec<ApiToken>> {
         gql(async move {
             let caller = ctx.caller()?;
-            Ok(auth::api_tokens(&ctx.state()?.db, caller)
+            let owner = match (&user_id, all_users) {
+                (Some(id), false) if id.0 == caller.user_id => auth::TokenOwner::User(&id.0),
+                (Some(id), false) => {
+                    users::require_admin(caller)?;
+                    auth::TokenOwner::User(&id.0)
+                }
+                (None, true) => {
+                    users::require_admin(caller)?;
+                    auth::TokenOwner::Everyone
+                }
+                (None, false) => auth::TokenOwner::User(&caller.user_id),
+                (Some(_), true) => {
+                    return Err(AppError::validation(
+                        "allUsers",
+                        "cannot be combined with userId",
+                    ));
+                }
+            };
+            Ok(auth::api_tokens(&ctx.state()?.db, owner)
                 .await?
                 .into_iter()
-                .map(|t| ApiToken {
-                    id: ID(t.id),
-                    name: t.name,
-                    created_at: t.created_at,
-                })
+                .map(ApiToken::from)
                 .collect())
         })
         .await

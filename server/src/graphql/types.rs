@@ -212,6 +212,14 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// A disabled user cannot sign in and escalation skips them.
+    async fn disabled(&self) -> bool {
+        self.0.disabled
+    }
+    /// An admin reset the password; the user must change it before anything else.
+    async fn must_change_password(&self) -> bool {
+        self.0.must_change_password
+    }
     /// How the user is told; visible to the user and to admins.
     async fn notification_rules(
         &self,
@@ -737,6 +745,11 @@ impl Comment {
     async fn external_author(&self) -> Option<&str> {
         self.0.external_author.as_deref()
     }
+    /// Who wrote it, as stored with the comment (an e-mail, or the ServiceNow user name): still
+    /// there when the author has been deleted and `author` is null.
+    async fn author_label(&self) -> Option<&str> {
+        self.0.author_label.as_deref()
+    }
 }
 
 pub struct LogEntry(pub alert_log::Model);
@@ -823,6 +836,33 @@ pub struct ApiToken {
     pub id: ID,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Null: the token does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it last authenticated a request (to the minute); null if never.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Whose token it is.
+    pub user_id: ID,
+}
+
+impl From<crate::entity::auth_token::Model> for ApiToken {
+    fn from(t: crate::entity::auth_token::Model) -> Self {
+        ApiToken {
+            id: ID(t.id),
+            name: t.name,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            user_id: ID(t.user_id),
+        }
+    }
+}
+
+/// The answer to resetUserPassword: shown once, never stored in clear.
+#[derive(SimpleObject)]
+pub struct PasswordReset {
+    pub user: User,
+    /// The one-time password to hand to the user; they must change it at the next sign-in.
+    pub temporary_password: String,
 }
 
 #[derive(SimpleObject)]
@@ -832,4 +872,5 @@ pub struct CreatedApiToken {
     /// Shown once: only its hash is stored.
     pub token: String,
     pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
 }

@@ -751,6 +751,7 @@ async fn insert_comment(
         body: Set(body.to_string()),
         created_at: Set(now()),
         external_author: Set(None),
+        author_label: Set(Some(caller.email.clone())),
     }
     .insert(txn)
     .await?)

@@ -88,6 +88,9 @@ pub struct PreparedStep {
     step: Step,
     users: Vec<user::Model>,
     rules: Vec<notification_rule::Model>,
+    /// Disabled users the step passed over (e-mails), in this level or in levels skipped because
+    /// nobody in them was enabled.
+    skipped: Vec<String>,
 }
 
 /// Level 1 of a policy, read through `conn` (the read pool, or the caller's transaction);
@@ -99,27 +102,60 @@ pub async fn prepare_first<C: ConnectionTrait>(
     let plan = plan(conn, policy_id).await?;
     let c = clock::get();
     match first_step(&plan.levels, plan.repeat, c.now(), |m| c.minutes(m)) {
-        Some(step) => Ok(Some(prepare(conn, step).await?)),
+        Some(step) => Ok(Some(prepare(conn, &plan, step).await?)),
         None => Ok(None),
     }
 }
 
-async fn prepare<C: ConnectionTrait>(conn: &C, step: Step) -> Result<PreparedStep, AppError> {
-    // The users with their notification rules, in one statement.
-    let found = user::Entity::find()
-        .filter(user::Column::Id.is_in(step.user_ids.iter().cloned()))
-        .find_with_related(notification_rule::Entity)
-        .all(conn)
-        .await?;
-    let mut users = Vec::with_capacity(found.len());
-    let mut rules = Vec::new();
-    for (user, user_rules) in found {
-        users.push(user);
-        rules.extend(user_rules);
+/// Reads the step's users and their rules. Disabled users are passed over; a level left with
+/// nobody is passed over too, and the next step is taken at once (unless it is the last one).
+async fn prepare<C: ConnectionTrait>(
+    conn: &C,
+    plan: &Plan,
+    mut step: Step,
+) -> Result<PreparedStep, AppError> {
+    let c = clock::get();
+    let mut skipped = Vec::new();
+    loop {
+        // The users with their notification rules, in one statement.
+        let found = user::Entity::find()
+            .filter(user::Column::Id.is_in(step.user_ids.iter().cloned()))
+            .find_with_related(notification_rule::Entity)
+            .all(conn)
+            .await?;
+        let mut users = Vec::with_capacity(found.len());
+        let mut rules = Vec::new();
+        for (user, user_rules) in found {
+            if user.disabled {
+                skipped.push(user.email);
+                continue;
+            }
+            users.push(user);
+            rules.extend(user_rules);
+        }
+        if users.is_empty() && step.next_at.is_some() {
+            let next = next_step(
+                &plan.levels,
+                plan.repeat,
+                step.level,
+                step.round,
+                c.now(),
+                |m| c.minutes(m),
+            );
+            if let Some(next) = next {
+                step = next;
+                continue;
+            }
+        }
+        users.sort_by_key(|u| step.user_ids.iter().position(|id| *id == u.id));
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        return Ok(PreparedStep {
+            step,
+            users,
+            rules,
+            skipped,
+        });
     }
-    users.sort_by_key(|u| step.user_ids.iter().position(|id| *id == u.id));
-    rules.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(PreparedStep { step, users, rules })
 }
 
 /// Starts escalation at level 1 of the alert's (new) policy: for a re-route. Sets the escalation
@@ -160,7 +196,12 @@ fn apply(
     am: &mut alert::ActiveModel,
     rows: &mut Rows,
 ) -> Result<(), AppError> {
-    let PreparedStep { step, users, rules } = prepared;
+    let PreparedStep {
+        step,
+        users,
+        rules,
+        skipped,
+    } = prepared;
     let at = clock::now();
     let alert = am.clone().try_into_model()?;
     for u in users {
@@ -196,6 +237,11 @@ fn apply(
     msg.push_str(&format!(": responders {}", emails.join(", ")));
     if let Some(first) = emails.first() {
         msg.push_str(&format!("; assigned to {first}"));
+    }
+    if !skipped.is_empty() {
+        let skipped = skipped.join(", ");
+        tracing::info!(alert_id = %alert.id, users = %skipped, "escalation skipped disabled users");
+        msg.push_str(&format!("; skipped disabled {skipped}"));
     }
     if step.next_at.is_none() {
         msg.push_str("; last level, escalation ends");
@@ -243,7 +289,7 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
         let mut am: alert::ActiveModel = model.into();
         let mut rows = Rows::default();
         match step {
-            Some(step) => apply(&prepare(&txn, step).await?, &mut am, &mut rows)?,
+            Some(step) => apply(&prepare(&txn, &plan, step).await?, &mut am, &mut rows)?,
             None => {
                 // Only a policy shortened since the last step gets here: that step was not
                 // known to be the last one.

@@ -240,6 +240,7 @@ async fn import(
         body: Set(body),
         created_at: Set(now()),
         external_author: Set(external),
+        author_label: Set(Some(label.clone())),
     }
     .insert(&txn)
     .await?;

@@ -70,6 +70,8 @@ pub struct Caller {
     pub email: String,
     pub role: Role,
     pub token_id: String,
+    /// An admin reset the password: every operation but changePassword, logout and me is refused.
+    pub must_change_password: bool,
 }
 
 impl Caller {

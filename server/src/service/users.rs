@@ -4,9 +4,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
     SqlErr,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use super::auth::{MIN_PASSWORD_LEN, hash_password, random_token};
+use super::auth::{check_new_password, end_sessions, hash_password, random_token};
 use super::{Caller, new_id, now};
 use crate::db::{Db, for_update};
 use crate::domain::{Email, Role};
@@ -33,12 +33,7 @@ pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppErro
     if name.is_empty() || name.len() > 200 {
         return Err(AppError::validation("name", "must be 1 to 200 characters"));
     }
-    if input.password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
-        return Err(AppError::validation(
-            "password",
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
-    }
+    check_new_password("password", &input.password)?;
     let hash = hash_password(input.password).await?;
     let txn = db.begin_write().await?;
     let result = user::ActiveModel {
@@ -48,6 +43,8 @@ pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppErro
         role: Set(input.role.as_str().to_string()),
         password_hash: Set(hash),
         created_at: Set(now()),
+        disabled: Set(false),
+        must_change_password: Set(false),
     }
     .insert(&txn)
     .await;
@@ -70,7 +67,9 @@ pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppErro
 pub async fn update_role(db: &Db, id: &str, role: Role) -> Result<user::Model, AppError> {
     let txn = db.begin_write().await?;
     let admins = for_update(
-        user::Entity::find().filter(user::Column::Role.eq(Role::Admin.as_str())),
+        user::Entity::find()
+            .filter(user::Column::Role.eq(Role::Admin.as_str()))
+            .filter(user::Column::Disabled.eq(false)),
         db.backend(),
     )
     .all(&txn)
@@ -81,7 +80,8 @@ pub async fn update_role(db: &Db, id: &str, role: Role) -> Result<user::Model, A
     if found.role == role.as_str() {
         return Ok(found);
     }
-    if role == Role::Responder && admins.len() <= 1 && found.role == Role::Admin.as_str() {
+    let is_enabled_admin = admins.iter().any(|a| a.id == found.id);
+    if role == Role::Responder && admins.len() <= 1 && is_enabled_admin {
         return Err(AppError::Conflict(format!(
             "{} is the last ADMIN; make another user ADMIN first",
             found.email
@@ -92,6 +92,92 @@ pub async fn update_role(db: &Db, id: &str, role: Role) -> Result<user::Model, A
     let updated = am.update(&txn).await?;
     txn.commit().await?;
     Ok(updated)
+}
+
+/// Why `caller` may not disable or delete `target`: themselves, or the last enabled ADMIN.
+/// `admins` are the enabled ADMINs, read (and locked on PostgreSQL) in the caller's transaction.
+fn check_removable(
+    caller: &Caller,
+    target: &user::Model,
+    admins: &[user::Model],
+    what: &str,
+) -> Result<(), AppError> {
+    if target.id == caller.user_id {
+        return Err(AppError::Conflict(format!("you cannot {what} yourself")));
+    }
+    let is_enabled_admin = admins.iter().any(|a| a.id == target.id);
+    if is_enabled_admin && admins.len() <= 1 {
+        return Err(AppError::Conflict(format!(
+            "{} is the last enabled ADMIN; make another user ADMIN first",
+            target.email
+        )));
+    }
+    Ok(())
+}
+
+/// Disables a user (ADMIN, checked by the caller) or enables them again. Disabling ends their
+/// sessions at once; their API tokens stay but do not authenticate while they are disabled.
+pub async fn set_disabled(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    disabled: bool,
+) -> Result<user::Model, AppError> {
+    let txn = db.begin_write().await?;
+    let admins = for_update(
+        user::Entity::find()
+            .filter(user::Column::Role.eq(Role::Admin.as_str()))
+            .filter(user::Column::Disabled.eq(false)),
+        db.backend(),
+    )
+    .all(&txn)
+    .await?;
+    let Some(found) = user::Entity::find_by_id(id.to_string()).one(&txn).await? else {
+        return Err(AppError::NotFound("user"));
+    };
+    if found.disabled == disabled {
+        return Ok(found);
+    }
+    if disabled {
+        check_removable(caller, &found, &admins, "disable")?;
+    }
+    let mut am: user::ActiveModel = found.into();
+    am.disabled = Set(disabled);
+    let updated = am.update(&txn).await?;
+    txn.commit().await?;
+    if disabled {
+        end_sessions(db, id).await?;
+        tracing::info!(user = %updated.email, by = %caller.email, "user disabled");
+    } else {
+        tracing::info!(user = %updated.email, by = %caller.email, "user enabled");
+    }
+    Ok(updated)
+}
+
+/// Deletes a user (ADMIN, checked by the caller). Their sessions, tokens, notification rules,
+/// escalation-level memberships and responder rows go with them; alert history stays readable:
+/// log entries keep the actor's e-mail (`actor_label`), comments their author's
+/// (`author_label`), and the references themselves become NULL.
+pub async fn delete_user(db: &Db, caller: &Caller, id: &str) -> Result<(), AppError> {
+    let txn = db.begin_write().await?;
+    let admins = for_update(
+        user::Entity::find()
+            .filter(user::Column::Role.eq(Role::Admin.as_str()))
+            .filter(user::Column::Disabled.eq(false)),
+        db.backend(),
+    )
+    .all(&txn)
+    .await?;
+    let Some(found) = user::Entity::find_by_id(id.to_string()).one(&txn).await? else {
+        return Err(AppError::NotFound("user"));
+    };
+    check_removable(caller, &found, &admins, "delete")?;
+    user::Entity::delete_by_id(found.id.clone())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    tracing::info!(user = %found.email, by = %caller.email, "user deleted");
+    Ok(())
 }
 
 pub async fn list(db: &Db) -> Result<Vec<user::Model>, AppError> {
