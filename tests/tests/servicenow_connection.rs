@@ -128,6 +128,30 @@ async fn configuring_stores_the_connection_and_never_returns_the_password() {
     );
     assert!(test_connection(&app, &token, &source.id).await.0);
 
+    // The stored password goes only where it was entered for: another user name or instance
+    // needs it again.
+    let other_user = app
+        .graphql(
+            Some(&token),
+            CONFIGURE,
+            json!({ "id": source.id, "url": sim.url(), "user": "someone-else", "bi": true }),
+        )
+        .await;
+    assert_error_code(&other_user, "BAD_USER_INPUT");
+    assert!(
+        error_message(&other_user).contains("password"),
+        "{other_user}"
+    );
+    let other_instance = app
+        .graphql(
+            Some(&token),
+            CONFIGURE,
+            json!({ "id": source.id, "url": "https://acme.service-now.com", "user": "glidepath", "bi": true }),
+        )
+        .await;
+    assert_error_code(&other_instance, "BAD_USER_INPUT");
+    assert!(test_connection(&app, &token, &source.id).await.0);
+
     let dump = app.database_dump().await;
     assert!(
         contains(&dump, &sim.url()),
