@@ -71,6 +71,11 @@ const SERVER_ENV: &[&str] = &[
     "all_proxy",
     "GLIDEPATH_SERVICENOW_TIMEOUT_MS",
     "GLIDEPATH_SERVICENOW_POLL_SECONDS",
+    "GLIDEPATH_BODY_TIMEOUT_MS",
+    "GLIDEPATH_MAX_CONNECTIONS",
+    "GLIDEPATH_WORKERS",
+    "GLIDEPATH_METRICS_TOKEN",
+    "GLIDEPATH_GRAPHIQL",
 ];
 
 /// Every field of `Alert` in the contract, for queries that check a whole alert.

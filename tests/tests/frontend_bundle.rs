@@ -69,8 +69,13 @@ async fn ui_routes_fall_back_to_the_app_page() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let body = response.text().await.unwrap();
         assert!(
-            body.contains("/frontend.js"),
+            body.contains("/boot.js"),
             "{path} does not load the UI: {body}"
         );
     }
+    // The page's only script is a file (the Content-Security-Policy forbids inline ones), and it
+    // starts the bundle.
+    let boot = fetch(&app, "/boot.js", "identity").await;
+    assert_eq!(boot.status(), StatusCode::OK);
+    assert!(boot.text().await.unwrap().contains("/frontend.js"));
 }

@@ -50,7 +50,7 @@ async fn over_deep_query_is_rejected_without_login() {
     assert_refused(&response);
 }
 
-/// GraphiQL (served on `GET /graphql`) sends this to build its docs; limits must allow it.
+/// GraphiQL and similar GraphQL tools send this to build their docs; limits must allow it.
 const INTROSPECTION_QUERY: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name } \
     subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } } \
   fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description \
