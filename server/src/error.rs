@@ -18,6 +18,9 @@ pub enum AppError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Too much at once (the password hash queue is full, or too many sign-in attempts).
+    #[error("{0}")]
+    TooManyRequests(&'static str),
     /// ServiceNow failed or refused; the message says how (never a credential).
     #[error("{0}")]
     Upstream(String),
@@ -40,6 +43,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -53,6 +57,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::Unauthorized(_) => "UNAUTHENTICATED",
             AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
             AppError::Upstream(_) => "BAD_GATEWAY",
             AppError::Unexpected(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -138,6 +143,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => "conflict",
             AppError::Unauthorized(_) => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
+            AppError::TooManyRequests(_) => "too_many_requests",
             AppError::Upstream(_) => "bad_gateway",
             AppError::Unexpected(_) => "internal",
         };

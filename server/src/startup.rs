@@ -31,6 +31,10 @@ pub struct AppState {
     pub servicenow: Arc<Connector>,
     pub public_url: Url,
     pub metrics: PrometheusHandle,
+    /// Sign-in limits per client address and per account.
+    pub login_throttle: Arc<crate::service::auth::LoginThrottle>,
+    /// GLIDEPATH_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl AppState {
@@ -80,6 +84,10 @@ impl Application {
                 "GLIDEPATH_ALLOW_INSECURE_SERVICENOW is set: ServiceNow instances may be plain http on loopback or private addresses (a test setting)"
             );
         }
+        crate::service::auth::install_hash_queue(
+            config.password_hash_workers,
+            config.password_hash_queue,
+        );
         let db = Db::connect(&config.database.database_url).await?;
         db.migrate(&config.database.database_url).await?;
         if let Some(password) =
@@ -113,6 +121,11 @@ impl Application {
             })),
             public_url,
             metrics: http::metrics::install()?,
+            login_throttle: Arc::new(crate::service::auth::LoginThrottle::new(
+                config.login_attempts_per_minute,
+                config.login_lockout_seconds,
+            )),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         };
         let limits = crate::service::reconcile::PollLimits {
             page: config.servicenow_poll_page_size,
