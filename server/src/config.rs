@@ -250,12 +250,54 @@ pub struct ServeConfig {
     /// Serves the query page on `GET /graphql`; `false` answers 404 there instead.
     #[arg(long, env = "GLIDEPATH_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
+    /// Sign-in attempts allowed per client address and minute (`login` beyond it answers
+    /// TOO_MANY_REQUESTS without checking the password).
+    #[arg(
+        long,
+        env = "GLIDEPATH_LOGIN_ATTEMPTS_PER_MINUTE",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub login_attempts_per_minute: u32,
+
+    /// After 10 failed sign-ins to one account within 15 minutes, every sign-in to it fails
+    /// (with the usual "invalid email or password") for this many seconds.
+    #[arg(long, env = "GLIDEPATH_LOGIN_LOCKOUT_SECONDS", default_value_t = 900)]
+    pub login_lockout_seconds: u64,
+
+    /// Password hashes (argon2id, 19 MiB each) computed at once; 0 = the number of CPU cores.
+    #[arg(long, env = "GLIDEPATH_PASSWORD_HASH_WORKERS", default_value_t = 0)]
+    pub password_hash_workers: usize,
+
+    /// Password hashes that may wait for a worker; beyond that a sign-in answers
+    /// TOO_MANY_REQUESTS (HTTP 429) at once.
+    #[arg(long, env = "GLIDEPATH_PASSWORD_HASH_QUEUE", default_value_t = 32)]
+    pub password_hash_queue: usize,
+
+    /// Reverse proxies (comma-separated IPs or CIDRs) whose X-Forwarded-For names the client;
+    /// from any other peer the header is ignored and the peer's address is the client's.
+    #[arg(
+        long,
+        env = "GLIDEPATH_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_ip_net
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Starts a simulated ServiceNow instance beside the server and wires it to a demo alert
     /// source (SQLite `glidepath-demo.db` unless a database URL is given), then prints how to
     /// create an incident in it.
     #[arg(long)]
     pub demo: bool,
+}
+
+/// An address (`10.0.0.7`) or a network (`10.0.0.0/8`).
+fn parse_ip_net(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{value:?} is neither an IP address nor a CIDR network"))
 }
 
 impl ServeConfig {

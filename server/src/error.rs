@@ -21,6 +21,9 @@ pub enum AppError {
     /// An admin reset the caller's password; only changePassword, logout and me answer.
     #[error("your password was reset: change it first (changePassword)")]
     PasswordChangeRequired,
+    /// Too much at once (the password hash queue is full, or too many sign-in attempts).
+    #[error("{0}")]
+    TooManyRequests(&'static str),
     /// ServiceNow failed or refused; the message says how (never a credential).
     #[error("{0}")]
     Upstream(String),
@@ -43,6 +46,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -57,6 +61,7 @@ impl AppError {
             AppError::Unauthorized(_) => "UNAUTHENTICATED",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::PasswordChangeRequired => "PASSWORD_CHANGE_REQUIRED",
+            AppError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
             AppError::Upstream(_) => "BAD_GATEWAY",
             AppError::Unexpected(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -143,6 +148,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized(_) => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
             AppError::PasswordChangeRequired => "password_change_required",
+            AppError::TooManyRequests(_) => "too_many_requests",
             AppError::Upstream(_) => "bad_gateway",
             AppError::Unexpected(_) => "internal",
         };

@@ -39,6 +39,10 @@ pub struct AppState {
     pub graphiql: bool,
     /// How long a session lasts (`GLIDEPATH_SESSION_SECONDS`).
     pub session_ttl: std::time::Duration,
+    /// Sign-in limits per client address and per account.
+    pub login_throttle: Arc<crate::service::auth::LoginThrottle>,
+    /// GLIDEPATH_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl AppState {
@@ -101,6 +105,10 @@ impl Application {
                 "GLIDEPATH_ALLOW_INSECURE_OUTBOUND is set: ServiceNow instances and webhooks may be plain http on loopback or private addresses (a test setting)"
             );
         }
+        crate::service::auth::install_hash_queue(
+            config.password_hash_workers,
+            config.password_hash_queue,
+        );
         let db = Db::connect(&config.database.database_url).await?;
         db.migrate(&config.database.database_url).await?;
         if let Some(password) =
@@ -140,6 +148,11 @@ impl Application {
             session_ttl: std::time::Duration::from_secs(
                 config.session_seconds.clamp(1, 10 * 365 * 24 * 3600),
             ),
+            login_throttle: Arc::new(crate::service::auth::LoginThrottle::new(
+                config.login_attempts_per_minute,
+                config.login_lockout_seconds,
+            )),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         };
         let limits = crate::service::reconcile::PollLimits {
             page: config.servicenow_poll_page_size,

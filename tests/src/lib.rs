@@ -76,6 +76,11 @@ const SERVER_ENV: &[&str] = &[
     "GLIDEPATH_WORKERS",
     "GLIDEPATH_METRICS_TOKEN",
     "GLIDEPATH_GRAPHIQL",
+    "GLIDEPATH_LOGIN_ATTEMPTS_PER_MINUTE",
+    "GLIDEPATH_LOGIN_LOCKOUT_SECONDS",
+    "GLIDEPATH_PASSWORD_HASH_WORKERS",
+    "GLIDEPATH_PASSWORD_HASH_QUEUE",
+    "GLIDEPATH_TRUSTED_PROXIES",
 ];
 
 /// Every field of `Alert` in the contract, for queries that check a whole alert.
@@ -336,7 +341,9 @@ impl TestApp {
             .env("GLIDEPATH_DATABASE_URL", db.url())
             .env("GLIDEPATH_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("RUST_LOG", rust_log)
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // Every test signs in from 127.0.0.1; tests of the per-address limit set it low.
+            .env("GLIDEPATH_LOGIN_ATTEMPTS_PER_MINUTE", "100000");
         if let Some(password) = &options.admin_password {
             cmd.env("GLIDEPATH_ADMIN_PASSWORD", password);
         }

@@ -11,6 +11,7 @@ use super::types::{
     NotificationKind, NotificationRule, PasswordReset, PriorityGql, RoleGql, ServiceNowTestResult,
     User, WebhookAuthKind,
 };
+use crate::http::client_addr::ClientAddr;
 use crate::service::{
     alerts, auth, notifications, policies,
     servicenow::{self, ConnectionInput},
@@ -189,8 +190,13 @@ impl MutationRoot {
     ) -> Result<LoginPayload> {
         gql(async move {
             let state = ctx.state()?;
+            let client = ctx
+                .data_opt::<ClientAddr>()
+                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0);
             let (token, user) = auth::login(
                 &state.db,
+                &state.login_throttle,
+                client,
                 &email,
                 SecretString::from(password),
                 state.session_ttl,

@@ -9,7 +9,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Duration;
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, Set, Statement, sea_query::Expr,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -30,28 +31,89 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Bounds the argon2 work: at most `workers` hashes run at once (each takes 19 MiB and a core for
+/// tens of milliseconds) and at most `queue` more wait; anything beyond is refused at once with
+/// TOO_MANY_REQUESTS, without hashing. Every hash and verification goes through it.
+pub struct HashQueue {
+    running: tokio::sync::Semaphore,
+    admitted: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl HashQueue {
+    /// `workers` 0 means one per CPU core.
+    pub fn new(workers: usize, queue: usize) -> HashQueue {
+        let workers = if workers == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            workers
+        };
+        HashQueue {
+            running: tokio::sync::Semaphore::new(workers),
+            admitted: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                workers.saturating_add(queue),
+            )),
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let Ok(_admitted) = self.admitted.clone().try_acquire_owned() else {
+            metrics::counter!("glidepath_password_hash_rejected_total").increment(1);
+            return Err(AppError::TooManyRequests(
+                "the server is busy checking passwords; try again shortly",
+            ));
+        };
+        let _running = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| anyhow::anyhow!("hash queue closed: {e}"))?;
+        // The permits are held until the blocking work ends, even when the caller goes away.
+        Ok(tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?)
+    }
+}
+
+static HASH_QUEUE: std::sync::OnceLock<HashQueue> = std::sync::OnceLock::new();
+
+/// Sets the hash queue's size; called once at start-up, before the first hash. Without it the
+/// queue has one worker per core and 32 waiting places.
+pub fn install_hash_queue(workers: usize, queue: usize) {
+    if HASH_QUEUE.set(HashQueue::new(workers, queue)).is_err() {
+        tracing::warn!("the password hash queue was already set up; keeping the first one");
+    }
+}
+
+fn hash_queue() -> &'static HashQueue {
+    HASH_QUEUE.get_or_init(|| HashQueue::new(0, 32))
+}
+
 pub async fn hash_password(password: SecretString) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2()
-            .hash_password(password.expose_secret().as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!(e))?
-    .map_err(AppError::from)
+    hash_queue()
+        .run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2()
+                .hash_password(password.expose_secret().as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
+        })
+        .await?
+        .map_err(AppError::from)
 }
 
 async fn verify_password(password: SecretString, hash: String) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        Ok(argon2()
-            .verify_password(password.expose_secret().as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!(e))?
+    hash_queue()
+        .run(move || {
+            let parsed =
+                PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+            Ok(argon2()
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
+                .is_ok())
+        })
+        .await?
 }
 
 /// A hash of a password nobody has, verified when the e-mail is unknown so that the answer takes
@@ -78,33 +140,193 @@ pub fn hash_token(token: &str) -> String {
 
 const INVALID_LOGIN: &str = "invalid email or password";
 
+/// Failed sign-ins to one account within this window that lock it.
+pub const LOCKOUT_FAILURES: i32 = 10;
+pub const LOCKOUT_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// How sign-ins are throttled: per client address (in memory, `governor`) and per account (in
+/// the database, shared by every process).
+pub struct LoginThrottle {
+    per_address: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    lockout_seconds: i64,
+}
+
+impl LoginThrottle {
+    pub fn new(attempts_per_minute: u32, lockout_seconds: u64) -> LoginThrottle {
+        let per_minute = std::num::NonZeroU32::new(attempts_per_minute).unwrap_or(NonZeroU32::MIN);
+        LoginThrottle {
+            per_address: governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute)),
+            lockout_seconds: i64::try_from(lockout_seconds).unwrap_or(i64::MAX / 2),
+        }
+    }
+
+    /// Counts one attempt from `addr`; TOO_MANY_REQUESTS beyond the quota.
+    fn check_address(&self, addr: std::net::IpAddr) -> Result<(), AppError> {
+        if self.per_address.len() > 100_000 {
+            self.per_address.retain_recent();
+        }
+        self.per_address.check_key(&addr).map_err(|_| {
+            metrics::counter!("glidepath_login_throttled_total").increment(1);
+            AppError::TooManyRequests(
+                "too many sign-in attempts from this address; try again later",
+            )
+        })
+    }
+}
+
+use std::num::NonZeroU32;
+
+fn placeholders(backend: DbBackend, n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|i| match backend {
+            DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_string(),
+        })
+        .collect()
+}
+
+/// Whether `account` is locked at `now` (unix seconds).
+async fn locked(db: &Db, account: &str, now: i64) -> Result<bool, AppError> {
+    let backend = db.backend();
+    let p = placeholders(backend, 1);
+    let row = db
+        .read
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT locked_until FROM login_throttle WHERE account = {}",
+                p[0]
+            ),
+            [account.into()],
+        ))
+        .await?;
+    let until: i64 = match row {
+        Some(r) => r.try_get("", "locked_until")?,
+        None => 0,
+    };
+    Ok(until > now)
+}
+
+/// Counts a failed sign-in to `account`; the tenth within the window locks it for the back-off.
+async fn record_failure(
+    db: &Db,
+    account: &str,
+    now: i64,
+    lockout_seconds: i64,
+) -> Result<(), AppError> {
+    let backend = db.backend();
+    let p = placeholders(backend, 3);
+    let row = db
+        .write
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO login_throttle (account, failures, window_start, locked_until) \
+                 VALUES ({a}, 1, {now}, 0) \
+                 ON CONFLICT (account) DO UPDATE SET \
+                   failures = CASE WHEN login_throttle.window_start <= {old} THEN 1 \
+                                   ELSE login_throttle.failures + 1 END, \
+                   window_start = CASE WHEN login_throttle.window_start <= {old} THEN {now} \
+                                       ELSE login_throttle.window_start END \
+                 RETURNING failures",
+                a = p[0],
+                now = p[1],
+                old = p[2],
+            ),
+            [
+                account.into(),
+                now.into(),
+                (now - LOCKOUT_WINDOW_SECONDS).into(),
+            ],
+        ))
+        .await?;
+    let failures: i32 = match row {
+        Some(r) => r.try_get("", "failures")?,
+        None => 1,
+    };
+    if failures >= LOCKOUT_FAILURES {
+        let p = placeholders(backend, 3);
+        db.write
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "UPDATE login_throttle SET failures = 0, window_start = {now}, \
+                     locked_until = {until} WHERE account = {a}",
+                    now = p[0],
+                    until = p[1],
+                    a = p[2],
+                ),
+                [
+                    now.into(),
+                    now.saturating_add(lockout_seconds).into(),
+                    account.into(),
+                ],
+            ))
+            .await?;
+        tracing::warn!("an account was locked after {LOCKOUT_FAILURES} failed sign-ins");
+    }
+    Ok(())
+}
+
+async fn clear_failures(db: &Db, account: &str) -> Result<(), AppError> {
+    let backend = db.backend();
+    let p = placeholders(backend, 1);
+    db.write
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!("DELETE FROM login_throttle WHERE account = {}", p[0]),
+            [account.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
 /// Checks the credentials and opens a session; returns the session token and the user.
+///
+/// Attempts from one client address are limited first. An account with too many recent failures
+/// answers "invalid email or password" whatever the password, after the same work as any other
+/// attempt, so the caller cannot tell it is locked.
 pub async fn login(
     db: &Db,
+    throttle: &LoginThrottle,
+    client: std::net::IpAddr,
     email: &str,
     password: SecretString,
     session_ttl: std::time::Duration,
 ) -> Result<(String, user::Model), AppError> {
-    let found = match Email::parse(email) {
-        Ok(email) => {
+    throttle.check_address(client)?;
+    let parsed = Email::parse(email).ok();
+    // The account key: the normalised e-mail, known or not, so locking says nothing either.
+    let account: String = match &parsed {
+        Some(e) => e.as_str().to_string(),
+        None => email.trim().to_lowercase().chars().take(320).collect(),
+    };
+    let started = now().timestamp();
+    let is_locked = locked(db, &account, started).await?;
+    let found = match &parsed {
+        Some(email) => {
             user::Entity::find()
                 .filter(user::Column::Email.eq(email.as_str()))
                 .one(&db.read)
                 .await?
         }
-        Err(_) => None,
+        None => None,
     };
     let hash = match &found {
         Some(u) => u.password_hash.clone(),
         None => dummy_hash().await?,
     };
     let ok = verify_password(password, hash).await?;
-    let Some(user) = found.filter(|_| ok) else {
+    let Some(user) = found.filter(|_| ok && !is_locked) else {
+        if !is_locked {
+            record_failure(db, &account, now().timestamp(), throttle.lockout_seconds).await?;
+        }
         return Err(AppError::Unauthorized(INVALID_LOGIN));
     };
     if user.disabled {
         return Err(AppError::Unauthorized("this account is disabled"));
     }
+    clear_failures(db, &account).await?;
     let (token, _) = issue_token(
         db,
         &user.id,
