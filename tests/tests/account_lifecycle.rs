@@ -16,7 +16,7 @@ const ENABLE: &str = "mutation($id: ID!) { enableUser(id: $id) { id disabled } }
 const DELETE: &str = "mutation($id: ID!) { deleteUser(id: $id) }";
 const CREATE_TOKEN: &str = "mutation($name: String!, $days: Int) { \
      createApiToken(name: $name, expiresInDays: $days) { id token expiresAt } }";
-const TOKENS: &str = "query($userId: ID, $all: Boolean) { \
+const TOKENS: &str = "query($userId: ID, $all: Boolean! = false) { \
      apiTokens(userId: $userId, allUsers: $all) { id name createdAt expiresAt lastUsedAt userId } }";
 const REVOKE: &str = "mutation($id: ID!) { revokeApiToken(id: $id) }";
 const ME: &str = "{ me { id email mustChangePassword disabled } }";
