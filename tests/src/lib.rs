@@ -1422,18 +1422,25 @@ impl TestApp {
     /// and escalation), if there is one.
     pub async fn alert_for_incident(&self, source_id: &str, sys_id: &str) -> Option<Value> {
         let token = self.admin_token().await;
-        let query = format!(
-            "query($source: ID!) {{ alerts(alertSourceId: $source, first: 100) {{ nodes {{ {ALERT_FIELDS} \
-             responders {{ id email }} escalationLevel }} }} }}"
-        );
+        // Find the alert by its key first, then read it whole: a page of 100 alerts with every
+        // field would cost more than one query may.
         let data = self
-            .gql(&token, &query, json!({ "source": source_id }))
+            .gql(
+                &token,
+                "query($source: ID!) { alerts(alertSourceId: $source, first: 100) { nodes { id alertKey } } }",
+                json!({ "source": source_id }),
+            )
             .await;
-        data["alerts"]["nodes"]
+        let id = data["alerts"]["nodes"]
             .as_array()?
             .iter()
-            .find(|a| a["alertKey"] == sys_id)
-            .cloned()
+            .find(|a| a["alertKey"] == sys_id)?["id"]
+            .clone();
+        let query = format!(
+            "query($id: ID!) {{ alert(id: $id) {{ {ALERT_FIELDS} responders {{ id email }} escalationLevel }} }}"
+        );
+        let data = self.gql(&token, &query, json!({ "id": id })).await;
+        Some(data["alert"].clone()).filter(|a| !a.is_null())
     }
 
     /// Waits (up to 10 s) for the alert of the incident `sys_id` to satisfy `check`.
