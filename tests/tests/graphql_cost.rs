@@ -128,3 +128,103 @@ async fn the_ui_alert_list_for_a_hundred_alerts_and_the_alert_detail_are_accepte
     .await;
     assert!(list.get("errors").is_none(), "{list}");
 }
+
+/// `glidepath_db_queries_total` from /metrics.
+async fn queries_so_far(app: &TestApp) -> u64 {
+    let metrics = app.metrics().await;
+    metrics
+        .lines()
+        .find(|l| l.starts_with("glidepath_db_queries_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+/// The queries one UI alert-list page of `first` alerts takes. Background work (escalation ticks,
+/// polls) may add queries to a measurement; the fewest of several runs is the page's own cost.
+async fn alert_list_queries(app: &TestApp, token: &str, first: u32) -> u64 {
+    let mut fewest = u64::MAX;
+    for _ in 0..8 {
+        let before = queries_so_far(app).await;
+        let list = ui_operation(
+            app,
+            token,
+            "AlertList",
+            json!({ "first": first, "status": null, "priority": null, "alertSourceId": null, "after": null }),
+        )
+        .await;
+        let after = queries_so_far(app).await;
+        assert!(list.get("errors").is_none(), "{list}");
+        let nodes = list["data"]["alerts"]["nodes"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), first as usize, "{list}");
+        assert!(nodes.iter().all(|n| n["alertSource"]["name"].is_string()));
+        assert!(
+            nodes
+                .iter()
+                .all(|n| n["escalationPolicy"]["name"].is_string())
+        );
+        fewest = fewest.min(after - before);
+    }
+    fewest
+}
+
+#[tokio::test]
+async fn a_page_of_alerts_takes_the_same_number_of_queries_whatever_its_size() {
+    let app = spawn_app().await;
+    let source = app.setup_source().await;
+    let token = app.admin_token().await;
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        ids.push(app.create_alert(&source).await.1);
+    }
+    // Assignees, responders and comments on some alerts, so that every nested field has rows.
+    for id in ids.iter().step_by(3) {
+        app.gql(
+            &token,
+            "mutation($id: ID!) { acceptAlert(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+        app.gql(
+            &token,
+            "mutation($id: ID!) { addComment(alertId: $id, body: \"looking\") { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    let ten = alert_list_queries(&app, &token, 10).await;
+    let hundred = alert_list_queries(&app, &token, 100).await;
+    assert_eq!(
+        ten, hundred,
+        "10 alerts took {ten} queries, 100 alerts took {hundred}"
+    );
+    assert!(ten <= 10, "a page took {ten} queries");
+
+    // The detail fields batch the same way: responders and comments of a whole page.
+    let count = |first: u32| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let mut fewest = u64::MAX;
+            for _ in 0..8 {
+                let before = queries_so_far(app).await;
+                let query = format!(
+                    "{{ alerts(first: {first}) {{ nodes {{ id responders {{ email }} comments {{ body }} }} }} }}"
+                );
+                let data = app.gql(token, &query, json!({})).await;
+                let after = queries_so_far(app).await;
+                assert_eq!(
+                    data["alerts"]["nodes"].as_array().map(Vec::len),
+                    Some(first as usize)
+                );
+                fewest = fewest.min(after - before);
+            }
+            fewest
+        }
+    };
+    let (ten, hundred) = (count(10).await, count(100).await);
+    assert_eq!(
+        ten, hundred,
+        "10 alerts took {ten} queries, 100 took {hundred}"
+    );
+}

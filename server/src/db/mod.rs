@@ -49,9 +49,10 @@ impl Db {
                 // once it has been idle a while, not on every checkout (a round trip each).
                 .test_before_acquire_if_idle_for(Duration::from_secs(30))
                 .sqlx_logging(false);
-            let conn = Database::connect(opts)
+            let mut conn = Database::connect(opts)
                 .await
                 .context("cannot connect to PostgreSQL")?;
+            count_queries(&mut conn);
             Ok(Db {
                 read: conn.clone(),
                 write: conn,
@@ -59,8 +60,10 @@ impl Db {
             })
         } else if url.starts_with("sqlite:") {
             private_files(url)?;
-            let write = sqlite(url, 1, Role::Writer).await?;
-            let read = sqlite(url, SQLITE_READERS, Role::Reader).await?;
+            let mut write = sqlite(url, 1, Role::Writer).await?;
+            let mut read = sqlite(url, SQLITE_READERS, Role::Reader).await?;
+            count_queries(&mut write);
+            count_queries(&mut read);
             let checkpointer = sqlite(url, 1, Role::Checkpointer).await?;
             let runtime = writer_thread()?;
             runtime.spawn(checkpoints(checkpointer));
@@ -348,6 +351,12 @@ async fn sqlite(url: &str, max: u32, role: Role) -> anyhow::Result<DatabaseConne
     Database::connect(opts)
         .await
         .with_context(|| format!("cannot open SQLite database {url}"))
+}
+
+/// Counts every statement in `glidepath_db_queries_total` (on /metrics): how many queries an
+/// operation costs is measurable from outside.
+fn count_queries(conn: &mut DatabaseConnection) {
+    conn.set_metric_callback(|_| metrics::counter!("glidepath_db_queries_total").increment(1));
 }
 
 /// `SELECT … FOR UPDATE` where the backend has it. SQLite needs none: its single writer already

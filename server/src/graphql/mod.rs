@@ -1,6 +1,7 @@
 //! The GraphQL API: one schema built at start-up, shared by every request; the caller is added
 //! per request. Resolvers only translate: the service layer decides and writes.
 
+pub mod loaders;
 mod mutation;
 mod query;
 mod types;
@@ -27,7 +28,10 @@ pub fn schema(state: Option<AppState>) -> AppSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY);
     match state {
-        Some(state) => builder.data(state).finish(),
+        Some(state) => builder
+            .data(loaders::data_loader(state.db.clone()))
+            .data(state)
+            .finish(),
         None => builder.finish(),
     }
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 use super::ContextExt;
+use super::loaders;
 use crate::domain::webhook_auth::WebhookAuthKind as WebhookAuthKindDomain;
 use crate::domain::{self, IncidentState};
 use crate::entity::{
@@ -13,9 +14,7 @@ use crate::entity::{
     servicenow_connection, servicenow_sync_update, user,
 };
 use crate::error::AppError;
-use crate::service::{
-    alerts, escalation, notifications, outbox, policies, servicenow, sources, sync, users,
-};
+use crate::service::{alerts, notifications, outbox, policies, servicenow, sources, sync, users};
 use crate::servicenow::business_rule;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
@@ -306,6 +305,13 @@ impl EscalationPolicy {
         })
         .await
     }
+}
+
+fn lookups<'a>(
+    ctx: &'a async_graphql::Context<'_>,
+) -> std::result::Result<&'a async_graphql::dataloader::DataLoader<loaders::Lookups>, AppError> {
+    ctx.data::<async_graphql::dataloader::DataLoader<loaders::Lookups>>()
+        .map_err(|e| anyhow::anyhow!("data loader missing: {}", e.message).into())
 }
 
 async fn load_policy(
@@ -618,10 +624,12 @@ impl Alert {
     }
     async fn alert_source(&self, ctx: &async_graphql::Context<'_>) -> Result<AlertSource> {
         gql(async move {
-            sources::get(&ctx.state()?.db, &self.0.alert_source_id)
+            let id = &self.0.alert_source_id;
+            lookups(ctx)?
+                .load_one(loaders::SourceId(id.clone()))
                 .await?
                 .map(AlertSource)
-                .ok_or_else(|| corrupt("alert source id", &self.0.alert_source_id))
+                .ok_or_else(|| corrupt("alert source id", id))
         })
         .await
     }
@@ -629,12 +637,23 @@ impl Alert {
         &self,
         ctx: &async_graphql::Context<'_>,
     ) -> Result<EscalationPolicy> {
-        gql(async move { load_policy(ctx, &self.0.escalation_policy_id).await }).await
+        gql(async move {
+            let id = &self.0.escalation_policy_id;
+            lookups(ctx)?
+                .load_one(loaders::PolicyId(id.clone()))
+                .await?
+                .map(EscalationPolicy)
+                .ok_or_else(|| corrupt("escalation policy id", id))
+        })
+        .await
     }
     async fn assigned_to(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<User>> {
         gql(async move {
             match &self.0.assigned_to_id {
-                Some(id) => Ok(users::get(&ctx.state()?.db, id).await?.map(User)),
+                Some(id) => Ok(lookups(ctx)?
+                    .load_one(loaders::UserId(id.clone()))
+                    .await?
+                    .map(User)),
                 None => Ok(None),
             }
         })
@@ -644,7 +663,10 @@ impl Alert {
     #[graphql(complexity = "LIST_COST * child_complexity")]
     async fn responders(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<User>> {
         gql(async move {
-            let users = escalation::responders(&ctx.state()?.db, &self.0.id).await?;
+            let users = lookups(ctx)?
+                .load_one(loaders::RespondersOf(self.0.id.clone()))
+                .await?
+                .unwrap_or_default();
             Ok(users.into_iter().map(User).collect())
         })
         .await
@@ -666,7 +688,10 @@ impl Alert {
     #[graphql(complexity = "LIST_COST * child_complexity")]
     async fn comments(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<Comment>> {
         gql(async move {
-            let rows = alerts::comments(&ctx.state()?.db, &self.0.id).await?;
+            let rows = lookups(ctx)?
+                .load_one(loaders::CommentsOf(self.0.id.clone()))
+                .await?
+                .unwrap_or_default();
             Ok(rows.into_iter().map(Comment).collect())
         })
         .await

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod escalation;
 pub mod journal;
+pub mod lookup;
 pub mod notifications;
 pub mod outbox;
 pub mod people;
