@@ -267,6 +267,24 @@ pub async fn seal_plain_targets(db: &Db, cipher: &Cipher) -> Result<usize, AppEr
         .filter(plain())
         .all(&db.write)
         .await?;
+    let deliveries = notification::Entity::find()
+        .filter(notification::Column::Kind.eq(WEBHOOK))
+        .filter(
+            Condition::any()
+                .add(notification::Column::Target.starts_with("http://"))
+                .add(notification::Column::Target.starts_with("https://")),
+        )
+        .all(&db.write)
+        .await?;
+    // SQLite keeps a replaced value's bytes in the page's free space and in the WAL: have it
+    // zero what it frees, and fold the WAL into the file, so no copy of the clear URL remains.
+    let scrub =
+        db.backend() == sea_orm::DbBackend::Sqlite && !(rules.is_empty() && deliveries.is_empty());
+    if scrub {
+        db.write
+            .execute_unprepared("PRAGMA secure_delete = ON")
+            .await?;
+    }
     for rule in rules {
         let stored = cipher.encrypt(&rule.target, &target_context(&rule.id))?;
         let done = notification_rule::Entity::update_many()
@@ -291,15 +309,6 @@ pub async fn seal_plain_targets(db: &Db, cipher: &Cipher) -> Result<usize, AppEr
         .exec(&db.write)
         .await?;
 
-    let deliveries = notification::Entity::find()
-        .filter(notification::Column::Kind.eq(WEBHOOK))
-        .filter(
-            Condition::any()
-                .add(notification::Column::Target.starts_with("http://"))
-                .add(notification::Column::Target.starts_with("https://")),
-        )
-        .all(&db.write)
-        .await?;
     for n in deliveries {
         // Bound to the delivery itself: an older version's row has no rule id.
         let mut bound = n.clone();
@@ -330,6 +339,14 @@ pub async fn seal_plain_targets(db: &Db, cipher: &Cipher) -> Result<usize, AppEr
         .filter(notification::Column::TargetLabel.is_null())
         .exec(&db.write)
         .await?;
+    if scrub {
+        db.write
+            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+        db.write
+            .execute_unprepared("PRAGMA secure_delete = OFF")
+            .await?;
+    }
     Ok(sealed)
 }
 
