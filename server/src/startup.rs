@@ -87,6 +87,7 @@ impl Application {
             &config.smtp_from,
             config.smtp_allow_plaintext_credentials,
             webhook_guard,
+            Arc::clone(&cipher),
         )?;
         crate::service::notifications::set_smtp_configured(config.smtp_url.is_some());
         if config.smtp_url.is_none() {
@@ -111,6 +112,15 @@ impl Application {
         );
         let db = Db::connect(&config.database.database_url).await?;
         db.migrate(&config.database.database_url).await?;
+        let sealed = crate::service::notifications::seal_plain_targets(&db, &cipher)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot seal the notification targets: {e:?}"))?;
+        if sealed > 0 {
+            tracing::info!(
+                sealed,
+                "notification targets stored in clear are now sealed"
+            );
+        }
         if let Some(password) =
             users::bootstrap_admin(&db, &config.admin_email, config.admin_password.clone())
                 .await

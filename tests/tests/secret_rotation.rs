@@ -8,6 +8,7 @@ use serde_json::json;
 const OLD_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const NEW_KEY: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
 const BEARER: &str = "webhook-bearer-token-0123456789";
+const RULE_URL: &str = "https://hooks.example.com/services/T0?token=rule-token-0123456789";
 
 fn with_keys(options: SpawnOptions, key: &str, previous: Option<&str>) -> SpawnOptions {
     let options = options.env("GLIDEPATH_SECRET_KEY", key);
@@ -29,7 +30,8 @@ async fn rotate(app: &TestApp, key: &str, previous: Option<&str>) -> std::proces
 }
 
 /// Whether a server started with `options` on the app's database can use every secret: show the
-/// integration key, accept a webhook with the bearer token, and sign in to the simulator.
+/// integration key, accept a webhook with the bearer token, sign in to the simulator, and show
+/// the owner the (sealed) target of their webhook notification rule.
 async fn secrets_work(app: &TestApp, options: SpawnOptions, source: &Source) -> bool {
     let server = app.spawn_sibling_with(options).await;
     let token = server.admin_token().await;
@@ -58,8 +60,18 @@ async fn secrets_work(app: &TestApp, options: SpawnOptions, source: &Source) -> 
         )
         .await;
     let connection_ok = tested["data"]["testServiceNowConnection"]["ok"] == true;
+    let rules = server
+        .graphql(
+            Some(&token),
+            "{ me { notificationRules { kind target } } }",
+            json!({}),
+        )
+        .await;
+    let rule_ok = rules["data"]["me"]["notificationRules"]
+        .as_array()
+        .is_some_and(|rules| rules.iter().any(|r| r["target"] == RULE_URL));
     server.stop().await;
-    key_ok && webhook_ok && connection_ok
+    key_ok && webhook_ok && connection_ok && rule_ok
 }
 
 #[tokio::test]
@@ -71,6 +83,14 @@ async fn rotate_secrets_moves_every_secret_to_the_new_key() {
             Some(&setup.token),
             "mutation($id: ID!, $token: String!) { setWebhookAuth(alertSourceId: $id, input: { kind: BEARER, token: $token }) { id } }",
             json!({ "id": setup.source.id, "token": BEARER }),
+        )
+        .await,
+    );
+    expect_data(
+        app.graphql(
+            Some(&setup.token),
+            "mutation($input: NotificationRuleInput!) { addNotificationRule(input: $input) { id } }",
+            json!({ "input": { "kind": "WEBHOOK", "target": RULE_URL, "onStatusChange": false } }),
         )
         .await,
     );
@@ -93,10 +113,12 @@ async fn rotate_secrets_moves_every_secret_to_the_new_key() {
     let log = strip_ansi(&String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "rotate-secrets failed: {log}");
     assert!(
-        log.contains("reencrypted=3"),
-        "three secrets re-sealed: {log}"
+        // The key, the bearer token, the password, the webhook rule's target, and its sealed
+        // copy on the delivery of each of the two alerts the admin was paged for.
+        log.contains("reencrypted=6"),
+        "six secrets re-sealed: {log}"
     );
-    assert!(!log.contains(BEARER) && !log.contains(SIM_PASSWORD));
+    assert!(!log.contains(BEARER) && !log.contains(SIM_PASSWORD) && !log.contains(RULE_URL));
 
     // Afterwards the new key alone opens everything, and the old one nothing.
     assert!(secrets_work(app, with_keys(sim_options(0), NEW_KEY, None), &setup.source).await);

@@ -1,6 +1,7 @@
 //! Sends claimed notifications: e-mail over SMTP (lettre), webhooks as a JSON POST (reqwest).
 //! No transaction is open while a send runs.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, header::ContentType};
@@ -11,6 +12,7 @@ use crate::db::Db;
 use crate::entity::notification;
 use crate::error::AppError;
 use crate::net_guard::{Guard, MAX_ANSWER};
+use crate::secrets::Cipher;
 use crate::service::notifications::{self, Outcome};
 use crate::service::outbox;
 
@@ -21,6 +23,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Sender {
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     guard: Guard,
+    /// Opens webhook targets, sealed at rest, at send time.
+    cipher: Arc<Cipher>,
 }
 
 /// Refuses an SMTP URL whose credentials would cross the network unencrypted: `smtp://` with a
@@ -46,6 +50,7 @@ impl Sender {
         from: &str,
         allow_plaintext_credentials: bool,
         guard: Guard,
+        cipher: Arc<Cipher>,
     ) -> anyhow::Result<Sender> {
         let smtp = match smtp_url {
             Some(url) => {
@@ -61,7 +66,11 @@ impl Sender {
             }
             None => None,
         };
-        Ok(Sender { smtp, guard })
+        Ok(Sender {
+            smtp,
+            guard,
+            cipher,
+        })
     }
 
     async fn send(&self, n: &notification::Model) -> Outcome {
@@ -74,7 +83,22 @@ impl Sender {
     /// Posts through the outbound guard. Failures name the host at most, never the path or
     /// query of the target (which often hold a token): they reach the alert log.
     async fn post(&self, n: &notification::Model) -> Outcome {
-        let url = match url::Url::parse(&n.target) {
+        let target = if notifications::is_plain_webhook(&n.target) {
+            SecretString::from(n.target.clone())
+        } else {
+            match self
+                .cipher
+                .decrypt(&n.target, &notifications::delivery_context(n))
+            {
+                Ok(target) => target,
+                Err(_) => {
+                    return Outcome::NotSent(
+                        "the target does not decrypt with the server key".into(),
+                    );
+                }
+            }
+        };
+        let url = match url::Url::parse(target.expose_secret()) {
             Ok(url) => url,
             Err(_) => return Outcome::NotSent("the target is not a URL".into()),
         };

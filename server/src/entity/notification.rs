@@ -10,7 +10,13 @@ pub struct Model {
     pub alert_id: String,
     pub user_id: Option<String>,
     pub kind: String,
+    /// The e-mail address, or the webhook URL sealed as on its rule (`rule_id`), or bound to
+    /// this row's id when `rule_id` is empty (a clear target of an older version, sealed at start).
     pub target: String,
+    /// The rule whose sealed target this delivery copies.
+    pub rule_id: Option<String>,
+    /// What the alert log may show of the target (see `notification_rule::Model::target_label`).
+    pub target_label: Option<String>,
     pub event: String,
     pub subject: String,
     /// The JSON a webhook receives; its text is the e-mail body too.

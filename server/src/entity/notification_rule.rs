@@ -10,8 +10,12 @@ pub struct Model {
     pub user_id: String,
     /// `EMAIL` or `WEBHOOK`.
     pub kind: String,
-    /// An e-mail address or an http(s) URL.
+    /// An e-mail address, or an http(s) URL sealed with the server key (bound to the rule id,
+    /// see `service::notifications::target_context`).
     pub target: String,
+    /// What may be shown of the target: the address, or the webhook's `https://host/…`. Empty
+    /// only on a row written by an older version, until the next start fills it.
+    pub target_label: Option<String>,
     /// Also tell the user when an alert they respond to is accepted or resolved.
     pub on_status_change: bool,
     pub created_at: DateTimeUtc,

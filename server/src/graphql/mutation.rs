@@ -469,8 +469,10 @@ impl MutationRoot {
                 NotificationKind::Email => notifications::EMAIL,
                 NotificationKind::Webhook => notifications::WEBHOOK,
             };
+            let state = ctx.state()?;
             let rule = notifications::add_rule(
-                &ctx.state()?.db,
+                &state.db,
+                &state.cipher,
                 caller,
                 &user_id,
                 notifications::NewRule {

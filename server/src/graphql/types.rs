@@ -255,9 +255,19 @@ impl NotificationRule {
         })
         .await
     }
-    /// The e-mail address, or the URL that receives a JSON POST.
-    async fn target(&self) -> &str {
-        &self.0.target
+    /// The e-mail address, or the URL that receives a JSON POST. A webhook's URL (stored
+    /// encrypted) is shown in full to the rule's owner only; an admin reading another user's
+    /// rule gets `targetLabel`.
+    async fn target(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
+        gql(async move {
+            notifications::shown_target(&ctx.state()?.cipher, ctx.caller()?, &self.0)
+        })
+        .await
+    }
+    /// What may be shown of the target to anyone: the address, or the webhook's host
+    /// (`https://host/…`, without the path or query that often hold a token).
+    async fn target_label(&self) -> String {
+        notifications::rule_label(&self.0)
     }
     /// Also told when an alert they respond to is accepted or resolved.
     async fn on_status_change(&self) -> bool {

@@ -18,6 +18,7 @@ use crate::db::Db;
 use crate::domain::Email;
 use crate::entity::{alert, alert_responder, notification, notification_rule, user};
 use crate::error::AppError;
+use crate::secrets::Cipher;
 
 pub const EMAIL: &str = "EMAIL";
 pub const WEBHOOK: &str = "WEBHOOK";
@@ -70,6 +71,74 @@ pub struct NewRule {
     pub on_status_change: bool,
 }
 
+/// What a webhook rule's sealed target is bound to: the rule's id, so a target copied to another
+/// row does not decrypt there.
+pub fn target_context(rule_id: &str) -> String {
+    format!("notification_rule.target:{rule_id}")
+}
+
+/// What a delivery's sealed target is bound to: its rule (whose sealed target it copies), or
+/// the delivery itself for a clear target an older version wrote before it had a rule id.
+pub fn delivery_context(n: &notification::Model) -> String {
+    match &n.rule_id {
+        Some(rule_id) => target_context(rule_id),
+        None => format!("notification.target:{}", n.id),
+    }
+}
+
+/// A webhook target still in clear (written by an older version). Sealed targets start with
+/// the cipher's version prefix, never with a URL scheme.
+pub fn is_plain_webhook(target: &str) -> bool {
+    target.starts_with("http://") || target.starts_with("https://")
+}
+
+/// What may be shown of a target: a webhook's host only (its path and query often hold a
+/// token), an e-mail address as it is.
+pub fn label_for(kind: &str, target: &str) -> String {
+    if kind == WEBHOOK {
+        if is_plain_webhook(target) {
+            crate::net_guard::label(target)
+        } else {
+            "(webhook)".into()
+        }
+    } else {
+        target.to_string()
+    }
+}
+
+/// The label of a rule, as stored (or worked out for a row not yet filled in).
+pub fn rule_label(rule: &notification_rule::Model) -> String {
+    rule.target_label
+        .clone()
+        .unwrap_or_else(|| label_for(&rule.kind, &rule.target))
+}
+
+/// The target as `caller` may read it: the owner of a webhook rule gets the URL, decrypted;
+/// anyone else (an admin) only its label. E-mail addresses are not secret.
+pub fn shown_target(
+    cipher: &Cipher,
+    caller: &Caller,
+    rule: &notification_rule::Model,
+) -> Result<String, AppError> {
+    if rule.kind != WEBHOOK {
+        return Ok(rule.target.clone());
+    }
+    if caller.user_id != rule.user_id {
+        return Ok(rule_label(rule));
+    }
+    if is_plain_webhook(&rule.target) {
+        return Ok(rule.target.clone());
+    }
+    match cipher.decrypt(&rule.target, &target_context(&rule.id)) {
+        Ok(plain) => Ok(secrecy::ExposeSecret::expose_secret(&plain).to_string()),
+        Err(e) => {
+            // The key is not the one the target was sealed with: the rule stays listed, by host.
+            tracing::warn!(rule = %rule.id, "a webhook target does not decrypt: {e}");
+            Ok(rule_label(rule))
+        }
+    }
+}
+
 fn check_target(kind: &str, target: &str) -> Result<String, AppError> {
     let target = target.trim();
     match kind {
@@ -104,6 +173,7 @@ pub async fn insert_default_rule<C: ConnectionTrait>(
         user_id: Set(user.id.clone()),
         kind: Set(EMAIL.into()),
         target: Set(user.email.clone()),
+        target_label: Set(Some(user.email.clone())),
         on_status_change: Set(false),
         created_at: Set(now()),
     }
@@ -139,6 +209,7 @@ pub async fn rules(
 
 pub async fn add_rule(
     db: &Db,
+    cipher: &Cipher,
     caller: &Caller,
     user_id: &str,
     input: NewRule,
@@ -152,11 +223,19 @@ pub async fn add_rule(
     {
         return Err(AppError::NotFound("user"));
     }
+    let id = new_id();
+    let label = label_for(&input.kind, &target);
+    let stored = if input.kind == WEBHOOK {
+        cipher.encrypt(&target, &target_context(&id))?
+    } else {
+        target
+    };
     Ok(notification_rule::ActiveModel {
-        id: Set(new_id()),
+        id: Set(id),
         user_id: Set(user_id.to_string()),
         kind: Set(input.kind),
-        target: Set(target),
+        target: Set(stored),
+        target_label: Set(Some(label)),
         on_status_change: Set(input.on_status_change),
         created_at: Set(now()),
     }
@@ -176,6 +255,105 @@ pub async fn remove_rule(db: &Db, caller: &Caller, rule_id: &str) -> Result<(), 
         .exec(&db.write)
         .await?;
     Ok(())
+}
+
+/// Seals the webhook targets an older version stored in clear, on rules and on deliveries, and
+/// fills in the labels it did not store. Run at every start, after the migrations: it does
+/// nothing once done, and processes starting together do not clash (each row changes only
+/// while it still holds the clear value read).
+pub async fn seal_plain_targets(db: &Db, cipher: &Cipher) -> Result<usize, AppError> {
+    let plain = || {
+        Condition::any()
+            .add(notification_rule::Column::Target.starts_with("http://"))
+            .add(notification_rule::Column::Target.starts_with("https://"))
+    };
+    let mut sealed = 0;
+    let rules = notification_rule::Entity::find()
+        .filter(notification_rule::Column::Kind.eq(WEBHOOK))
+        .filter(plain())
+        .all(&db.write)
+        .await?;
+    let deliveries = notification::Entity::find()
+        .filter(notification::Column::Kind.eq(WEBHOOK))
+        .filter(
+            Condition::any()
+                .add(notification::Column::Target.starts_with("http://"))
+                .add(notification::Column::Target.starts_with("https://")),
+        )
+        .all(&db.write)
+        .await?;
+    // SQLite keeps a replaced value's bytes in the page's free space and in the WAL: have it
+    // zero what it frees, and fold the WAL into the file, so no copy of the clear URL remains.
+    let scrub =
+        db.backend() == sea_orm::DbBackend::Sqlite && !(rules.is_empty() && deliveries.is_empty());
+    if scrub {
+        db.write
+            .execute_unprepared("PRAGMA secure_delete = ON")
+            .await?;
+    }
+    for rule in rules {
+        let stored = cipher.encrypt(&rule.target, &target_context(&rule.id))?;
+        let done = notification_rule::Entity::update_many()
+            .col_expr(notification_rule::Column::Target, Expr::value(stored))
+            .col_expr(
+                notification_rule::Column::TargetLabel,
+                Expr::value(crate::net_guard::label(&rule.target)),
+            )
+            .filter(notification_rule::Column::Id.eq(rule.id.as_str()))
+            .filter(notification_rule::Column::Target.eq(rule.target.as_str()))
+            .exec(&db.write)
+            .await?;
+        sealed += done.rows_affected as usize;
+    }
+    notification_rule::Entity::update_many()
+        .col_expr(
+            notification_rule::Column::TargetLabel,
+            Expr::col(notification_rule::Column::Target),
+        )
+        .filter(notification_rule::Column::Kind.ne(WEBHOOK))
+        .filter(notification_rule::Column::TargetLabel.is_null())
+        .exec(&db.write)
+        .await?;
+
+    for n in deliveries {
+        // Bound to the delivery itself: an older version's row has no rule id.
+        let mut bound = n.clone();
+        bound.rule_id = None;
+        let stored = cipher.encrypt(&n.target, &delivery_context(&bound))?;
+        let done = notification::Entity::update_many()
+            .col_expr(notification::Column::Target, Expr::value(stored))
+            .col_expr(
+                notification::Column::RuleId,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                notification::Column::TargetLabel,
+                Expr::value(crate::net_guard::label(&n.target)),
+            )
+            .filter(notification::Column::Id.eq(n.id.as_str()))
+            .filter(notification::Column::Target.eq(n.target.as_str()))
+            .exec(&db.write)
+            .await?;
+        sealed += done.rows_affected as usize;
+    }
+    notification::Entity::update_many()
+        .col_expr(
+            notification::Column::TargetLabel,
+            Expr::col(notification::Column::Target),
+        )
+        .filter(notification::Column::Kind.ne(WEBHOOK))
+        .filter(notification::Column::TargetLabel.is_null())
+        .exec(&db.write)
+        .await?;
+    if scrub {
+        db.write
+            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+        db.write
+            .execute_unprepared("PRAGMA secure_delete = OFF")
+            .await?;
+    }
+    Ok(sealed)
 }
 
 // -- enqueue ----------------------------------------------------------------------------------
@@ -228,7 +406,10 @@ fn enqueue(
             alert_id: Set(alert.id.clone()),
             user_id: Set(Some(rule.user_id.clone())),
             kind: Set(rule.kind.clone()),
+            // A webhook's target stays sealed, bound to its rule.
             target: Set(rule.target.clone()),
+            rule_id: Set(Some(rule.id.clone())),
+            target_label: Set(Some(rule_label(rule))),
             event: Set(event.as_str().into()),
             subject: Set(subject),
             payload: Set(payload.to_string()),
@@ -354,11 +535,10 @@ fn settlement(
 ) -> outbox::Settlement<notification::Column> {
     let at = now();
     // A webhook is named by its host only: its path and query often hold a token.
-    let shown = if claimed.kind == WEBHOOK {
-        crate::net_guard::label(&claimed.target)
-    } else {
-        claimed.target.clone()
-    };
+    let shown = claimed
+        .target_label
+        .clone()
+        .unwrap_or_else(|| label_for(&claimed.kind, &claimed.target));
     let who = format!("{shown} by {} ({})", channel(claimed), claimed.event);
     let (changes, (kind, message)) = match &outcome {
         Outcome::Sent => {
@@ -444,6 +624,19 @@ mod tests {
         assert_eq!(minutes, vec![1, 2, 4, 8, 16]);
         assert_eq!(backoff(0), backoff(1));
         assert_eq!(backoff(99), backoff(10), "capped");
+    }
+
+    #[test]
+    fn labels_show_a_webhook_host_only() {
+        let url = "https://chat.example.com/hook/T0?token=abc";
+        assert!(is_plain_webhook(url));
+        assert_eq!(label_for(WEBHOOK, url), "https://chat.example.com/…");
+        assert_eq!(label_for(EMAIL, "a@example.com"), "a@example.com");
+        let cipher = Cipher::from_key(&[7; 32]);
+        let sealed = cipher.encrypt(url, &target_context("r1")).unwrap();
+        assert!(!is_plain_webhook(&sealed));
+        assert!(!label_for(WEBHOOK, &sealed).contains("token"));
+        assert!(cipher.decrypt(&sealed, &target_context("r2")).is_err());
     }
 
     #[test]

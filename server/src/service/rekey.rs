@@ -5,13 +5,16 @@
 //! the new key or none does. Secrets already under the current key are left as they are, so
 //! running it twice is harmless.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use secrecy::ExposeSecret;
 
 use crate::db::{Db, for_update};
-use crate::entity::{alert_source, servicenow_connection};
+use crate::entity::{alert_source, notification, notification_rule, servicenow_connection};
 use crate::error::AppError;
 use crate::secrets::Cipher;
+use crate::service::notifications::{self, delivery_context, is_plain_webhook, target_context};
 use crate::service::servicenow::password_context;
 use crate::service::sources::{key_context, webhook_secret_context};
 
@@ -79,6 +82,42 @@ pub async fn reencrypt_all(db: &Db, cipher: &Cipher) -> Result<Rekeyed, AppError
         if let Some(password) = done.reseal(cipher, &conn.password_encrypted, &context)? {
             let mut row = conn.into_active_model();
             row.password_encrypted = Set(password);
+            row.update(&txn).await?;
+        }
+    }
+    // Webhook targets of notification rules, and their copies on deliveries.
+    for rule in for_update(
+        notification_rule::Entity::find()
+            .filter(notification_rule::Column::Kind.eq(notifications::WEBHOOK)),
+        backend,
+    )
+    .all(&txn)
+    .await?
+    {
+        if is_plain_webhook(&rule.target) {
+            continue;
+        }
+        let context = target_context(&rule.id);
+        if let Some(target) = done.reseal(cipher, &rule.target, &context)? {
+            let mut row = rule.into_active_model();
+            row.target = Set(target);
+            row.update(&txn).await?;
+        }
+    }
+    for n in for_update(
+        notification::Entity::find().filter(notification::Column::Kind.eq(notifications::WEBHOOK)),
+        backend,
+    )
+    .all(&txn)
+    .await?
+    {
+        if is_plain_webhook(&n.target) {
+            continue;
+        }
+        let context = delivery_context(&n);
+        if let Some(target) = done.reseal(cipher, &n.target, &context)? {
+            let mut row = n.into_active_model();
+            row.target = Set(target);
             row.update(&txn).await?;
         }
     }
