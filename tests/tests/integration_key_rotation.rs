@@ -230,11 +230,11 @@ async fn a_responder_is_forbidden_and_nothing_changes() {
     let app = spawn_app().await;
     let source = app.setup_source().await;
     let (_, responder) = app.create_responder().await;
-    for grace in [None, Some(0)] {
+    for (query, grace) in [(ROTATE_DEFAULT, None), (ROTATE, Some(0))] {
         let response = app
             .graphql(
                 Some(&responder),
-                ROTATE,
+                query,
                 json!({ "id": source.id, "grace": grace }),
             )
             .await;
