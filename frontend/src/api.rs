@@ -58,6 +58,7 @@ operations!(
     SetRoutingField,
     RoutingOptions,
     SetWebhookAuth,
+    RotateIntegrationKey,
     RetrySync,
 );
 

@@ -11,6 +11,7 @@ mod m20261128_000006_servicenow_sync;
 mod m20261128_000007_servicenow_inbound_fixes;
 mod m20261128_000008_ticket_assignee;
 mod m20261205_000001_secure_notification_targets;
+mod m20261205_000002_integration_key_rotation;
 mod m20261205_000003_account_lifecycle;
 mod m20261205_000004_login_throttle;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000003_account_lifecycle::Migration),
             Box::new(m20261205_000004_login_throttle::Migration),
             Box::new(m20261205_000001_secure_notification_targets::Migration),
+            Box::new(m20261205_000002_integration_key_rotation::Migration),
         ]
     }
 }

@@ -105,8 +105,8 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub keys: SecretKeyConfig,
 
-    /// A test setting: escalation timeouts pass this many times faster (60 = a minute of
-    /// timeout per second). Timestamps stay real.
+    /// A test setting: escalation timeouts (and the grace period of a rotated integration key)
+    /// pass this many times faster (60 = a minute of timeout per second). Timestamps stay real.
     #[arg(long, env = "GLIDEPATH_TIME_SCALE", default_value_t = 1.0)]
     pub time_scale: f64,
 

@@ -250,3 +250,41 @@ async fn admin_requires_basic_credentials_on_the_webhook_and_the_script_carries_
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     browser.close().await;
 }
+
+#[tokio::test]
+async fn admin_rotates_the_integration_key_and_sees_when_the_old_one_stops() {
+    let app = spawn_app().await;
+    let source = app.setup_source().await;
+    let browser = Browser::start(&app.address).await;
+    browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    browser.goto(&format!("/sources/{}", source.id)).await;
+    browser
+        .find_text("#webhook-url", &source.integration_key)
+        .await;
+    browser.fill("#rotate-grace", "60").await;
+    browser.click_button("Rotate key").await;
+    browser.find_text("[role=status]", "New key issued").await;
+    browser
+        .find_text("#key-grace-end", "The previous key still delivers until")
+        .await;
+    browser.screenshot("alert-source-key-rotated").await;
+
+    let token = app.admin_token().await;
+    let now = app
+        .gql(
+            &token,
+            "query($id: ID!) { alertSource(id: $id) { integrationKey webhookUrl } }",
+            json!({ "id": source.id }),
+        )
+        .await;
+    let new_key = str_field(&now["alertSource"], "integrationKey");
+    assert_ne!(new_key, source.integration_key);
+    browser.find_text("#webhook-url", &new_key).await;
+    for key in [&source.integration_key, &new_key] {
+        let (status, body) = app
+            .post_event(key, &incident(&new_sys_id(), state::NEW, 0))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    browser.close().await;
+}

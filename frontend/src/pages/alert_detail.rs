@@ -36,6 +36,7 @@ fn log_kind_label(kind: &str) -> &'static str {
         "ESCALATED" => "Escalated",
         "NOTIFIED" => "Notified",
         "NOTIFICATION_FAILED" => "Notification failed",
+        "PREVIOUS_KEY_USED" => "Previous integration key",
         _ => "Update",
     }
 }

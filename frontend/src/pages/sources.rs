@@ -7,11 +7,12 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::Session;
 use crate::api::{
-    self, ConfigureServiceNow, CreateAlertSource, ServiceNowOptions, SetPriorityMapping,
-    SetRoutingField, SetWebhookAuth, SourceDetail as SourceDetailQuery,
+    self, ConfigureServiceNow, CreateAlertSource, RotateIntegrationKey, ServiceNowOptions,
+    SetPriorityMapping, SetRoutingField, SetWebhookAuth, SourceDetail as SourceDetailQuery,
     SourceList as SourceListQuery, SourceScript, TestServiceNowConnection, configure_service_now,
-    create_alert_source, service_now_options, set_priority_mapping, set_routing_field,
-    set_webhook_auth, source_detail, source_list, source_script, test_service_now_connection,
+    create_alert_source, rotate_integration_key, service_now_options, set_priority_mapping,
+    set_routing_field, set_webhook_auth, source_detail, source_list, source_script,
+    test_service_now_connection,
 };
 use crate::time;
 use crate::ui::{CopyButton, Empty, ErrorMessage, Loading, Notice};
@@ -170,6 +171,8 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
     // None: loading (or not asked: only admins read the webhook URL and the script, both carry
     // the integration key); Some((url, script)) once loaded.
     let secrets = RwSignal::new(None::<(String, String)>);
+    // The end of the replaced key's grace period, while one runs.
+    let grace_end = RwSignal::new(None::<String>);
     let script_error = RwSignal::new(None::<String>);
     let source_id = source.id.clone();
     let load_script = Callback::new(move |()| {
@@ -179,6 +182,7 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
         spawn_local(async move {
             match api::run::<SourceScript>(variables).await {
                 Ok(answer) => secrets.set(answer.alert_source.map(|s| {
+                    grace_end.set(s.key_rotation.map(|r| r.previous_key_expires_at));
                     (
                         s.webhook_url.unwrap_or_default(),
                         s.business_rule_script.unwrap_or_default(),
@@ -213,6 +217,7 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
                 }.into_any(),
                 None => ().into_any(),
             }}
+            {admin.then(|| view! { <RotateKey source_id=source.id.clone() grace_end=grace_end on_rotated=load_script /> })}
         </section>
         <section class="card" aria-labelledby="setup-title">
             <h2 id="setup-title">"Set up ServiceNow"</h2>
@@ -547,6 +552,70 @@ fn InstanceSettings(
 
 /// Credentials ServiceNow must send besides the integration key; the business rule script
 /// carries them, so it is reloaded after a change.
+/// Rotates the integration key; the old one keeps delivering for the grace period chosen, whose end
+/// is shown while it runs.
+#[component]
+fn RotateKey(
+    source_id: String,
+    grace_end: RwSignal<Option<String>>,
+    on_rotated: Callback<()>,
+) -> impl IntoView {
+    let source_id = StoredValue::new(source_id);
+    let grace = RwSignal::new("1440".to_string());
+    let error = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let rotate = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(minutes) = grace.get_untracked().trim().parse::<i64>() else {
+            error.set(Some(
+                "The grace period is a number of minutes (0 to 10080).".into(),
+            ));
+            return;
+        };
+        let variables = rotate_integration_key::Variables {
+            alert_source_id: source_id.get_value(),
+            grace_minutes: minutes,
+        };
+        busy.set(true);
+        error.set(None);
+        notice.set(None);
+        spawn_local(async move {
+            match api::run::<RotateIntegrationKey>(variables).await {
+                Ok(answer) => {
+                    let until = answer
+                        .rotate_integration_key
+                        .key_rotation
+                        .map(|r| r.previous_key_expires_at);
+                    notice.set(Some(match &until {
+                        Some(t) => format!("New key issued. The old webhook URL works until {}: paste the new business rule script into ServiceNow before then.", time::local(t)),
+                        None => "New key issued. The old webhook URL no longer works: paste the new business rule script into ServiceNow.".into(),
+                    }));
+                    grace_end.set(until);
+                    on_rotated.run(());
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <form id="rotate-key" class="stack" on:submit=rotate>
+            <Notice notice=notice />
+            <ErrorMessage error=error />
+            {move || grace_end.get().map(|t| view! {
+                <p id="key-grace-end" class="muted">{format!("The previous key still delivers until {}.", time::local(&t))}</p>
+            })}
+            <label for="rotate-grace">"Keep the old key valid for (minutes, 0 to 10080)"</label>
+            <input id="rotate-grace" type="number" min="0" max="10080" required
+                prop:value=grace on:input=move |ev| grace.set(event_target_value(&ev)) />
+            <div class="button-row">
+                <button type="submit" class="button" disabled=busy>"Rotate key"</button>
+            </div>
+        </form>
+    }
+}
+
 #[component]
 fn WebhookAuthForm(
     source_id: String,

@@ -18,6 +18,10 @@ pub struct Model {
     pub webhook_auth_kind: String,
     pub webhook_auth_username: Option<String>,
     pub webhook_auth_secret_encrypted: Option<String>,
+    /// SHA-256 of the integration key a rotation replaced; it still delivers events until
+    /// `previous_key_expires_at`. The replaced key itself is kept nowhere.
+    pub previous_key_hash: Option<String>,
+    pub previous_key_expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

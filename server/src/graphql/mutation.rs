@@ -586,6 +586,32 @@ impl MutationRoot {
         .await
     }
 
+    /// Gives the alert source a new integration key (its `integrationKey`, `webhookUrl` and
+    /// `businessRuleScript` show it at once). The key it replaces keeps delivering events for
+    /// `graceMinutes` (0 to 10080; 0 ends it at once), so the ServiceNow side can be updated
+    /// without losing events; each event that uses it adds a line to its alert's log. Rotating
+    /// again during a grace period ends the older key's. ADMIN only.
+    async fn rotate_integration_key(
+        &self,
+        ctx: &Context<'_>,
+        alert_source_id: ID,
+        #[graphql(default = 1440)] grace_minutes: i32,
+    ) -> Result<AlertSource> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            let rotated = sources::rotate_integration_key(
+                &state.db,
+                &state.cipher,
+                &alert_source_id,
+                grace_minutes,
+            )
+            .await?;
+            Ok(AlertSource(rotated))
+        })
+        .await
+    }
+
     async fn remove_notification_rule(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         gql(async move {
             notifications::remove_rule(&ctx.state()?.db, ctx.caller()?, &id).await?;

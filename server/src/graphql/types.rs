@@ -110,6 +110,13 @@ pub struct WebhookAuth {
     pub username: Option<String>,
 }
 
+/// A running grace period after `rotateIntegrationKey`.
+#[derive(SimpleObject)]
+pub struct KeyRotation {
+    /// Until when the replaced integration key still delivers events.
+    pub previous_key_expires_at: DateTime<Utc>,
+}
+
 /// One incident priority choice of the instance (`sys_choice`).
 #[derive(SimpleObject)]
 #[graphql(name = "ServiceNowChoice")]
@@ -171,6 +178,9 @@ pub enum LogEntryKind {
     SyncUserUnmapped,
     /// Failed ServiceNow updates were queued again (`retrySync`).
     SyncRetried,
+    /// The event came with the integration key `rotateIntegrationKey` replaced, during its grace
+    /// period: ServiceNow still posts to the old webhook URL.
+    PreviousKeyUsed,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -389,6 +399,19 @@ impl AlertSource {
                 &state.webhook_url(key.expose_secret()),
                 &auth,
             )))
+        })
+        .await
+    }
+    /// The grace period of the integration key the last `rotateIntegrationKey` replaced: null
+    /// when none is running. ADMIN only, like the key (FORBIDDEN otherwise).
+    async fn key_rotation(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<KeyRotation>> {
+        gql(async move {
+            users::require_admin(ctx.caller()?)?;
+            Ok(
+                sources::grace_end(&self.0, crate::clock::now()).map(|until| KeyRotation {
+                    previous_key_expires_at: until,
+                }),
+            )
         })
         .await
     }
@@ -808,6 +831,7 @@ impl LogEntry {
                 k::SYNC_FAILED => LogEntryKind::SyncFailed,
                 k::SYNC_USER_UNMAPPED => LogEntryKind::SyncUserUnmapped,
                 k::SYNC_RETRIED => LogEntryKind::SyncRetried,
+                k::PREVIOUS_KEY_USED => LogEntryKind::PreviousKeyUsed,
                 other => return Err(corrupt("log kind", other)),
             })
         })

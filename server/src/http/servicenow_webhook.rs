@@ -31,7 +31,7 @@ pub async fn receive(
     } else {
         None
     };
-    let Some((source, connection)) = source else {
+    let Some((source, connection, key_used)) = source else {
         return Ok(rejected(
             StatusCode::NOT_FOUND,
             "unknown_integration_key",
@@ -92,8 +92,23 @@ pub async fn receive(
             ));
         }
     };
+    // Said in the log of the alert the event reaches: ServiceNow still posts to the old URL.
+    let key_note = match key_used {
+        sources::KeyUsed::Current => None,
+        sources::KeyUsed::Previous { valid_until } => {
+            tracing::info!(
+                alert_source = %source.id,
+                %valid_until,
+                "webhook event received with the previous integration key"
+            );
+            Some(alerts::previous_key_message(valid_until))
+        }
+    };
     // The event ServiceNow fires after our own update: nothing to apply, nothing to send.
     if let Some(alert_id) = sync::absorb_echo(&state.db, connection.as_ref(), &incident).await? {
+        if let Some(note) = key_note {
+            alerts::note_event(&state.db, &alert_id, note, &incident).await?;
+        }
         metrics::counter!(WEBHOOK_EVENTS, "outcome" => "unchanged").increment(1);
         return Ok(HttpResponse::Ok().json(json!({"outcome": "unchanged", "alertId": alert_id})));
     }
@@ -108,7 +123,15 @@ pub async fn receive(
     )
     .await?;
     let source = (&source, connection.as_ref());
-    match alerts::ingest(&state.db, source, &incident, assignee.as_ref(), &value).await? {
+    let ingested = alerts::ingest_noted(
+        &state.db,
+        source,
+        &incident,
+        assignee.as_ref(),
+        &value,
+        key_note,
+    );
+    match ingested.await? {
         alerts::IngestResult::Applied { outcome, alert_id } => {
             metrics::counter!(WEBHOOK_EVENTS, "outcome" => outcome.as_str()).increment(1);
             let status = if outcome == crate::domain::IngestOutcome::Created {

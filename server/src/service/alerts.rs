@@ -42,6 +42,16 @@ pub mod log_kind {
     pub const SYNC_FAILED: &str = "SYNC_FAILED";
     pub const SYNC_USER_UNMAPPED: &str = "SYNC_USER_UNMAPPED";
     pub const SYNC_RETRIED: &str = "SYNC_RETRIED";
+    /// The event came with the integration key a rotation replaced, within its grace period.
+    pub const PREVIOUS_KEY_USED: &str = "PREVIOUS_KEY_USED";
+}
+
+/// The log line of an event delivered with the previous integration key.
+pub fn previous_key_message(valid_until: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "Received with the previous integration key (valid until {} UTC): update the webhook URL in ServiceNow",
+        valid_until.format("%Y-%m-%d %H:%M:%S")
+    )
 }
 
 pub enum IngestResult {
@@ -63,6 +73,23 @@ pub(crate) async fn append_log(
     let mut rows = Rows::default();
     rows.log(alert_id, kind, message, actor);
     rows.write(txn).await?;
+    Ok(())
+}
+
+/// Logs `note` on an alert an event reached without changing it in a transaction of its own (the
+/// echo of our own update, which [`sync::absorb_echo`] took).
+pub async fn note_event(
+    db: &Db,
+    alert_id: &str,
+    note: String,
+    incident: &Incident,
+) -> Result<(), AppError> {
+    let actor = Actor::ServiceNow {
+        updated_by: incident.updated_by.clone(),
+    };
+    let txn = db.begin_write().await?;
+    append_log(&txn, alert_id, log_kind::PREVIOUS_KEY_USED, note, &actor).await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -117,6 +144,20 @@ pub async fn ingest(
     assignee: Option<&people::Assignee>,
     body: &serde_json::Value,
 ) -> Result<IngestResult, AppError> {
+    ingest_noted(db, (source, connection), incident, assignee, body, None).await
+}
+
+/// [`ingest`], adding `key_note` (an event delivered with the previous integration key,
+/// [`previous_key_message`]) to the log of the alert the event creates or reaches, in the same
+/// transaction.
+pub async fn ingest_noted(
+    db: &Db,
+    (source, connection): (&alert_source::Model, Option<&servicenow_connection::Model>),
+    incident: &Incident,
+    assignee: Option<&people::Assignee>,
+    body: &serde_json::Value,
+    key_note: Option<String>,
+) -> Result<IngestResult, AppError> {
     let settings = servicenow::InboundSettings::of(connection);
     let routing_value = settings
         .routing_field
@@ -143,6 +184,7 @@ pub async fn ingest(
         routing_value,
         actor,
         first,
+        key_note,
     };
     let (result, queued_sync) = db.write(job).await?;
     if queued_sync {
@@ -162,6 +204,8 @@ struct Ingest {
     actor: Actor,
     /// Level 1 of the policy a new alert goes to, read ahead (`None`: not a new incident).
     first: Option<FirstStep>,
+    /// A log line for the alert the event reaches ([`ingest_noted`]).
+    key_note: Option<String>,
 }
 
 impl WriteJob for Ingest {
@@ -192,6 +236,7 @@ async fn apply(
         routing_value,
         actor,
         first,
+        key_note,
     } = job;
     let assignee = assignee.as_ref();
     let mut first = first.as_ref();
@@ -254,6 +299,9 @@ async fn apply(
                     msg.push_str(&format!("; routed to {} by {field} = {value}", policy.name));
                 }
                 rows.log(&alert_id, log_kind::CREATED, msg, actor);
+                if let Some(note) = key_note {
+                    rows.log(&alert_id, log_kind::PREVIOUS_KEY_USED, note.clone(), actor);
+                }
                 // Level 1 is reached at once, in the transaction that creates the alert.
                 escalation::begin(step.as_ref(), &mut am, &mut rows)?;
                 if insert_new(txn, am, policy_id).await? {
@@ -295,11 +343,19 @@ async fn apply(
                     && routing.is_none()
                     && assigned.is_none()
                 {
+                    if let Some(note) = key_note {
+                        let mut rows = Rows::from_servicenow();
+                        rows.log(&alert_id, log_kind::PREVIOUS_KEY_USED, note.clone(), actor);
+                        rows.write_appending(txn, append).await?;
+                    }
                     return Ok((IngestResult::Applied { outcome, alert_id }, false));
                 }
                 let at = now();
                 // A change made in ServiceNow: nothing it sets in motion is written back.
                 let mut rows = Rows::from_servicenow();
+                if let Some(note) = key_note {
+                    rows.log(&alert_id, log_kind::PREVIOUS_KEY_USED, note.clone(), actor);
+                }
                 let current_policy = model.escalation_policy_id.clone();
                 let before = model.clone();
                 let mut am: alert::ActiveModel = model.into();

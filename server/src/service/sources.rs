@@ -1,13 +1,17 @@
 //! Alert sources: where events come from and which escalation policy gets their alerts.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     auth::{hash_token, random_token},
     new_id, now, policies,
 };
-use crate::db::Db;
+use crate::db::{Db, for_update};
 use crate::domain::webhook_auth::{
     Presented, WebhookAuthKind, basic_matches, bearer_matches, check_password, check_token,
     check_username,
@@ -57,6 +61,8 @@ pub async fn create(
         webhook_auth_kind: Set(WebhookAuthKind::None.as_str().into()),
         webhook_auth_username: Set(None),
         webhook_auth_secret_encrypted: Set(None),
+        previous_key_hash: Set(None),
+        previous_key_expires_at: Set(None),
     }
     .insert(&db.write)
     .await?)
@@ -75,17 +81,106 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<alert_source::Model>, AppEr
         .await?)
 }
 
-/// The alert source with this integration key, and its ServiceNow connection if it has one (one
-/// query: the webhook's first read).
+/// Which of a source's integration keys a webhook request presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyUsed {
+    Current,
+    /// The key a rotation replaced, within its grace period, which ends at this time.
+    Previous {
+        valid_until: DateTime<Utc>,
+    },
+}
+
+/// The alert source with this integration key, its ServiceNow connection if it has one, and which
+/// of its keys it is (one query: the webhook's first read). A source's current key wins over
+/// another's previous one; a previous key counts only until its grace period ends, by the server
+/// clock.
 pub async fn by_integration_key(
     db: &Db,
     key: &str,
-) -> Result<Option<(alert_source::Model, Option<servicenow_connection::Model>)>, AppError> {
-    Ok(alert_source::Entity::find()
-        .filter(alert_source::Column::IntegrationKeyHash.eq(hash_token(key)))
+) -> Result<
+    Option<(
+        alert_source::Model,
+        Option<servicenow_connection::Model>,
+        KeyUsed,
+    )>,
+    AppError,
+> {
+    let hash = hash_token(key);
+    let found = alert_source::Entity::find()
+        .filter(
+            Condition::any()
+                .add(alert_source::Column::IntegrationKeyHash.eq(hash.as_str()))
+                .add(alert_source::Column::PreviousKeyHash.eq(hash.as_str())),
+        )
         .find_also_related(servicenow_connection::Entity)
-        .one(&db.read)
-        .await?)
+        .limit(2)
+        .all(&db.read)
+        .await?;
+    let at = now();
+    let mut previous = None;
+    for (source, connection) in found {
+        if source.integration_key_hash == hash {
+            return Ok(Some((source, connection, KeyUsed::Current)));
+        }
+        if let Some(valid_until) = grace_end(&source, at)
+            && source.previous_key_hash.as_deref() == Some(hash.as_str())
+        {
+            previous = Some((source, connection, KeyUsed::Previous { valid_until }));
+        }
+    }
+    Ok(previous)
+}
+
+/// When the source's previous integration key stops delivering, if it still does at `at`.
+pub fn grace_end(source: &alert_source::Model, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match (&source.previous_key_hash, source.previous_key_expires_at) {
+        (Some(_), Some(until)) if until > at => Some(until),
+        _ => None,
+    }
+}
+
+/// The longest grace period `rotate_integration_key` accepts: 7 days.
+pub const MAX_GRACE_MINUTES: i32 = 7 * 24 * 60;
+
+/// Gives the source a new integration key. The one it replaces keeps delivering events for
+/// `grace_minutes` (on the server clock, so `GLIDEPATH_TIME_SCALE` shortens it too); 0 ends it at
+/// once. A grace period still running for an older key ends: only the key current until now stays
+/// valid beside the new one. Only the old key's hash is kept.
+pub async fn rotate_integration_key(
+    db: &Db,
+    cipher: &Cipher,
+    source_id: &str,
+    grace_minutes: i32,
+) -> Result<alert_source::Model, AppError> {
+    if !(0..=MAX_GRACE_MINUTES).contains(&grace_minutes) {
+        return Err(AppError::validation(
+            "graceMinutes",
+            "must be 0 to 10080 (7 days)",
+        ));
+    }
+    let key = random_token();
+    let sealed = cipher.encrypt(&key, &key_context(source_id))?;
+    let txn = db.begin_write().await?;
+    let query = alert_source::Entity::find_by_id(source_id.to_string());
+    let Some(source) = for_update(query, db.backend()).one(&txn).await? else {
+        return Err(AppError::NotFound("alert source"));
+    };
+    let clock = crate::clock::get();
+    let (previous_hash, expires_at) = if grace_minutes == 0 {
+        (None, None)
+    } else {
+        let until = clock.now() + clock.minutes(grace_minutes);
+        (Some(source.integration_key_hash.clone()), Some(until))
+    };
+    let mut active: alert_source::ActiveModel = source.into();
+    active.integration_key_hash = Set(hash_token(&key));
+    active.integration_key_encrypted = Set(sealed);
+    active.previous_key_hash = Set(previous_hash);
+    active.previous_key_expires_at = Set(expires_at);
+    let updated = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// The integration key in clear, for showing the webhook URL to an admin again.
