@@ -39,6 +39,7 @@ pub fn Login(startup_error: RwSignal<Option<String>>) -> impl IntoView {
                     password.set(String::new());
                     session.user.set(Some(CurrentUser {
                         is_admin: api::enum_name(&u.role) == "ADMIN",
+                        must_change_password: u.must_change_password,
                         id: u.id,
                         email: u.email,
                         name: u.name,
