@@ -28,7 +28,12 @@ async fn user(app: &TestApp, id: &str) -> Option<Value> {
 }
 
 /// Waits until `check` holds for the user record (the UI acts asynchronously).
-async fn wait_for_user(app: &TestApp, id: &str, what: &str, check: impl Fn(Option<&Value>) -> bool) {
+async fn wait_for_user(
+    app: &TestApp,
+    id: &str,
+    what: &str,
+    check: impl Fn(Option<&Value>) -> bool,
+) {
     let deadline = Instant::now() + WAIT;
     loop {
         let u = user(app, id).await;
@@ -80,7 +85,10 @@ async fn admin_disables_enables_and_deletes_a_user_on_the_users_page() {
         .await;
     browser.find_text("[role=status]", "is disabled").await;
     browser.find_text(".list-row", "Disabled").await;
-    wait_for_user(&app, &id, "disabled", |u| u.is_some_and(|u| u["disabled"] == json!(true))).await;
+    wait_for_user(&app, &id, "disabled", |u| {
+        u.is_some_and(|u| u["disabled"] == json!(true))
+    })
+    .await;
     browser.screenshot("users-disabled").await;
     assert!(
         unauthenticated(&app, &their_session).await,
@@ -90,7 +98,13 @@ async fn admin_disables_enables_and_deletes_a_user_on_the_users_page() {
 
     sign_out(&browser).await;
     refused_sign_in(&browser, &email, USER_PASSWORD, "account is disabled").await;
-    refused_sign_in(&browser, &email, "not-the-password", "Wrong e-mail or password").await;
+    refused_sign_in(
+        &browser,
+        &email,
+        "not-the-password",
+        "Wrong e-mail or password",
+    )
+    .await;
 
     browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     browser.goto("/users").await;
@@ -98,7 +112,10 @@ async fn admin_disables_enables_and_deletes_a_user_on_the_users_page() {
         .click(&format!("button[aria-label='Enable {email}']"))
         .await;
     browser.find_text("[role=status]", "enabled again").await;
-    wait_for_user(&app, &id, "enabled", |u| u.is_some_and(|u| u["disabled"] == json!(false))).await;
+    wait_for_user(&app, &id, "enabled", |u| {
+        u.is_some_and(|u| u["disabled"] == json!(false))
+    })
+    .await;
     sign_out(&browser).await;
     browser.sign_in(&email, USER_PASSWORD).await;
     sign_out(&browser).await;
@@ -109,7 +126,9 @@ async fn admin_disables_enables_and_deletes_a_user_on_the_users_page() {
     browser
         .click(&format!("button[aria-label='Delete {email}']"))
         .await;
-    browser.find_text(".confirm-delete", "cannot be undone").await;
+    browser
+        .find_text(".confirm-delete", "cannot be undone")
+        .await;
     browser.click_button("Cancel").await;
     browser.wait_gone(".confirm-delete").await;
     assert!(user(&app, &id).await.is_some(), "Cancel deleted the user");
@@ -144,7 +163,12 @@ async fn a_user_changes_their_password_and_manages_tokens_and_sessions_on_my_acc
 
     let browser = Browser::start(&app.address).await;
     browser.sign_in(&email, USER_PASSWORD).await;
-    browser.find_text("nav a", "My account").await.click().await.unwrap();
+    browser
+        .find_text("nav a", "My account")
+        .await
+        .click()
+        .await
+        .unwrap();
     browser.find_text("h1", "My account").await;
 
     // Confirmation differs: refused before asking the server.
@@ -232,7 +256,9 @@ async fn a_reset_user_signs_in_with_the_temporary_password_and_must_change_it() 
         .await
         .unwrap();
     assert!(!temporary.is_empty());
-    browser.find_text(".list-row", "Password reset pending").await;
+    browser
+        .find_text(".list-row", "Password reset pending")
+        .await;
     wait_for_user(&app, &id, "reset", |u| {
         u.is_some_and(|u| u["mustChangePassword"] == json!(true))
     })
@@ -241,10 +267,14 @@ async fn a_reset_user_signs_in_with_the_temporary_password_and_must_change_it() 
 
     // Signing in with it lands on My account with a notice, whatever page is asked for.
     browser.sign_in(&email, &temporary).await;
-    browser.find_text(".must-change", "reset by an administrator").await;
+    browser
+        .find_text(".must-change", "reset by an administrator")
+        .await;
     browser.find_text("h1", "My account").await;
     browser.goto("/alerts").await;
-    browser.find_text(".must-change", "reset by an administrator").await;
+    browser
+        .find_text(".must-change", "reset by an administrator")
+        .await;
     browser.screenshot("must-change-password").await;
 
     let new_password = "my-own-password-42";
@@ -261,7 +291,12 @@ async fn a_reset_user_signs_in_with_the_temporary_password_and_must_change_it() 
     })
     .await;
     // Everything works again, in this same session.
-    browser.find_text("nav a", "Alerts").await.click().await.unwrap();
+    browser
+        .find_text("nav a", "Alerts")
+        .await
+        .click()
+        .await
+        .unwrap();
     browser.find_text("h1", "Alerts").await;
     assert!(app.login(&email, &temporary).await["errors"].is_array());
     app.login_token(&email, new_password).await;
