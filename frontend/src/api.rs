@@ -60,6 +60,12 @@ operations!(
     SetWebhookAuth,
     RotateIntegrationKey,
     RetrySync,
+    ChangePassword,
+    SignOutEverywhere,
+    ResetUserPassword,
+    DisableUser,
+    EnableUser,
+    DeleteUser,
 );
 
 /// A failed operation, in words for people; `code` is the server's `extensions.code`.
@@ -88,12 +94,23 @@ impl ApiError {
 
 thread_local! {
     static SESSION_LOST: Cell<Option<RwSignal<bool>>> = const { Cell::new(None) };
+    static PASSWORD_CHANGE: Cell<Option<RwSignal<bool>>> = const { Cell::new(None) };
 }
+
+/// The server's error code while an admin's password reset is pending: everything except `me`,
+/// `logout` and `changePassword` is refused until the user has chosen a new password.
+pub const PASSWORD_CHANGE_REQUIRED: &str = "PASSWORD_CHANGE_REQUIRED";
 
 /// Registers the signal that turns true when the server stops accepting the session (expired,
 /// signed out elsewhere): the app then shows the sign-in form.
 pub fn on_session_lost(signal: RwSignal<bool>) {
     SESSION_LOST.with(|s| s.set(Some(signal)));
+}
+
+/// Registers the signal that turns true when the server refuses an operation until the user
+/// changes their password: the app then takes them to the My account page.
+pub fn on_password_change_required(signal: RwSignal<bool>) {
+    PASSWORD_CHANGE.with(|s| s.set(Some(signal)));
 }
 
 /// Runs one operation and returns its data, or the first error the server reported.
@@ -118,12 +135,13 @@ pub async fn run<Q: GraphQLQuery>(variables: Q::Variables) -> Result<Q::Response
             .and_then(|c| c.as_str())
             .unwrap_or("ERROR")
             .to_string();
-        if code == "UNAUTHENTICATED" {
-            SESSION_LOST.with(|s| {
-                if let Some(signal) = s.get() {
-                    signal.set(true);
-                }
-            });
+        let watcher = match code.as_str() {
+            "UNAUTHENTICATED" => SESSION_LOST.with(Cell::get),
+            PASSWORD_CHANGE_REQUIRED => PASSWORD_CHANGE.with(Cell::get),
+            _ => None,
+        };
+        if let Some(signal) = watcher {
+            signal.set(true);
         }
         return Err(ApiError {
             message: sentence(&error.message),

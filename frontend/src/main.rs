@@ -9,6 +9,7 @@ mod ui;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::path;
 
 use api::{Logout, Me, logout, me};
@@ -20,6 +21,8 @@ pub struct CurrentUser {
     pub email: String,
     pub name: String,
     pub is_admin: bool,
+    /// An admin reset the password: the user must choose a new one before anything else.
+    pub must_change_password: bool,
 }
 
 /// Who is signed in; `None` shows the sign-in form whatever the address.
@@ -31,6 +34,20 @@ pub struct Session {
 impl Session {
     pub fn is_admin(&self) -> bool {
         self.user.with(|u| u.as_ref().is_some_and(|u| u.is_admin))
+    }
+
+    pub fn must_change_password(&self) -> bool {
+        self.user
+            .with(|u| u.as_ref().is_some_and(|u| u.must_change_password))
+    }
+
+    /// Records whether the signed-in user still has to change their password.
+    pub fn set_must_change_password(&self, value: bool) {
+        self.user.update(|u| {
+            if let Some(u) = u.as_mut() {
+                u.must_change_password = value;
+            }
+        });
     }
 }
 
@@ -54,6 +71,16 @@ fn App() -> impl IntoView {
             lost.set(false);
         }
     });
+    let change_required = RwSignal::new(false);
+    api::on_password_change_required(change_required);
+    Effect::new(move || {
+        if change_required.get() {
+            if user.with_untracked(|u| u.as_ref().is_some_and(|u| !u.must_change_password)) {
+                Session { user }.set_must_change_password(true);
+            }
+            change_required.set(false);
+        }
+    });
     provide_context(Session { user });
 
     spawn_local(async move {
@@ -63,6 +90,7 @@ fn App() -> impl IntoView {
                 email: data.me.email,
                 name: data.me.name,
                 is_admin: api::enum_name(&data.me.role) == "ADMIN",
+                must_change_password: data.me.must_change_password,
             })),
             Err(e) if e.code == "UNAUTHENTICATED" => {}
             Err(e) => startup_error.set(Some(e.message)),
@@ -97,6 +125,15 @@ fn Shell() -> impl IntoView {
             session.user.set(None);
         });
     };
+    // While an admin's reset is pending the server refuses everything but a password change:
+    // whatever page was asked for, the My account page is where the user can act.
+    let navigate = use_navigate();
+    let pathname = use_location().pathname;
+    Effect::new(move || {
+        if session.must_change_password() && pathname.get() != "/account" {
+            navigate("/account", Default::default());
+        }
+    });
     let who = move || {
         session
             .user
@@ -111,6 +148,7 @@ fn Shell() -> impl IntoView {
                 <A href="/sources">"Alert sources"</A>
                 <A href="/policies">"Escalation policies"</A>
                 <A href="/users">"Users"</A>
+                <A href="/account">"My account"</A>
             </nav>
             <div class="account">
                 <span class="muted who">{who}</span>
@@ -128,6 +166,7 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/sources/:id") view=pages::sources::SourceDetail />
                 <Route path=path!("/policies") view=pages::policies::PolicyList />
                 <Route path=path!("/users") view=pages::users::UserList />
+                <Route path=path!("/account") view=pages::account::Account />
             </Routes>
         </main>
     }

@@ -1,5 +1,5 @@
-//! Admin screens in a real browser: escalation policies (create, edit) and users (role, API
-//! tokens), each checked through GraphQL.
+//! Admin screens in a real browser: escalation policies (create, edit), users (role) and API
+//! tokens (My account), each checked through GraphQL.
 
 use glidepath_tests::browser::Browser;
 use glidepath_tests::*;
@@ -108,6 +108,9 @@ async fn admin_changes_roles_and_a_user_manages_api_tokens() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
+    browser.screenshot("users").await;
+    // Each user's own API tokens are on the My account page.
+    browser.goto("/account").await;
     browser.find_text(".muted", "You have no API tokens").await;
     browser.fill("#token-name", "monitoring script").await;
     browser.click_button("Create token").await;
@@ -126,7 +129,7 @@ async fn admin_changes_roles_and_a_user_manages_api_tokens() {
         "the shown token works"
     );
     browser.find_text(".token-list", "monitoring script").await;
-    browser.screenshot("users").await;
+    browser.screenshot("api-tokens").await;
     browser
         .click("button[aria-label='Revoke monitoring script']")
         .await;

@@ -39,13 +39,17 @@ pub fn Login(startup_error: RwSignal<Option<String>>) -> impl IntoView {
                     password.set(String::new());
                     session.user.set(Some(CurrentUser {
                         is_admin: api::enum_name(&u.role) == "ADMIN",
+                        must_change_password: u.must_change_password,
                         id: u.id,
                         email: u.email,
                         name: u.name,
                     }));
                 }
                 Err(e) => {
-                    let message = if e.code == "UNAUTHENTICATED" {
+                    // The server says "disabled" only after the right password was given.
+                    let message = if e.code == "UNAUTHENTICATED" && e.message.contains("disabled") {
+                        "This account is disabled. Ask an administrator to enable it.".to_string()
+                    } else if e.code == "UNAUTHENTICATED" {
                         "Wrong e-mail or password. Check both and try again.".to_string()
                     } else {
                         e.message

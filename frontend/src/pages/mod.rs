@@ -1,3 +1,4 @@
+pub mod account;
 pub mod alert_detail;
 pub mod alerts;
 pub mod login;

@@ -1,16 +1,25 @@
-//! Users (admins create them) and the signed-in user's API tokens.
+//! Users: admins add them, change roles, disable, enable, reset passwords and delete them.
+//! The signed-in user's own password and API tokens are on the My account page.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::Session;
 use crate::api::{
-    self, ApiTokens as ApiTokensQuery, CreateApiToken, CreateUser, RevokeApiToken, UpdateUserRole,
-    UserList as UserListQuery, api_tokens, create_api_token, create_user, revoke_api_token,
-    update_user_role, user_list,
+    self, CreateUser, DeleteUser, DisableUser, EnableUser, ResetUserPassword, UpdateUserRole,
+    UserList as UserListQuery, create_user, delete_user, disable_user, enable_user,
+    reset_user_password, update_user_role, user_list,
 };
 use crate::time;
 use crate::ui::{CopyButton, ErrorMessage, Loading, Notice};
+
+/// What an admin did to a user, for `act`.
+#[derive(Clone, Copy)]
+enum Action {
+    Disable,
+    Enable,
+    Delete,
+}
 
 #[component]
 pub fn UserList() -> impl IntoView {
@@ -18,6 +27,11 @@ pub fn UserList() -> impl IntoView {
     let data = RwSignal::new(None::<Vec<user_list::UserListUsers>>);
     let error = RwSignal::new(None::<String>);
     let role_error = RwSignal::new(None::<String>);
+    let action_notice = RwSignal::new(None::<String>);
+    // The one-time password of the last reset: (e-mail, password).
+    let reset = RwSignal::new(None::<(String, String)>);
+    // The user whose deletion waits for a second click: (id, e-mail).
+    let confirm_delete = RwSignal::new(None::<(String, String)>);
     let load = move || {
         spawn_local(async move {
             match api::run::<UserListQuery>(user_list::Variables).await {
@@ -27,10 +41,78 @@ pub fn UserList() -> impl IntoView {
         });
     };
     load();
+    let act = move |action: Action, id: String, email: String| {
+        role_error.set(None);
+        action_notice.set(None);
+        reset.set(None);
+        confirm_delete.set(None);
+        spawn_local(async move {
+            let result = match action {
+                Action::Disable => api::run::<DisableUser>(disable_user::Variables { id })
+                    .await
+                    .map(|_| format!("{email} is disabled: signed out, and cannot sign in.")),
+                Action::Enable => api::run::<EnableUser>(enable_user::Variables { id })
+                    .await
+                    .map(|_| format!("{email} is enabled again.")),
+                Action::Delete => api::run::<DeleteUser>(delete_user::Variables { id })
+                    .await
+                    .map(|_| format!("{email} is deleted.")),
+            };
+            match result {
+                Ok(message) => action_notice.set(Some(message)),
+                Err(e) => role_error.set(Some(e.message)),
+            }
+            load();
+        });
+    };
+    let reset_password = move |id: String| {
+        role_error.set(None);
+        action_notice.set(None);
+        reset.set(None);
+        confirm_delete.set(None);
+        spawn_local(async move {
+            match api::run::<ResetUserPassword>(reset_user_password::Variables { user_id: id })
+                .await
+            {
+                Ok(answer) => {
+                    let r = answer.reset_user_password;
+                    reset.set(Some((r.user.email, r.temporary_password)));
+                }
+                Err(e) => role_error.set(Some(e.message)),
+            }
+            load();
+        });
+    };
     view! {
         <div class="page-head"><h1>"Users"</h1></div>
         <ErrorMessage error=error />
         <ErrorMessage error=role_error />
+        <Notice notice=action_notice />
+        {move || reset.get().map(|(email, password)| {
+            let copy = password.clone();
+            view! {
+                <div class="message success temporary-password" role="status">
+                    <p>{format!("Temporary password for {email}. Hand it over now: it is not shown again. They must choose a new password when they sign in.")}</p>
+                    <div class="copy-line">
+                        <code class="code-line">{password}</code>
+                        <CopyButton text=Signal::derive(move || copy.clone()) label="Temporary password" />
+                    </div>
+                </div>
+            }
+        })}
+        {move || confirm_delete.get().map(|(id, email)| {
+            let delete_email = email.clone();
+            view! {
+                <div class="message error confirm-delete" role="alert">
+                    <p>{format!("Delete {email}? They can no longer sign in, and this cannot be undone. Alert history keeps their e-mail.")}</p>
+                    <div class="button-row">
+                        <button type="button" class="button danger"
+                            on:click=move |_| act(Action::Delete, id.clone(), delete_email.clone())>"Delete user"</button>
+                        <button type="button" class="button" on:click=move |_| confirm_delete.set(None)>"Cancel"</button>
+                    </div>
+                </div>
+            }
+        })}
         {move || match data.get() {
             None => (error.get().is_none()).then(|| view! { <Loading what="users" /> }).into_any(),
             Some(users) => view! {
@@ -70,14 +152,43 @@ pub fn UserList() -> impl IntoView {
                                     view! { <span class="tag">{if role == "ADMIN" { "Admin" } else { "Responder" }}</span> }.into_any()
                                 }
                             }
+                            {u.disabled.then(|| view! { <span class="badge user-disabled">"Disabled"</span> })}
+                            {u.must_change_password.then(|| view! { <span class="tag">"Password reset pending"</span> })}
                             <span class="muted" title=time::local(&u.created_at)>{format!("added {}", time::age(&u.created_at))}</span>
+                            {session.is_admin().then(|| {
+                                let (id, email) = (u.id.clone(), u.email.clone());
+                                let (reset_id, delete_id, delete_email) = (u.id.clone(), u.id.clone(), u.email.clone());
+                                let toggle = if u.disabled {
+                                    let label = format!("Enable {}", u.email);
+                                    view! { <button type="button" class="button small" aria-label=label
+                                        on:click=move |_| act(Action::Enable, id.clone(), email.clone())>"Enable"</button> }.into_any()
+                                } else {
+                                    let label = format!("Disable {}", u.email);
+                                    view! { <button type="button" class="button small" aria-label=label
+                                        on:click=move |_| act(Action::Disable, id.clone(), email.clone())>"Disable"</button> }.into_any()
+                                };
+                                let reset_label = format!("Reset password of {}", u.email);
+                                let delete_label = format!("Delete {}", u.email);
+                                view! {
+                                    <span class="row-actions">
+                                        {toggle}
+                                        <button type="button" class="button small" aria-label=reset_label
+                                            on:click=move |_| reset_password(reset_id.clone())>"Reset password"</button>
+                                        <button type="button" class="button small danger" aria-label=delete_label
+                                            on:click=move |_| {
+                                                action_notice.set(None);
+                                                confirm_delete.set(Some((delete_id.clone(), delete_email.clone())));
+                                            }>"Delete"</button>
+                                    </span>
+                                }
+                            })}
                         </li>
                     }).collect_view()}
                 </ul>
             }.into_any(),
         }}
         {move || session.is_admin().then(|| view! { <NewUser on_created=Callback::new(move |_| load()) /> })}
-        <ApiTokens />
+        <p class="muted">"Your own password and API tokens: " <a href="/account">"My account"</a> "."</p>
     }
 }
 
@@ -142,102 +253,6 @@ fn NewUser(on_created: Callback<()>) -> impl IntoView {
                 <div class="button-row">
                     <button type="submit" class="button primary" disabled=busy>"Add user"</button>
                 </div>
-            </form>
-        </section>
-    }
-}
-
-#[component]
-fn ApiTokens() -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let created = RwSignal::new(None::<(String, String)>);
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-    let tokens = RwSignal::new(None::<Vec<api_tokens::ApiTokensApiTokens>>);
-    let load = move || {
-        spawn_local(async move {
-            match api::run::<ApiTokensQuery>(api_tokens::Variables).await {
-                Ok(answer) => tokens.set(Some(answer.api_tokens)),
-                Err(e) => error.set(Some(e.message)),
-            }
-        });
-    };
-    load();
-    let revoke = move |id: String| {
-        error.set(None);
-        spawn_local(async move {
-            if let Err(e) = api::run::<RevokeApiToken>(revoke_api_token::Variables { id }).await {
-                error.set(Some(e.message));
-            }
-            load();
-        });
-    };
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let variables = create_api_token::Variables {
-            name: name.get_untracked().trim().to_string(),
-        };
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            match api::run::<CreateApiToken>(variables).await {
-                Ok(answer) => {
-                    name.set(String::new());
-                    created.set(Some((
-                        answer.create_api_token.name,
-                        answer.create_api_token.token,
-                    )));
-                    load();
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-            busy.set(false);
-        });
-    };
-    view! {
-        <section class="card" aria-labelledby="tokens-title">
-            <h2 id="tokens-title">"Your API tokens"</h2>
-            <p class="muted">"Scripts and integrations use a token as " <code>"Authorization: Bearer …"</code> " on " <code>"/graphql"</code> ". It acts as you."</p>
-            {move || created.get().map(|(n, token)| {
-                let copy = token.clone();
-                view! {
-                    <div class="message success" role="status">
-                        <p>{format!("Token “{n}” created. Copy it now: it is not shown again.")}</p>
-                        <div class="copy-line">
-                            <code class="code-line">{token}</code>
-                            <CopyButton text=Signal::derive(move || copy.clone()) label="API token" />
-                        </div>
-                    </div>
-                }
-            })}
-            {move || match tokens.get() {
-                None => view! { <Loading what="tokens" /> }.into_any(),
-                Some(list) if list.is_empty() => view! { <p class="muted">"You have no API tokens."</p> }.into_any(),
-                Some(list) => view! {
-                    <ul class="list token-list">
-                        {list.into_iter().map(|t| {
-                            let id = t.id.clone();
-                            let label = format!("Revoke {}", t.name);
-                            view! {
-                                <li class="list-row">
-                                    <span class="row-title">{t.name}</span>
-                                    <span class="muted" title=time::local(&t.created_at)>{format!("created {}", time::age(&t.created_at))}</span>
-                                    <button type="button" class="button small danger" aria-label=label
-                                        on:click=move |_| revoke(id.clone())>"Revoke"</button>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                }.into_any(),
-            }}
-            <ErrorMessage error=error />
-            <form class="inline-form" on:submit=submit>
-                <div class="field">
-                    <label for="token-name">"Token name"</label>
-                    <input id="token-name" type="text" required placeholder="monitoring script"
-                        prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
-                </div>
-                <button type="submit" class="button" disabled=busy>"Create token"</button>
             </form>
         </section>
     }
