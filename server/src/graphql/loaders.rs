@@ -52,78 +52,44 @@ fn ids<K, F: Fn(&K) -> &String>(keys: &[K], f: F) -> Vec<String> {
     keys.iter().map(|k| f(k).clone()).collect()
 }
 
-impl Loader<SourceId> for Lookups {
-    type Value = alert_source::Model;
-    type Error = LoadFailed;
-    async fn load(&self, keys: &[SourceId]) -> Result<HashMap<SourceId, Self::Value>, LoadFailed> {
-        let rows = lookup::sources(&self.db, &ids(keys, |k| &k.0))
-            .await
-            .map_err(failed)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (SourceId(r.id.clone()), r))
-            .collect())
-    }
+/// A loader of rows by their id: `lookup` reads them all in one query.
+macro_rules! by_id {
+    ($key:ident, $model:ty, $lookup:path) => {
+        impl Loader<$key> for Lookups {
+            type Value = $model;
+            type Error = LoadFailed;
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $model>, LoadFailed> {
+                let rows = $lookup(&self.db, &ids(keys, |k| &k.0))
+                    .await
+                    .map_err(failed)?;
+                Ok(rows.into_iter().map(|r| ($key(r.id.clone()), r)).collect())
+            }
+        }
+    };
 }
 
-impl Loader<PolicyId> for Lookups {
-    type Value = escalation_policy::Model;
-    type Error = LoadFailed;
-    async fn load(&self, keys: &[PolicyId]) -> Result<HashMap<PolicyId, Self::Value>, LoadFailed> {
-        let rows = lookup::policies(&self.db, &ids(keys, |k| &k.0))
-            .await
-            .map_err(failed)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (PolicyId(r.id.clone()), r))
-            .collect())
-    }
+/// A loader of each alert's list: `lookup` reads the lists of all the alerts in one go; an alert
+/// without rows gets an empty list.
+macro_rules! per_alert {
+    ($key:ident, $model:ty, $lookup:path) => {
+        impl Loader<$key> for Lookups {
+            type Value = Vec<$model>;
+            type Error = LoadFailed;
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Vec<$model>>, LoadFailed> {
+                let mut by_alert = $lookup(&self.db, &ids(keys, |k| &k.0))
+                    .await
+                    .map_err(failed)?;
+                Ok(keys
+                    .iter()
+                    .map(|k| (k.clone(), by_alert.remove(&k.0).unwrap_or_default()))
+                    .collect())
+            }
+        }
+    };
 }
 
-impl Loader<UserId> for Lookups {
-    type Value = user::Model;
-    type Error = LoadFailed;
-    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, LoadFailed> {
-        let rows = lookup::users(&self.db, &ids(keys, |k| &k.0))
-            .await
-            .map_err(failed)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (UserId(r.id.clone()), r))
-            .collect())
-    }
-}
-
-impl Loader<RespondersOf> for Lookups {
-    type Value = Vec<user::Model>;
-    type Error = LoadFailed;
-    async fn load(
-        &self,
-        keys: &[RespondersOf],
-    ) -> Result<HashMap<RespondersOf, Self::Value>, LoadFailed> {
-        let mut by_alert = lookup::responders(&self.db, &ids(keys, |k| &k.0))
-            .await
-            .map_err(failed)?;
-        Ok(keys
-            .iter()
-            .map(|k| (k.clone(), by_alert.remove(&k.0).unwrap_or_default()))
-            .collect())
-    }
-}
-
-impl Loader<CommentsOf> for Lookups {
-    type Value = Vec<alert_comment::Model>;
-    type Error = LoadFailed;
-    async fn load(
-        &self,
-        keys: &[CommentsOf],
-    ) -> Result<HashMap<CommentsOf, Self::Value>, LoadFailed> {
-        let mut by_alert = lookup::comments(&self.db, &ids(keys, |k| &k.0))
-            .await
-            .map_err(failed)?;
-        Ok(keys
-            .iter()
-            .map(|k| (k.clone(), by_alert.remove(&k.0).unwrap_or_default()))
-            .collect())
-    }
-}
+by_id!(SourceId, alert_source::Model, lookup::sources);
+by_id!(PolicyId, escalation_policy::Model, lookup::policies);
+by_id!(UserId, user::Model, lookup::users);
+per_alert!(RespondersOf, user::Model, lookup::responders);
+per_alert!(CommentsOf, alert_comment::Model, lookup::comments);

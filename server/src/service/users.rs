@@ -61,22 +61,33 @@ pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppErro
     }
 }
 
-/// Changes a user's role (the caller is an ADMIN). The last ADMIN cannot be made a RESPONDER,
-/// or nobody could manage users and configuration any more. All admin rows are locked first on
-/// PostgreSQL (SQLite has one writer), so two concurrent demotions cannot both pass the count.
-pub async fn update_role(db: &Db, id: &str, role: Role) -> Result<user::Model, AppError> {
-    let txn = db.begin_write().await?;
+/// The enabled admins (locked on PostgreSQL, so two concurrent changes cannot both pass a count
+/// of them) and the user `id`, inside a writing transaction.
+async fn admins_and_user(
+    db: &Db,
+    txn: &sea_orm::DatabaseTransaction,
+    id: &str,
+) -> Result<(Vec<user::Model>, user::Model), AppError> {
     let admins = for_update(
         user::Entity::find()
             .filter(user::Column::Role.eq(Role::Admin.as_str()))
             .filter(user::Column::Disabled.eq(false)),
         db.backend(),
     )
-    .all(&txn)
+    .all(txn)
     .await?;
-    let Some(found) = user::Entity::find_by_id(id.to_string()).one(&txn).await? else {
+    let Some(found) = user::Entity::find_by_id(id.to_string()).one(txn).await? else {
         return Err(AppError::NotFound("user"));
     };
+    Ok((admins, found))
+}
+
+/// Changes a user's role (the caller is an ADMIN). The last ADMIN cannot be made a RESPONDER,
+/// or nobody could manage users and configuration any more. All admin rows are locked first on
+/// PostgreSQL (SQLite has one writer), so two concurrent demotions cannot both pass the count.
+pub async fn update_role(db: &Db, id: &str, role: Role) -> Result<user::Model, AppError> {
+    let txn = db.begin_write().await?;
+    let (admins, found) = admins_and_user(db, &txn, id).await?;
     if found.role == role.as_str() {
         return Ok(found);
     }
@@ -124,17 +135,7 @@ pub async fn set_disabled(
     disabled: bool,
 ) -> Result<user::Model, AppError> {
     let txn = db.begin_write().await?;
-    let admins = for_update(
-        user::Entity::find()
-            .filter(user::Column::Role.eq(Role::Admin.as_str()))
-            .filter(user::Column::Disabled.eq(false)),
-        db.backend(),
-    )
-    .all(&txn)
-    .await?;
-    let Some(found) = user::Entity::find_by_id(id.to_string()).one(&txn).await? else {
-        return Err(AppError::NotFound("user"));
-    };
+    let (admins, found) = admins_and_user(db, &txn, id).await?;
     if found.disabled == disabled {
         return Ok(found);
     }
@@ -160,17 +161,7 @@ pub async fn set_disabled(
 /// (`author_label`), and the references themselves become NULL.
 pub async fn delete_user(db: &Db, caller: &Caller, id: &str) -> Result<(), AppError> {
     let txn = db.begin_write().await?;
-    let admins = for_update(
-        user::Entity::find()
-            .filter(user::Column::Role.eq(Role::Admin.as_str()))
-            .filter(user::Column::Disabled.eq(false)),
-        db.backend(),
-    )
-    .all(&txn)
-    .await?;
-    let Some(found) = user::Entity::find_by_id(id.to_string()).one(&txn).await? else {
-        return Err(AppError::NotFound("user"));
-    };
+    let (admins, found) = admins_and_user(db, &txn, id).await?;
     check_removable(caller, &found, &admins, "delete")?;
     user::Entity::delete_by_id(found.id.clone())
         .exec(&txn)
