@@ -50,6 +50,7 @@ operations!(
     CreateUser,
     CreateApiToken,
     ApiTokens,
+    AllApiTokens,
     RevokeApiToken,
     UpdateUserRole,
     SourceScript,

@@ -302,3 +302,50 @@ async fn a_reset_user_signs_in_with_the_temporary_password_and_must_change_it() 
     app.login_token(&email, new_password).await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn admin_revokes_another_users_api_token_on_the_users_page() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let email = unique_email("tokens");
+    app.create_user(&admin, &email, "RESPONDER").await;
+    let session = app.login_token(&email, USER_PASSWORD).await;
+    let created = app
+        .gql(
+            &session,
+            "mutation { createApiToken(name: \"pager bridge\", expiresInDays: 30) { token } }",
+            json!({}),
+        )
+        .await;
+    let secret = str_field(&created["createApiToken"], "token");
+    assert!(!unauthenticated(&app, &secret).await);
+
+    let browser = Browser::start(&app.address).await;
+    browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    browser.goto("/users").await;
+    let row = browser.find_text(".all-token-list", "pager bridge").await;
+    let text = row.text().await.unwrap();
+    assert!(text.contains(&email), "{text}");
+    assert!(
+        text.contains("never used") || text.contains("last used"),
+        "{text}"
+    );
+    assert!(text.contains("expires"), "{text}");
+    browser.screenshot("users-api-tokens").await;
+    browser
+        .click(&format!(
+            "button[aria-label='Revoke pager bridge of {email}']"
+        ))
+        .await;
+    browser.find_text("[role=status]", "is revoked").await;
+    browser
+        .find_text(".muted", "No user has an API token")
+        .await;
+    eventually(WAIT, "the revoked token is refused", || async {
+        unauthenticated(&app, &secret).await.then_some(())
+    })
+    .await;
+    // The responder's own session is untouched.
+    assert!(!unauthenticated(&app, &session).await);
+    browser.close().await;
+}

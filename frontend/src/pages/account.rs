@@ -125,7 +125,7 @@ fn ChangePassword() -> impl IntoView {
 }
 
 /// "expires …" / "does not expire" for a token row.
-fn expiry(expires_at: Option<&str>) -> String {
+pub(crate) fn expiry(expires_at: Option<&str>) -> String {
     match expires_at {
         Some(at) => format!("expires {}", time::local(at)),
         None => "does not expire".into(),

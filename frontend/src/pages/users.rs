@@ -1,15 +1,18 @@
 //! Users: admins add them, change roles, disable, enable, reset passwords and delete them.
-//! The signed-in user's own password and API tokens are on the My account page.
+//! Admins also see every user's API tokens here and may revoke any of them. The signed-in
+//! user's own password and API tokens are on the My account page.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::Session;
 use crate::api::{
-    self, CreateUser, DeleteUser, DisableUser, EnableUser, ResetUserPassword, UpdateUserRole,
-    UserList as UserListQuery, create_user, delete_user, disable_user, enable_user,
-    reset_user_password, update_user_role, user_list,
+    self, AllApiTokens, CreateUser, DeleteUser, DisableUser, EnableUser, ResetUserPassword,
+    RevokeApiToken, UpdateUserRole, UserList as UserListQuery, all_api_tokens, create_user,
+    delete_user, disable_user, enable_user, reset_user_password, revoke_api_token,
+    update_user_role, user_list,
 };
+use crate::pages::account::expiry;
 use crate::time;
 use crate::ui::{CopyButton, ErrorMessage, Loading, Notice};
 
@@ -188,7 +191,86 @@ pub fn UserList() -> impl IntoView {
             }.into_any(),
         }}
         {move || session.is_admin().then(|| view! { <NewUser on_created=Callback::new(move |_| load()) /> })}
+        {move || session.is_admin().then(|| view! { <AllTokens users=data /> })}
         <p class="muted">"Your own password and API tokens: " <a href="/account">"My account"</a> "."</p>
+    }
+}
+
+/// Every user's API tokens, for admins: owner, name, created, last used, expiry, and Revoke.
+/// Reloads whenever the user list does (a deleted user's tokens go with them).
+#[component]
+fn AllTokens(users: RwSignal<Option<Vec<user_list::UserListUsers>>>) -> impl IntoView {
+    let tokens = RwSignal::new(None::<Vec<all_api_tokens::AllApiTokensApiTokens>>);
+    let error = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<String>);
+    let load = move || {
+        spawn_local(async move {
+            match api::run::<AllApiTokens>(all_api_tokens::Variables).await {
+                Ok(answer) => tokens.set(Some(answer.api_tokens)),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    Effect::new(move || {
+        users.track();
+        load();
+    });
+    let owner = move |user_id: &str| {
+        users
+            .with(|list| {
+                list.as_ref()
+                    .and_then(|l| l.iter().find(|u| u.id == user_id))
+                    .map(|u| u.email.clone())
+            })
+            .unwrap_or_else(|| format!("user {user_id}"))
+    };
+    let revoke = move |id: String, what: String| {
+        error.set(None);
+        notice.set(None);
+        spawn_local(async move {
+            match api::run::<RevokeApiToken>(revoke_api_token::Variables { id }).await {
+                Ok(_) => notice.set(Some(format!("{what} is revoked."))),
+                Err(e) => error.set(Some(e.message)),
+            }
+            load();
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="all-tokens-title">
+            <h2 id="all-tokens-title">"API tokens"</h2>
+            <p class="muted">"Every user's tokens. Revoking one stops it at once; its owner can create a new one on My account."</p>
+            <Notice notice=notice />
+            <ErrorMessage error=error />
+            {move || match tokens.get() {
+                None => (error.get().is_none()).then(|| view! { <Loading what="tokens" /> }).into_any(),
+                Some(list) if list.is_empty() => view! { <p class="muted">"No user has an API token."</p> }.into_any(),
+                Some(list) => view! {
+                    <ul class="list all-token-list">
+                        {list.into_iter().map(|t| {
+                            let email = owner(&t.user_id);
+                            let id = t.id.clone();
+                            let label = format!("Revoke {} of {email}", t.name);
+                            let what = format!("Token “{}” of {email}", t.name);
+                            let used = match &t.last_used_at {
+                                Some(at) => view! { <span class="muted" title=time::local(at)>{format!("last used {}", time::age(at))}</span> }.into_any(),
+                                None => view! { <span class="muted">"never used"</span> }.into_any(),
+                            };
+                            view! {
+                                <li class="list-row">
+                                    <span class="row-title">{t.name}</span>
+                                    <span class="muted token-owner">{email}</span>
+                                    <span class="muted" title=time::local(&t.created_at)>{format!("created {}", time::age(&t.created_at))}</span>
+                                    {used}
+                                    <span class="muted">{expiry(t.expires_at.as_deref())}</span>
+                                    <button type="button" class="button small danger" aria-label=label
+                                        on:click=move |_| revoke(id.clone(), what.clone())>"Revoke"</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
     }
 }
 
