@@ -7,7 +7,7 @@ use chrono::{TimeDelta, Utc};
 use glidepath::clock::{self, Clock, FakeClock};
 use glidepath::db::Db;
 use glidepath::domain::{Incident, Role};
-use glidepath::service::alerts::{self, IngestResult};
+use glidepath::service::alerts::{self, IngestEvent, IngestResult};
 use glidepath::service::{escalation, policies, sources, users};
 use secrecy::SecretString;
 use serde_json::json;
@@ -74,10 +74,19 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
         "sys_id": "0123456789abcdef0123456789abcdef", "state": "1", "number": "INC1",
     });
     let incident = Incident::parse(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let IngestResult::Applied { alert_id, .. } =
-        alerts::ingest(&db, (&source, None), &incident, None, &body)
-            .await
-            .map_err(err)?
+    let IngestResult::Applied { alert_id, .. } = alerts::ingest(
+        &db,
+        IngestEvent {
+            source: &source,
+            connection: None,
+            incident: &incident,
+            assignee: None,
+            body: &body,
+            key_note: None,
+        },
+    )
+    .await
+    .map_err(err)?
     else {
         anyhow::bail!("the incident was not applied");
     };

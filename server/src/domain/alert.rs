@@ -53,6 +53,71 @@ impl Priority {
     }
 }
 
+/// What an alert log entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    Created,
+    Accepted,
+    Resolved,
+    PriorityRaised,
+    Rerouted,
+    Commented,
+    TicketUpdated,
+    Escalated,
+    Notified,
+    NotificationFailed,
+    /// An update could not be written to the ServiceNow incident.
+    SyncFailed,
+    /// An assignment was written without `assigned_to`: no ServiceNow user has the e-mail.
+    SyncUserUnmapped,
+    /// Failed ServiceNow updates were queued again.
+    SyncRetried,
+    /// The event came with the integration key a rotation replaced, within its grace period.
+    PreviousKeyUsed,
+}
+
+impl LogKind {
+    pub const ALL: [LogKind; 14] = [
+        LogKind::Created,
+        LogKind::Accepted,
+        LogKind::Resolved,
+        LogKind::PriorityRaised,
+        LogKind::Rerouted,
+        LogKind::Commented,
+        LogKind::TicketUpdated,
+        LogKind::Escalated,
+        LogKind::Notified,
+        LogKind::NotificationFailed,
+        LogKind::SyncFailed,
+        LogKind::SyncUserUnmapped,
+        LogKind::SyncRetried,
+        LogKind::PreviousKeyUsed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogKind::Created => "CREATED",
+            LogKind::Accepted => "ACCEPTED",
+            LogKind::Resolved => "RESOLVED",
+            LogKind::PriorityRaised => "PRIORITY_RAISED",
+            LogKind::Rerouted => "REROUTED",
+            LogKind::Commented => "COMMENTED",
+            LogKind::TicketUpdated => "TICKET_UPDATED",
+            LogKind::Escalated => "ESCALATED",
+            LogKind::Notified => "NOTIFIED",
+            LogKind::NotificationFailed => "NOTIFICATION_FAILED",
+            LogKind::SyncFailed => "SYNC_FAILED",
+            LogKind::SyncUserUnmapped => "SYNC_USER_UNMAPPED",
+            LogKind::SyncRetried => "SYNC_RETRIED",
+            LogKind::PreviousKeyUsed => "PREVIOUS_KEY_USED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LogKind> {
+        LogKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// What the webhook answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IngestOutcome {

@@ -7,7 +7,7 @@ pub mod incident;
 pub mod user;
 pub mod webhook_auth;
 
-pub use alert::{AlertStatus, IngestDecision, IngestOutcome, Priority, TicketChange};
+pub use alert::{AlertStatus, IngestDecision, IngestOutcome, LogKind, Priority, TicketChange};
 pub use incident::{
     Incident, IncidentError, IncidentState, PriorityMapping, SysId, field_value, is_field_name,
 };

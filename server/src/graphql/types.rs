@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use super::ContextExt;
 use super::loaders;
 use crate::domain::webhook_auth::WebhookAuthKind as WebhookAuthKindDomain;
-use crate::domain::{self, IncidentState};
+use crate::domain::{self, IncidentState, LogKind};
 use crate::entity::{
     alert, alert_comment, alert_log, alert_source, escalation_policy, notification_rule,
     servicenow_connection, servicenow_sync_update, user,
@@ -816,24 +816,25 @@ pub struct LogEntry(pub alert_log::Model);
 impl LogEntry {
     async fn kind(&self) -> Result<LogEntryKind> {
         gql(async move {
-            use alerts::log_kind as k;
-            Ok(match self.0.kind.as_str() {
-                k::CREATED => LogEntryKind::Created,
-                k::ACCEPTED => LogEntryKind::Accepted,
-                k::RESOLVED => LogEntryKind::Resolved,
-                k::PRIORITY_RAISED => LogEntryKind::PriorityRaised,
-                k::REROUTED => LogEntryKind::Rerouted,
-                k::COMMENTED => LogEntryKind::Commented,
-                k::TICKET_UPDATED => LogEntryKind::TicketUpdated,
-                k::ESCALATED => LogEntryKind::Escalated,
-                k::NOTIFIED => LogEntryKind::Notified,
-                k::NOTIFICATION_FAILED => LogEntryKind::NotificationFailed,
-                k::SYNC_FAILED => LogEntryKind::SyncFailed,
-                k::SYNC_USER_UNMAPPED => LogEntryKind::SyncUserUnmapped,
-                k::SYNC_RETRIED => LogEntryKind::SyncRetried,
-                k::PREVIOUS_KEY_USED => LogEntryKind::PreviousKeyUsed,
-                other => return Err(corrupt("log kind", other)),
-            })
+            let kind = LogKind::parse(&self.0.kind);
+            Ok(
+                match kind.ok_or_else(|| corrupt("log kind", &self.0.kind))? {
+                    LogKind::Created => LogEntryKind::Created,
+                    LogKind::Accepted => LogEntryKind::Accepted,
+                    LogKind::Resolved => LogEntryKind::Resolved,
+                    LogKind::PriorityRaised => LogEntryKind::PriorityRaised,
+                    LogKind::Rerouted => LogEntryKind::Rerouted,
+                    LogKind::Commented => LogEntryKind::Commented,
+                    LogKind::TicketUpdated => LogEntryKind::TicketUpdated,
+                    LogKind::Escalated => LogEntryKind::Escalated,
+                    LogKind::Notified => LogEntryKind::Notified,
+                    LogKind::NotificationFailed => LogEntryKind::NotificationFailed,
+                    LogKind::SyncFailed => LogEntryKind::SyncFailed,
+                    LogKind::SyncUserUnmapped => LogEntryKind::SyncUserUnmapped,
+                    LogKind::SyncRetried => LogEntryKind::SyncRetried,
+                    LogKind::PreviousKeyUsed => LogEntryKind::PreviousKeyUsed,
+                },
+            )
         })
         .await
     }

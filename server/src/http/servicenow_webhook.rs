@@ -5,11 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde_json::{Value, json};
 
 use super::{BodyError, BodyTimeout, read_body};
-use crate::domain::Incident;
 use crate::domain::webhook_auth::WebhookAuthKind;
+use crate::domain::{Incident, IngestOutcome};
 use crate::error::{AppError, json_error};
 use crate::http::metrics::WEBHOOK_EVENTS;
-use crate::service::{alerts, people, sources, sync};
+use crate::service::inbound::{self, Outcome, Refused};
 use crate::startup::AppState;
 
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -25,35 +25,33 @@ pub async fn receive(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let key = path.into_inner();
-    let source = if key.len() <= 128 {
-        sources::by_integration_key(&state.db, &key).await?
-    } else {
-        None
-    };
-    let Some((source, connection, key_used)) = source else {
-        return Ok(rejected(
-            StatusCode::NOT_FOUND,
-            "unknown_integration_key",
-            "no alert source has this integration key",
-        ));
-    };
     let authorization = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if let Err(reason) = sources::check_webhook_auth(&state.cipher, &source, authorization)? {
-        let challenge = match sources::webhook_auth_kind(&source)? {
-            WebhookAuthKind::Basic => "Basic realm=\"glidepath\"",
-            _ => "Bearer realm=\"glidepath\"",
-        };
-        let mut response = rejected(StatusCode::UNAUTHORIZED, "unauthorized", reason);
-        response.headers_mut().insert(
-            actix_web::http::header::WWW_AUTHENTICATE,
-            actix_web::http::header::HeaderValue::from_static(challenge),
-        );
-        return Ok(response);
-    }
+    let found = inbound::webhook_source(&state.db, &state.cipher, &path, authorization).await?;
+    let source = match found {
+        Ok(source) => source,
+        Err(Refused::UnknownKey) => {
+            return Ok(rejected(
+                StatusCode::NOT_FOUND,
+                "unknown_integration_key",
+                "no alert source has this integration key",
+            ));
+        }
+        Err(Refused::Unauthorized { reason, kind }) => {
+            let challenge = match kind {
+                WebhookAuthKind::Basic => "Basic realm=\"glidepath\"",
+                _ => "Bearer realm=\"glidepath\"",
+            };
+            let mut response = rejected(StatusCode::UNAUTHORIZED, "unauthorized", reason);
+            response.headers_mut().insert(
+                actix_web::http::header::WWW_AUTHENTICATE,
+                actix_web::http::header::HeaderValue::from_static(challenge),
+            );
+            return Ok(response);
+        }
+    };
     let body = match read_body(&req, payload, MAX_BODY).await {
         Ok(body) => body,
         Err(BodyError::Timeout) => {
@@ -92,49 +90,22 @@ pub async fn receive(
             ));
         }
     };
-    // Said in the log of the alert the event reaches: ServiceNow still posts to the old URL.
-    let key_note = match key_used {
-        sources::KeyUsed::Current => None,
-        sources::KeyUsed::Previous { valid_until } => {
-            tracing::info!(
-                alert_source = %source.id,
-                %valid_until,
-                "webhook event received with the previous integration key"
-            );
-            Some(alerts::previous_key_message(valid_until))
-        }
+    let (sys_id, state_label) = (incident.sys_id.clone(), incident.state.label());
+    let event = inbound::Event {
+        source: &source.source,
+        connection: source.connection.as_ref(),
+        incident,
+        body: &value,
+        key_note: source.key_note,
     };
-    // The event ServiceNow fires after our own update: nothing to apply, nothing to send.
-    if let Some(alert_id) = sync::absorb_echo(&state.db, connection.as_ref(), &incident).await? {
-        if let Some(note) = key_note {
-            alerts::note_event(&state.db, &alert_id, note, &incident).await?;
+    match inbound::apply(&state.db, &state.cipher, &state.servicenow, event).await? {
+        Outcome::Echo { alert_id } => {
+            metrics::counter!(WEBHOOK_EVENTS, "outcome" => "unchanged").increment(1);
+            Ok(HttpResponse::Ok().json(json!({"outcome": "unchanged", "alertId": alert_id})))
         }
-        metrics::counter!(WEBHOOK_EVENTS, "outcome" => "unchanged").increment(1);
-        return Ok(HttpResponse::Ok().json(json!({"outcome": "unchanged", "alertId": alert_id})));
-    }
-    let mut incident = incident;
-    let assignee = people::map_inbound(
-        &state.db,
-        &state.cipher,
-        &state.servicenow,
-        &source.id,
-        connection.as_ref(),
-        &mut incident,
-    )
-    .await?;
-    let source = (&source, connection.as_ref());
-    let ingested = alerts::ingest_noted(
-        &state.db,
-        source,
-        &incident,
-        assignee.as_ref(),
-        &value,
-        key_note,
-    );
-    match ingested.await? {
-        alerts::IngestResult::Applied { outcome, alert_id } => {
+        Outcome::Applied { outcome, alert_id } => {
             metrics::counter!(WEBHOOK_EVENTS, "outcome" => outcome.as_str()).increment(1);
-            let status = if outcome == crate::domain::IngestOutcome::Created {
+            let status = if outcome == IngestOutcome::Created {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
@@ -142,11 +113,10 @@ pub async fn receive(
             Ok(HttpResponse::build(status)
                 .json(json!({"outcome": outcome.as_str(), "alertId": alert_id})))
         }
-        alerts::IngestResult::UnknownIncident => {
+        Outcome::UnknownIncident => {
             let msg = format!(
-                "no alert exists for incident {} and its state is {}: only a New incident creates an alert",
-                incident.sys_id.as_str(),
-                incident.state.label()
+                "no alert exists for incident {} and its state is {state_label}: only a New incident creates an alert",
+                sys_id.as_str(),
             );
             Ok(rejected(StatusCode::BAD_REQUEST, "unknown_incident", &msg))
         }

@@ -8,13 +8,13 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query},
 };
 
-use super::alerts::log_kind;
 use super::rows::Rows;
 use super::sync::{self, Change, UserRef};
 use super::{Actor, new_id, notifications};
 use crate::clock;
 use crate::db::Db;
 use crate::domain::AlertStatus;
+use crate::domain::LogKind;
 use crate::domain::escalation::{Level, Step, first_step, next_step};
 use crate::entity::{
     alert, alert_responder, escalation_policy, escalation_rule, escalation_rule_user,
@@ -246,7 +246,7 @@ fn apply(
     if step.next_at.is_none() {
         msg.push_str("; last level, escalation ends");
     }
-    rows.log(&alert.id, log_kind::ESCALATED, msg, &Actor::System);
+    rows.log(&alert.id, LogKind::Escalated, msg, &Actor::System);
     notifications::escalated(&alert, rules, step.level, rows);
     Ok(())
 }
@@ -295,7 +295,7 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
                 // known to be the last one.
                 stop(&mut am);
                 let msg = "Escalation ended: the policy has no further level".to_string();
-                rows.log(&id, log_kind::ESCALATED, msg, &Actor::System);
+                rows.log(&id, LogKind::Escalated, msg, &Actor::System);
             }
         }
         queued_sync |= rows.write(&txn).await?;

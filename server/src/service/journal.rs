@@ -16,11 +16,12 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use super::alerts::{append_log, log_kind};
+use super::log;
 use super::people::{self, Person};
 use super::{Actor, new_id, now, servicenow};
 use crate::db::Db;
 use crate::domain::AlertStatus;
+use crate::domain::LogKind;
 use crate::entity::{alert, alert_comment, servicenow_connection, servicenow_journal_seen as seen};
 use crate::error::AppError;
 use crate::secrets::Cipher;
@@ -248,7 +249,7 @@ async fn import(
         updated_by: Some(label.clone()),
     };
     let msg = format!("Comment by {label} imported from the ServiceNow journal");
-    append_log(&txn, &alert.id, log_kind::COMMENTED, msg, &actor).await?;
+    log::append(&txn, &alert.id, LogKind::Commented, msg, &actor).await?;
     txn.commit().await?;
     Ok(true)
 }

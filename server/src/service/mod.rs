@@ -4,7 +4,9 @@
 pub mod alerts;
 pub mod auth;
 pub mod escalation;
+pub mod inbound;
 pub mod journal;
+pub mod log;
 pub mod lookup;
 pub mod notifications;
 pub mod outbox;

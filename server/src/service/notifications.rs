@@ -10,12 +10,12 @@ use sea_orm::{
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::alerts::log_kind;
 use super::rows::Rows;
 use super::{Actor, Caller, new_id, now, outbox};
 use crate::clock;
 use crate::db::Db;
 use crate::domain::Email;
+use crate::domain::LogKind;
 use crate::entity::{alert, alert_responder, notification, notification_rule, user};
 use crate::error::AppError;
 use crate::secrets::Cipher;
@@ -429,12 +429,7 @@ fn enqueue(
             // Start-up already warns that e-mail is not configured, and the alert's log says so
             // for each notification: a warning per alert would only flood the server's log.
             tracing::debug!(alert = %alert.id, to = %rule.target, "e-mail notification not sent: {NO_SMTP}");
-            rows.log(
-                &alert.id,
-                log_kind::NOTIFICATION_FAILED,
-                msg,
-                &Actor::System,
-            );
+            rows.log(&alert.id, LogKind::NotificationFailed, msg, &Actor::System);
         }
     }
 }
@@ -547,19 +542,19 @@ fn settlement(
                 (notification::Column::SentAt, Expr::value(Some(at))),
                 (notification::Column::NextAttemptAt, outbox::no_time()),
             ];
-            (changes, (log_kind::NOTIFIED, format!("Notified {who}")))
+            (changes, (LogKind::Notified, format!("Notified {who}")))
         }
         Outcome::NotSent(why) => (
             given_up(why),
             (
-                log_kind::NOTIFICATION_FAILED,
+                LogKind::NotificationFailed,
                 format!("Notification to {who} not sent: {why}"),
             ),
         ),
         Outcome::Failed(why) if claimed.attempts >= MAX_ATTEMPTS => (
             given_up(why),
             (
-                log_kind::NOTIFICATION_FAILED,
+                LogKind::NotificationFailed,
                 format!(
                     "Notification to {who} failed after {} attempts: {why}",
                     claimed.attempts
@@ -578,7 +573,7 @@ fn settlement(
             (
                 changes,
                 (
-                    log_kind::NOTIFICATION_FAILED,
+                    LogKind::NotificationFailed,
                     format!(
                         "Notification to {who}: attempt {} of {MAX_ATTEMPTS} failed, retrying: {why}",
                         claimed.attempts

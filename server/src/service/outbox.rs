@@ -19,9 +19,9 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use super::rows::Rows;
-use super::{Actor, now};
+use super::{Actor, log, now};
 use crate::db::{AppendOnly, Db, WriteJob};
+use crate::domain::LogKind;
 use crate::error::AppError;
 
 /// A row status every outbox has.
@@ -89,7 +89,7 @@ pub struct Settlement<C> {
     pub attempts: i32,
     pub alert_id: String,
     pub changes: Vec<(C, SimpleExpr)>,
-    pub log: Option<(&'static str, String)>,
+    pub log: Option<(LogKind, String)>,
 }
 
 /// Writes `settlements` in one writing transaction (on SQLite, on the batching writer beside the
@@ -134,7 +134,6 @@ where
         append: &'a mut AppendOnly,
     ) -> BoxFuture<'a, Result<(), AppError>> {
         Box::pin(async move {
-            let mut rows = Rows::default();
             for s in &self.settlements {
                 let mut update = E::update_many()
                     .filter(self.cols.id.eq(s.id.as_str()))
@@ -145,10 +144,10 @@ where
                 }
                 let still_ours = update.exec(txn).await?.rows_affected == 1;
                 if still_ours && let Some((kind, message)) = &s.log {
-                    rows.log(&s.alert_id, kind, message.clone(), &Actor::System);
+                    let entry = log::entry(&s.alert_id, *kind, message.clone(), &Actor::System);
+                    append.logs.push(entry);
                 }
             }
-            rows.write_appending(txn, append).await?;
             Ok(())
         })
     }

@@ -1,7 +1,7 @@
 //! The reconciliation poll. ServiceNow's business rule is fire-and-forget: a POST that fails is
 //! never retried. So for every alert source with a connection, each server process in turn reads
 //! the incidents updated since a stored watermark and feeds each through the webhook's own
-//! lifecycle code ([`alerts::ingest`]); `sys_mod_count` ordering makes re-applying an event it
+//! lifecycle code ([`inbound::apply`]); `sys_mod_count` ordering makes re-applying an event it
 //! already saw change nothing.
 //!
 //! Which incidents count: those that already have an alert on the source, and New ones created
@@ -23,7 +23,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use super::{alerts, people, servicenow, sync};
+use super::{inbound, servicenow};
 use crate::clock;
 use crate::db::Db;
 use crate::domain::{Incident, IncidentState, field_value};
@@ -338,7 +338,7 @@ async fn apply(
     body: &Value,
     poll_since: &str,
 ) -> Result<bool, AppError> {
-    let Ok(mut incident) = Incident::parse(body) else {
+    let Ok(incident) = Incident::parse(body) else {
         return Ok(false);
     };
     // Checked on a reader first: most incidents of a busy instance concern no alert here, and
@@ -363,34 +363,18 @@ async fn apply(
             }
         }
     }
-    // The change Glidepath itself wrote (its webhook echo missed): recorded as the webhook
-    // records it, nothing applied.
-    if sync::absorb_echo(db, Some(&lease.connection), &incident)
-        .await?
-        .is_some()
-    {
-        return Ok(false);
-    }
-    // People are named as the webhook names them.
-    let assignee = people::map_inbound(
-        db,
-        cipher,
-        connector,
-        &source.id,
-        Some(&lease.connection),
-        &mut incident,
-    )
-    .await?;
+    // The change Glidepath itself wrote (its webhook echo missed) is recorded as the webhook
+    // records it, nothing applied; people are named as the webhook names them.
+    let event = inbound::Event {
+        source,
+        connection: Some(&lease.connection),
+        incident,
+        body,
+        key_note: None,
+    };
     Ok(matches!(
-        alerts::ingest(
-            db,
-            (source, Some(&lease.connection)),
-            &incident,
-            assignee.as_ref(),
-            body
-        )
-        .await?,
-        alerts::IngestResult::Applied { .. }
+        inbound::apply(db, cipher, connector, event).await?,
+        inbound::Outcome::Applied { .. }
     ))
 }
 

@@ -8,12 +8,13 @@
 //! now costs one per table. Ids are UUIDv7 taken when a row is added, so the order in which rows
 //! are added is the order in which they are read back, whenever they are written.
 
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::db::AppendOnly;
 
 use super::sync::{self, Change, Pending};
-use super::{Actor, new_id, now};
+use super::{Actor, log};
+use crate::domain::LogKind;
 use crate::entity::{alert, alert_log, alert_responder, notification, servicenow_connection};
 use crate::error::AppError;
 
@@ -60,17 +61,8 @@ impl Rows {
     }
 
     /// An alert log entry.
-    pub fn log(&mut self, alert_id: &str, kind: &str, message: String, actor: &Actor) {
-        self.logs.push(alert_log::ActiveModel {
-            id: Set(new_id()),
-            alert_id: Set(alert_id.to_string()),
-            kind: Set(kind.to_string()),
-            message: Set(message),
-            actor_kind: Set(actor.kind().to_string()),
-            actor_user_id: Set(actor.user_id()),
-            actor_label: Set(actor.label()),
-            created_at: Set(now()),
-        });
+    pub fn log(&mut self, alert_id: &str, kind: LogKind, message: String, actor: &Actor) {
+        self.logs.push(log::entry(alert_id, kind, message, actor));
     }
 
     /// A responder; one already on the alert keeps their first row (see [`Rows::write`]).

@@ -19,9 +19,10 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
-use super::alerts::{append_log, log_kind};
+use super::log;
 use super::{Caller, new_id, now, outbox, servicenow};
 use crate::db::{Db, for_update};
+use crate::domain::LogKind;
 use crate::domain::{Incident, Priority, PriorityMapping};
 use crate::entity::{alert, servicenow_connection, servicenow_sync_update as row, user};
 use crate::error::AppError;
@@ -451,7 +452,7 @@ fn settlement(
                 (row::Column::NextAttemptAt, outbox::no_time()),
                 (row::Column::LastError, Expr::value(Option::<String>::None)),
             ],
-            note.map(|n| (log_kind::SYNC_USER_UNMAPPED, n)),
+            note.map(|n| (LogKind::SyncUserUnmapped, n)),
         ),
         Outcome::Retry { error, .. } if claimed.attempts >= retry.max_attempts => {
             let msg = format!("{what} failed after {} attempts: {error}", claimed.attempts);
@@ -461,7 +462,7 @@ fn settlement(
                     (row::Column::LastError, Expr::value(error)),
                     (row::Column::NextAttemptAt, outbox::no_time()),
                 ],
-                Some((log_kind::SYNC_FAILED, msg)),
+                Some((LogKind::SyncFailed, msg)),
             )
         }
         Outcome::Failed(error) => {
@@ -472,7 +473,7 @@ fn settlement(
                     (row::Column::LastError, Expr::value(error)),
                     (row::Column::NextAttemptAt, outbox::no_time()),
                 ],
-                Some((log_kind::SYNC_FAILED, msg)),
+                Some((LogKind::SyncFailed, msg)),
             )
         }
         Outcome::Retry { error, not_before } => {
@@ -610,7 +611,7 @@ pub async fn retry(db: &Db, caller: &Caller, alert_id: &str) -> Result<(), AppEr
         "{} failed ServiceNow update(s) queued again by {}",
         result.rows_affected, caller.email
     );
-    append_log(&txn, alert_id, log_kind::SYNC_RETRIED, msg, &caller.actor()).await?;
+    log::append(&txn, alert_id, LogKind::SyncRetried, msg, &caller.actor()).await?;
     txn.commit().await?;
     wake();
     Ok(())

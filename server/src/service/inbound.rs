@@ -1,0 +1,137 @@
+//! What ServiceNow says about an incident, however it arrives: the business rule's webhook post or
+//! the reconciliation poll's read. Both hand the event to [`apply`], which absorbs the echo of
+//! Glidepath's own update, names the people the event mentions, and ingests it
+//! (`alerts::ingest`). The webhook first asks [`webhook_source`] whether the request may post to
+//! the source its integration key names.
+
+use serde_json::Value;
+
+use super::alerts::{self, IngestEvent, IngestResult};
+use super::{log, people, sources, sync};
+use crate::db::Db;
+use crate::domain::webhook_auth::WebhookAuthKind;
+use crate::domain::{Incident, IngestOutcome};
+use crate::entity::{alert_source, servicenow_connection};
+use crate::error::AppError;
+use crate::secrets::Cipher;
+use crate::servicenow::client::Connector;
+
+/// The alert source a webhook request may post to.
+pub struct WebhookSource {
+    pub source: alert_source::Model,
+    pub connection: Option<servicenow_connection::Model>,
+    /// Said in the log of the alert the event reaches: the request used the previous integration
+    /// key, so ServiceNow still posts to the old URL.
+    pub key_note: Option<String>,
+}
+
+/// Why a webhook request is refused before its body is read.
+pub enum Refused {
+    /// No alert source has this integration key (or its grace period ended).
+    UnknownKey,
+    /// The source requires webhook credentials and the request lacks them; `kind` names the scheme
+    /// the challenge asks for.
+    Unauthorized {
+        reason: &'static str,
+        kind: WebhookAuthKind,
+    },
+}
+
+/// The source whose integration key is `key`, if `authorization` satisfies its webhook
+/// authentication. One read.
+pub async fn webhook_source(
+    db: &Db,
+    cipher: &Cipher,
+    key: &str,
+    authorization: Option<&str>,
+) -> Result<Result<WebhookSource, Refused>, AppError> {
+    let found = if key.len() <= 128 {
+        sources::by_integration_key(db, key).await?
+    } else {
+        None
+    };
+    let Some((source, connection, key_used)) = found else {
+        return Ok(Err(Refused::UnknownKey));
+    };
+    if let Err(reason) = sources::check_webhook_auth(cipher, &source, authorization)? {
+        let kind = sources::webhook_auth_kind(&source)?;
+        return Ok(Err(Refused::Unauthorized { reason, kind }));
+    }
+    let key_note = match key_used {
+        sources::KeyUsed::Current => None,
+        sources::KeyUsed::Previous { valid_until } => {
+            tracing::info!(
+                alert_source = %source.id,
+                %valid_until,
+                "webhook event received with the previous integration key"
+            );
+            Some(log::previous_key_message(valid_until))
+        }
+    };
+    Ok(Ok(WebhookSource {
+        source,
+        connection,
+        key_note,
+    }))
+}
+
+/// One incident event for [`apply`].
+pub struct Event<'a> {
+    pub source: &'a alert_source::Model,
+    pub connection: Option<&'a servicenow_connection::Model>,
+    pub incident: Incident,
+    /// The whole payload: the routing field is read from it.
+    pub body: &'a Value,
+    /// A line for the log of the alert the event reaches ([`WebhookSource::key_note`]).
+    pub key_note: Option<String>,
+}
+
+/// What an event came to.
+pub enum Outcome {
+    /// The echo of Glidepath's own update: nothing to apply, nothing to send.
+    Echo { alert_id: String },
+    Applied {
+        outcome: IngestOutcome,
+        alert_id: String,
+    },
+    /// An update (not New) for an incident that has no alert.
+    UnknownIncident,
+}
+
+/// Applies one incident event: the echo of Glidepath's own update changes nothing; otherwise the
+/// people it names are mapped (before the writing transaction) and the alert is created or
+/// updated.
+pub async fn apply(
+    db: &Db,
+    cipher: &Cipher,
+    connector: &Connector,
+    event: Event<'_>,
+) -> Result<Outcome, AppError> {
+    let Event {
+        source,
+        connection,
+        mut incident,
+        body,
+        key_note,
+    } = event;
+    if let Some(alert_id) = sync::absorb_echo(db, connection, &incident).await? {
+        if let Some(note) = key_note {
+            alerts::note_event(db, &alert_id, note, &incident).await?;
+        }
+        return Ok(Outcome::Echo { alert_id });
+    }
+    let assignee =
+        people::map_inbound(db, cipher, connector, &source.id, connection, &mut incident).await?;
+    let event = IngestEvent {
+        source,
+        connection,
+        incident: &incident,
+        assignee: assignee.as_ref(),
+        body,
+        key_note,
+    };
+    Ok(match alerts::ingest(db, event).await? {
+        IngestResult::Applied { outcome, alert_id } => Outcome::Applied { outcome, alert_id },
+        IngestResult::UnknownIncident => Outcome::UnknownIncident,
+    })
+}
