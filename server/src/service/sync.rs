@@ -5,7 +5,7 @@
 //! own updates, and answers the sync questions GraphQL asks.
 //!
 //! A change that came from ServiceNow (the webhook, the reconciliation poll, the journal poll)
-//! queues nothing: its rows are collected with [`Rows::from_servicenow`](super::rows::Rows), which
+//! queues nothing: its rows are collected with `Rows::from_servicenow`, which
 //! drops every update, so nothing is ever written back to where it came from.
 
 use std::collections::BTreeSet;
@@ -82,7 +82,7 @@ impl UserRef {
     }
 }
 
-/// An update decided while an alert change is made, collected by [`Rows`](super::rows::Rows)
+/// An update decided while an alert change is made, collected by `service::rows::Rows`
 /// and turned into an outbox row (or into nothing, without a bidirectional connection that
 /// publishes its kind) when the rows are written, in the change's transaction. Its id is taken
 /// when it is decided, so the updates of one alert keep the order in which they were made.
