@@ -10,7 +10,7 @@ use async_graphql::{Context, EmptySubscription, Schema};
 
 use crate::error::AppError;
 use crate::service::Caller;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub use mutation::{MutationRoot, SESSION_COOKIE};
 pub use query::QueryRoot;

@@ -754,7 +754,7 @@ impl MutationRoot {
 }
 
 async fn source(
-    state: &crate::startup::AppState,
+    state: &crate::state::AppState,
     id: &str,
 ) -> std::result::Result<AlertSource, AppError> {
     sources::get(&state.db, id)

@@ -17,7 +17,7 @@ use super::{BodyError, BodyTimeout, content_type, read_body};
 use crate::graphql::AppSchema;
 use crate::graphql::SESSION_COOKIE;
 use crate::service::auth;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const MAX_BODY: usize = 256 * 1024;
 /// Operations per batch at most.

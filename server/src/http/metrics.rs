@@ -19,7 +19,7 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use crate::error::json_error;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const HTTP_DURATION: &str = "glidepath_http_request_duration_seconds";
 pub const WEBHOOK_EVENTS: &str = "glidepath_webhook_events_total";

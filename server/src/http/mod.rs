@@ -12,7 +12,7 @@ pub mod query_page;
 use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use futures_util::StreamExt;
 
 /// The body did not arrive within GLIDEPATH_BODY_TIMEOUT_MS: 408, and the connection is closed

@@ -10,7 +10,7 @@ use crate::domain::webhook_auth::WebhookAuthKind;
 use crate::error::{AppError, json_error};
 use crate::http::metrics::WEBHOOK_EVENTS;
 use crate::service::{alerts, people, sources, sync};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const MAX_BODY: usize = 1024 * 1024;
 
