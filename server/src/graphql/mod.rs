@@ -1,6 +1,7 @@
 //! The GraphQL API: one schema built at start-up, shared by every request; the caller is added
 //! per request. Resolvers only translate: the service layer decides and writes.
 
+mod error;
 pub mod loaders;
 mod mutation;
 mod query;

@@ -21,7 +21,8 @@ use crate::service::{
 };
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
-use crate::error::{AppError, gql};
+use super::error::gql;
+use crate::error::AppError;
 
 #[derive(InputObject)]
 #[graphql(name = "ServiceNowConnectionInput")]

@@ -18,7 +18,7 @@ use crate::service::{alerts, notifications, outbox, policies, servicenow, source
 use crate::servicenow::business_rule;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
-use crate::error::gql;
+use super::error::gql;
 
 /// What a list under an alert (comments, log entries, responders, sync updates) counts for in a
 /// query's complexity: its child complexity times this many entries.

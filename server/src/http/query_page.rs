@@ -4,7 +4,7 @@
 
 use actix_web::{HttpResponse, http::StatusCode, http::header, web};
 
-use crate::error::json_error;
+use super::error::json_error;
 use crate::state::AppState;
 
 const HTML: &str = include_str!("query_page/query.html");
