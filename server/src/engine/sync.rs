@@ -1,4 +1,5 @@
-//! Sends queued ServiceNow updates: `PATCH /api/now/table/incident/{sys_id}` with no transaction
+//! The ServiceNow sync task: every tick, or as soon as a commit queues an update, it sends the
+//! queued ServiceNow updates: `PATCH /api/now/table/incident/{sys_id}` with no transaction
 //! open, then records the outcome. Network errors, timeouts, 408, 5xx and answers that are not
 //! the Table API are retried with backoff and jitter; a 429 waits at least as long as
 //! `Retry-After` (or `X-RateLimit-Reset`) says; any other 4xx fails the update with ServiceNow's
@@ -9,8 +10,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde_json::Value;
 
+use super::{Module, Wait};
+use crate::clock;
 use crate::db::Db;
 use crate::entity::servicenow_sync_update as row;
 use crate::error::AppError;
@@ -22,6 +26,9 @@ use crate::servicenow::users::USERS;
 
 /// Updates claimed at once (one per incident); the client lets 4 per instance run together.
 pub const BATCH: u64 = 32;
+
+/// The shortest pause of the sync task between two looks.
+const MIN_SYNC_PAUSE: Duration = Duration::from_millis(10);
 
 pub struct SyncWorker {
     pub db: Db,
@@ -75,6 +82,25 @@ impl SyncWorker {
         Ok(claimed.len())
     }
 
+    /// Sends every ServiceNow update that is due, a batch at a time; says when the next retry is
+    /// due, so a short backoff is not stretched to a whole tick.
+    async fn sync_all_due(&self) -> Result<Option<Duration>, AppError> {
+        loop {
+            let claimed = self.deliver_due().await?;
+            if (claimed as u64) < BATCH {
+                break;
+            }
+        }
+        let next = sync::next_attempt(&self.db).await?;
+        // Never a busy loop, whatever the clock or the rows say.
+        Ok(next.map(|at| {
+            (at - clock::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(MIN_SYNC_PAUSE)
+        }))
+    }
+
     async fn client(&self, source_id: &str) -> Result<Arc<Client>, Outcome> {
         match servicenow::client(&self.db, &self.cipher, &self.connector, source_id).await {
             Ok(c) => Ok(Arc::new(c)),
@@ -88,6 +114,21 @@ impl SyncWorker {
                 not_before: None,
             }),
         }
+    }
+}
+
+impl Module for SyncWorker {
+    fn name(&self) -> &'static str {
+        "servicenow sync"
+    }
+
+    /// Woken by the commits that queue updates.
+    fn wait(&self) -> Wait {
+        Wait::TickOrWake(|| Box::pin(sync::woken()))
+    }
+
+    fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
+        Box::pin(self.sync_all_due())
     }
 }
 
