@@ -14,7 +14,7 @@ use crate::entity::{
     servicenow_connection, servicenow_sync_update, user,
 };
 use crate::error::AppError;
-use crate::service::{alerts, notifications, outbox, policies, servicenow, sources, sync, users};
+use crate::service::{alerts, notifications, policies, servicenow, sources, sync, users};
 use crate::servicenow::business_rule;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
@@ -533,12 +533,28 @@ pub enum SyncKind {
     Resolve,
 }
 
-fn sync_state(status: &str) -> std::result::Result<SyncState, AppError> {
-    match status {
-        sync::SYNCED => Ok(SyncState::Synced),
-        sync::FAILED => Ok(SyncState::Failed),
-        outbox::PENDING => Ok(SyncState::Pending),
-        other => Err(corrupt("sync status", other)),
+impl From<servicenow_sync_update::SyncStatus> for SyncState {
+    fn from(status: servicenow_sync_update::SyncStatus) -> SyncState {
+        use servicenow_sync_update::SyncStatus as S;
+        match status {
+            S::Pending => SyncState::Pending,
+            S::Synced => SyncState::Synced,
+            S::Failed => SyncState::Failed,
+        }
+    }
+}
+
+impl From<servicenow_sync_update::SyncKind> for SyncKind {
+    fn from(kind: servicenow_sync_update::SyncKind) -> SyncKind {
+        use servicenow_sync_update::SyncKind as K;
+        match kind {
+            K::Accept => SyncKind::Accept,
+            K::Comment => SyncKind::Comment,
+            K::Priority => SyncKind::Priority,
+            K::Reroute => SyncKind::Reroute,
+            K::Assign => SyncKind::Assign,
+            K::Resolve => SyncKind::Resolve,
+        }
     }
 }
 
@@ -561,23 +577,11 @@ impl SyncUpdate {
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
-    async fn kind(&self) -> Result<SyncKind> {
-        gql(async move {
-            use sync::kind as k;
-            Ok(match self.0.kind.as_str() {
-                k::ACCEPT => SyncKind::Accept,
-                k::COMMENT => SyncKind::Comment,
-                k::PRIORITY => SyncKind::Priority,
-                k::REROUTE => SyncKind::Reroute,
-                k::ASSIGN => SyncKind::Assign,
-                k::RESOLVE => SyncKind::Resolve,
-                other => return Err(corrupt("sync kind", other)),
-            })
-        })
-        .await
+    async fn kind(&self) -> SyncKind {
+        self.0.kind.into()
     }
-    async fn state(&self) -> Result<SyncState> {
-        gql(async move { sync_state(&self.0.status) }).await
+    async fn state(&self) -> SyncState {
+        self.0.status.into()
     }
     async fn attempts(&self) -> i32 {
         self.0.attempts
@@ -744,7 +748,7 @@ impl Alert {
             let rows = sync::updates(&ctx.state()?.db, &self.0.id).await?;
             match sync::status(&rows) {
                 Some((state, r)) => Ok(Some(SyncStatus {
-                    state: sync_state(state)?,
+                    state: state.into(),
                     attempts: r.attempts,
                     last_error: r.last_error.clone(),
                     updated_at: r.updated_at,
