@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use serde_json::Value;
+use sea_orm::ActiveEnum;
 
 use super::{Module, Wait};
 use crate::clock;
@@ -22,6 +22,7 @@ use crate::secrets::Cipher;
 use crate::service::sync::{self, Outcome, RetryPolicy};
 use crate::service::{now, outbox, servicenow};
 use crate::servicenow::client::{self, Client, Connector, SnError};
+use crate::servicenow::sync::{IncidentPatch, UserRef};
 use crate::servicenow::users::USERS;
 
 /// Updates claimed at once (one per incident); the client lets 4 per instance run together.
@@ -73,7 +74,7 @@ impl SyncWorker {
                     None => Outcome::Failed("no ServiceNow connection".into()),
                 };
                 if !matches!(outcome, Outcome::Synced { .. }) {
-                    tracing::warn!(update = %r.id, alert = %r.alert_id, kind = %r.kind, ?outcome, "ServiceNow update not delivered");
+                    tracing::warn!(update = %r.id, alert = %r.alert_id, kind = %r.kind.to_value(), ?outcome, "ServiceNow update not delivered");
                 }
                 (r, outcome)
             }
@@ -170,24 +171,18 @@ pub fn classify(e: SnError) -> Outcome {
 }
 
 async fn send(client: &Client, r: &row::Model) -> Outcome {
-    let payload: Value = match serde_json::from_str(&r.payload) {
-        Ok(v) => v,
-        Err(e) => return Outcome::Failed(format!("the stored update is not JSON: {e}")),
+    let IncidentPatch {
+        assign_to,
+        mut fields,
+    } = match IncidentPatch::from_stored(&r.payload) {
+        Ok(p) => p,
+        Err(why) => return Outcome::Failed(why),
     };
-    let mut fields = payload
-        .get("fields")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
     let mut note = None;
-    if let Some(email) = payload
-        .get("assignTo")
-        .and_then(|a| a.get("email"))
-        .and_then(Value::as_str)
-    {
-        match USERS.by_email(client, client.instance(), email).await {
+    if let Some(UserRef { email, .. }) = assign_to {
+        match USERS.by_email(client, client.instance(), &email).await {
             Ok(Some(user)) => {
-                fields.insert("assigned_to".into(), Value::String(user.sys_id));
+                fields.assigned_to = Some(user.sys_id);
             }
             Ok(None) => {
                 note = Some(format!(
@@ -200,10 +195,11 @@ async fn send(client: &Client, r: &row::Model) -> Outcome {
     if fields.is_empty() {
         return Outcome::Synced { note };
     }
-    match client
-        .patch("incident", &r.incident_sys_id, &Value::Object(fields))
-        .await
-    {
+    let body = match serde_json::to_value(&fields) {
+        Ok(body) => body,
+        Err(e) => return Outcome::Failed(format!("the update cannot be sent: {e}")),
+    };
+    match client.patch("incident", &r.incident_sys_id, &body).await {
         Ok(_) => Outcome::Synced { note },
         Err(e) => classify(e),
     }

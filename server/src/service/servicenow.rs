@@ -14,6 +14,7 @@ use crate::entity::servicenow_connection;
 use crate::error::AppError;
 use crate::secrets::Cipher;
 use crate::servicenow::client::{Client, Connector, Record, SnError, TableQuery};
+use crate::servicenow::time as sn_time;
 
 /// The tables Glidepath reads; the API user needs read access to each.
 pub const REQUIRED_TABLES: [&str; 6] = [
@@ -113,7 +114,7 @@ pub async fn configure(
             }
             let mut active: servicenow_connection::ActiveModel = row.into();
             if moved {
-                let since = super::reconcile::sn_time(at);
+                let since = sn_time::format(at);
                 active.poll_watermark = Set(Some(since.clone()));
                 active.poll_cursor = Set(None);
                 active.poll_since = Set(Some(since));
@@ -160,7 +161,7 @@ pub async fn configure(
                 poll_next_at: Set(None),
                 poll_lease_until: Set(None),
                 poll_cursor: Set(None),
-                poll_since: Set(Some(super::reconcile::sn_time(at))),
+                poll_since: Set(Some(sn_time::format(at))),
             }
             .insert(&db.write)
             .await?

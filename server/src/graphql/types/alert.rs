@@ -4,7 +4,7 @@
 use async_graphql::{ComplexObject, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::source::{AlertSource, SyncStatus, SyncUpdate, sync_state};
+use super::source::{AlertSource, SyncStatus, SyncUpdate};
 use super::{
     AlertStatusGql, EscalationPolicy, LIST_COST, PageInfo, PriorityGql, Result, User, corrupt,
 };
@@ -161,7 +161,7 @@ impl Alert {
             let rows = sync::updates(&ctx.state()?.db, &self.0.id).await?;
             match sync::status(&rows) {
                 Some((state, r)) => Ok(Some(SyncStatus {
-                    state: sync_state(state)?,
+                    state: state.into(),
                     attempts: r.attempts,
                     last_error: r.last_error.clone(),
                     updated_at: r.updated_at,

@@ -9,10 +9,9 @@ use super::policy::{EscalationPolicy, load_policy};
 use super::{PriorityGql, Result, corrupt};
 use crate::domain::webhook_auth::WebhookAuthKind as WebhookAuthKindDomain;
 use crate::entity::{alert_source, servicenow_connection, servicenow_sync_update};
-use crate::error::AppError;
 use crate::graphql::ContextExt;
 use crate::graphql::error::gql;
-use crate::service::{outbox, servicenow, sources, sync, users};
+use crate::service::{servicenow, sources, sync, users};
 use crate::servicenow::business_rule;
 
 /// What the webhook requires on top of the integration key.
@@ -281,12 +280,28 @@ pub enum SyncKind {
     Resolve,
 }
 
-pub(super) fn sync_state(status: &str) -> std::result::Result<SyncState, AppError> {
-    match status {
-        sync::SYNCED => Ok(SyncState::Synced),
-        sync::FAILED => Ok(SyncState::Failed),
-        outbox::PENDING => Ok(SyncState::Pending),
-        other => Err(corrupt("sync status", other)),
+impl From<servicenow_sync_update::SyncStatus> for SyncState {
+    fn from(status: servicenow_sync_update::SyncStatus) -> SyncState {
+        use servicenow_sync_update::SyncStatus as S;
+        match status {
+            S::Pending => SyncState::Pending,
+            S::Synced => SyncState::Synced,
+            S::Failed => SyncState::Failed,
+        }
+    }
+}
+
+impl From<servicenow_sync_update::SyncKind> for SyncKind {
+    fn from(kind: servicenow_sync_update::SyncKind) -> SyncKind {
+        use servicenow_sync_update::SyncKind as K;
+        match kind {
+            K::Accept => SyncKind::Accept,
+            K::Comment => SyncKind::Comment,
+            K::Priority => SyncKind::Priority,
+            K::Reroute => SyncKind::Reroute,
+            K::Assign => SyncKind::Assign,
+            K::Resolve => SyncKind::Resolve,
+        }
     }
 }
 
@@ -309,23 +324,11 @@ impl SyncUpdate {
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
-    async fn kind(&self) -> Result<SyncKind> {
-        gql(async move {
-            use sync::kind as k;
-            Ok(match self.0.kind.as_str() {
-                k::ACCEPT => SyncKind::Accept,
-                k::COMMENT => SyncKind::Comment,
-                k::PRIORITY => SyncKind::Priority,
-                k::REROUTE => SyncKind::Reroute,
-                k::ASSIGN => SyncKind::Assign,
-                k::RESOLVE => SyncKind::Resolve,
-                other => return Err(corrupt("sync kind", other)),
-            })
-        })
-        .await
+    async fn kind(&self) -> SyncKind {
+        self.0.kind.into()
     }
-    async fn state(&self) -> Result<SyncState> {
-        gql(async move { sync_state(&self.0.status) }).await
+    async fn state(&self) -> SyncState {
+        self.0.status.into()
     }
     async fn attempts(&self) -> i32 {
         self.0.attempts
