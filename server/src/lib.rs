@@ -17,4 +17,5 @@ pub mod secrets;
 pub mod service;
 pub mod servicenow;
 pub mod startup;
+pub mod state;
 pub mod telemetry;

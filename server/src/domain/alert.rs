@@ -2,120 +2,67 @@
 //!
 //! `decide_ingest` is the one place that answers "what happens when ServiceNow says In Progress".
 
+use sea_orm::{DeriveActiveEnum, EnumIter};
+
 use super::incident::{Incident, IncidentState, PriorityMapping};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Stored as its name (`PENDING`, …): the derive is sea-orm's, and needs nothing of the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum AlertStatus {
+    #[sea_orm(string_value = "PENDING")]
     Pending,
+    #[sea_orm(string_value = "ACCEPTED")]
     Accepted,
+    #[sea_orm(string_value = "RESOLVED")]
     Resolved,
 }
 
-impl AlertStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertStatus::Pending => "PENDING",
-            AlertStatus::Accepted => "ACCEPTED",
-            AlertStatus::Resolved => "RESOLVED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AlertStatus> {
-        match s {
-            "PENDING" => Some(AlertStatus::Pending),
-            "ACCEPTED" => Some(AlertStatus::Accepted),
-            "RESOLVED" => Some(AlertStatus::Resolved),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum Priority {
+    #[sea_orm(string_value = "HIGH")]
     High,
+    #[sea_orm(string_value = "LOW")]
     Low,
 }
 
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::High => "HIGH",
-            Priority::Low => "LOW",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Priority> {
-        match s {
-            "HIGH" => Some(Priority::High),
-            "LOW" => Some(Priority::Low),
-            _ => None,
-        }
-    }
-}
-
 /// What an alert log entry records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum LogKind {
+    #[sea_orm(string_value = "CREATED")]
     Created,
+    #[sea_orm(string_value = "ACCEPTED")]
     Accepted,
+    #[sea_orm(string_value = "RESOLVED")]
     Resolved,
+    #[sea_orm(string_value = "PRIORITY_RAISED")]
     PriorityRaised,
+    #[sea_orm(string_value = "REROUTED")]
     Rerouted,
+    #[sea_orm(string_value = "COMMENTED")]
     Commented,
+    #[sea_orm(string_value = "TICKET_UPDATED")]
     TicketUpdated,
+    #[sea_orm(string_value = "ESCALATED")]
     Escalated,
+    #[sea_orm(string_value = "NOTIFIED")]
     Notified,
+    #[sea_orm(string_value = "NOTIFICATION_FAILED")]
     NotificationFailed,
     /// An update could not be written to the ServiceNow incident.
+    #[sea_orm(string_value = "SYNC_FAILED")]
     SyncFailed,
     /// An assignment was written without `assigned_to`: no ServiceNow user has the e-mail.
+    #[sea_orm(string_value = "SYNC_USER_UNMAPPED")]
     SyncUserUnmapped,
     /// Failed ServiceNow updates were queued again.
+    #[sea_orm(string_value = "SYNC_RETRIED")]
     SyncRetried,
     /// The event came with the integration key a rotation replaced, within its grace period.
+    #[sea_orm(string_value = "PREVIOUS_KEY_USED")]
     PreviousKeyUsed,
-}
-
-impl LogKind {
-    pub const ALL: [LogKind; 14] = [
-        LogKind::Created,
-        LogKind::Accepted,
-        LogKind::Resolved,
-        LogKind::PriorityRaised,
-        LogKind::Rerouted,
-        LogKind::Commented,
-        LogKind::TicketUpdated,
-        LogKind::Escalated,
-        LogKind::Notified,
-        LogKind::NotificationFailed,
-        LogKind::SyncFailed,
-        LogKind::SyncUserUnmapped,
-        LogKind::SyncRetried,
-        LogKind::PreviousKeyUsed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogKind::Created => "CREATED",
-            LogKind::Accepted => "ACCEPTED",
-            LogKind::Resolved => "RESOLVED",
-            LogKind::PriorityRaised => "PRIORITY_RAISED",
-            LogKind::Rerouted => "REROUTED",
-            LogKind::Commented => "COMMENTED",
-            LogKind::TicketUpdated => "TICKET_UPDATED",
-            LogKind::Escalated => "ESCALATED",
-            LogKind::Notified => "NOTIFIED",
-            LogKind::NotificationFailed => "NOTIFICATION_FAILED",
-            LogKind::SyncFailed => "SYNC_FAILED",
-            LogKind::SyncUserUnmapped => "SYNC_USER_UNMAPPED",
-            LogKind::SyncRetried => "SYNC_RETRIED",
-            LogKind::PreviousKeyUsed => "PREVIOUS_KEY_USED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<LogKind> {
-        LogKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
 }
 
 /// What the webhook answers.

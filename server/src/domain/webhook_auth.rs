@@ -2,6 +2,7 @@
 //! HTTP Basic credentials or a bearer token, which the business rule sends.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -27,6 +28,33 @@ impl WebhookAuthKind {
             "BASIC" => Some(WebhookAuthKind::Basic),
             "BEARER" => Some(WebhookAuthKind::Bearer),
             _ => None,
+        }
+    }
+}
+
+/// What the webhook requires besides the integration key.
+pub enum WebhookAuth {
+    None,
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    Bearer {
+        token: SecretString,
+    },
+}
+
+impl WebhookAuth {
+    /// Whether the business rule carries a password or token for it.
+    pub fn has_secret(&self) -> bool {
+        !matches!(self, WebhookAuth::None)
+    }
+
+    pub fn kind(&self) -> WebhookAuthKind {
+        match self {
+            WebhookAuth::None => WebhookAuthKind::None,
+            WebhookAuth::Basic { .. } => WebhookAuthKind::Basic,
+            WebhookAuth::Bearer { .. } => WebhookAuthKind::Bearer,
         }
     }
 }

@@ -1,13 +1,15 @@
-//! Sends claimed notifications: e-mail over SMTP (lettre), webhooks as a JSON POST (reqwest).
-//! No transaction is open while a send runs.
+//! The delivery task: every tick it sends the notifications that are due, e-mail over SMTP
+//! (lettre), webhooks as a JSON POST (reqwest). No transaction is open while a send runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::{Module, Wait};
 use crate::db::Db;
 use crate::entity::notification;
 use crate::error::AppError;
@@ -19,6 +21,35 @@ use crate::service::outbox;
 /// Deliveries claimed at once; they are sent concurrently.
 pub const BATCH: u64 = 50;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Delivery {
+    pub db: Db,
+    pub sender: Sender,
+}
+
+impl Module for Delivery {
+    fn name(&self) -> &'static str {
+        "delivery"
+    }
+
+    fn wait(&self) -> Wait {
+        Wait::Tick
+    }
+
+    fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
+        Box::pin(async move { deliver_all_due(&self.db, &self.sender).await.map(|()| None) })
+    }
+}
+
+/// Sends every delivery that is due, a batch at a time.
+async fn deliver_all_due(db: &Db, sender: &Sender) -> Result<(), AppError> {
+    loop {
+        let claimed = deliver_due(db, sender).await?;
+        if (claimed as u64) < BATCH {
+            return Ok(());
+        }
+    }
+}
 
 pub struct Sender {
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,

@@ -1,8 +1,14 @@
 //! Background work of the server process. The engine keeps nothing in memory that matters: each
 //! tick asks the database what is due, so a restarted process (or a second one on the same
 //! PostgreSQL) carries on exactly where the last tick left off.
+//!
+//! Each worker is a [`Module`] in a file of its own; this file only runs them: wait, one cycle
+//! under a panic guard, back off after an error, stop between two cycles.
 
+pub mod cleanup;
 pub mod delivery;
+pub mod escalation;
+pub mod journal;
 pub mod poll;
 pub mod sync;
 
@@ -11,23 +17,46 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::service::{auth, escalation, journal, sync as sync_service};
-
-/// Due alerts claimed per transaction: enough to drain a backlog quickly, few enough that the
-/// transaction (and the SQLite writer or PostgreSQL row locks it holds) stays short.
-pub const BATCH: u64 = 200;
-
-/// The shortest pause of the sync task between two looks.
-const MIN_SYNC_PAUSE: Duration = Duration::from_millis(10);
 
 /// After a database error the engine waits at least this long before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
+
+/// One background worker. A cycle that finds nothing to do is a normal outcome (`Ok(None)`).
+pub trait Module: Send + Sync + 'static {
+    /// Names the worker in the runner's log lines.
+    fn name(&self) -> &'static str;
+
+    fn wait(&self) -> Wait;
+
+    /// One cycle. `Some(d)`: the next piece of work is due in `d`, sooner than the usual pause.
+    fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>>;
+
+    fn started(&self) {
+        tracing::info!("{} engine started", self.name());
+    }
+
+    /// Runs once the stop signal came, after the last cycle.
+    fn stopped(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move { tracing::info!("{} engine stopped", self.name()) })
+    }
+}
+
+/// How long a module waits between two runs.
+#[derive(Clone, Copy)]
+pub enum Wait {
+    /// The clock's tick.
+    Tick,
+    /// The tick, or less when the given signal fires first.
+    TickOrWake(fn() -> BoxFuture<'static, ()>),
+    Every(Duration),
+}
 
 pub struct Engine {
     stop: watch::Sender<bool>,
@@ -45,83 +74,34 @@ impl Engine {
         poll: Option<poll::PollSettings>,
         token_cleanup: Duration,
     ) -> Engine {
-        let (stop, stopped) = watch::channel(false);
-        let mut tasks = Vec::new();
-        if let Some(settings) = poll {
-            tasks.push(tokio::spawn(poll::run(
-                db.clone(),
-                settings,
-                stopped.clone(),
-            )));
-        }
-        tasks.push(tokio::spawn(every_tick(
-            "token clean-up",
-            stopped.clone(),
-            Wait::Every(token_cleanup),
-            {
-                let db = db.clone();
-                move || {
-                    let db = db.clone();
-                    async move {
-                        let deleted = auth::delete_expired(&db).await?;
-                        if deleted > 0 {
-                            tracing::info!(deleted, "expired sessions and API tokens deleted");
-                        }
-                        Ok(None)
-                    }
-                }
-            },
-        )));
-        let sender = Arc::new(sender);
-        let escalate = tokio::spawn(every_tick("escalation", stopped.clone(), Wait::Tick, {
-            let db = db.clone();
-            move || {
-                let db = db.clone();
-                async move { escalate_due(&db).await.map(|()| None) }
-            }
-        }));
-        let deliver = tokio::spawn(every_tick("delivery", stopped.clone(), Wait::Tick, {
-            let db = db.clone();
-            move || {
-                let db = db.clone();
-                let sender = Arc::clone(&sender);
-                async move { deliver_all_due(&db, &sender).await.map(|()| None) }
-            }
-        }));
         let ServiceNowWork {
             worker,
             journal_interval,
         } = servicenow;
-        let cipher = Arc::clone(&worker.cipher);
-        let connector = Arc::clone(&worker.connector);
-        let worker = Arc::new(worker);
-        let sync = tokio::spawn(every_tick(
-            "servicenow sync",
-            stopped.clone(),
-            Wait::TickOrWake,
-            move || {
-                let worker = Arc::clone(&worker);
-                async move { sync_all_due(&worker).await }
-            },
-        ));
-        let interval =
-            chrono::TimeDelta::from_std(journal_interval).unwrap_or(chrono::TimeDelta::seconds(60));
-        let journal = tokio::spawn(every_tick(
-            "servicenow journal",
-            stopped,
-            Wait::Every(journal_interval),
-            move || {
-                let db = db.clone();
-                let cipher = Arc::clone(&cipher);
-                let connector = Arc::clone(&connector);
-                async move {
-                    journal::poll_all(&db, &cipher, &connector, interval)
-                        .await
-                        .map(|_| None)
-                }
-            },
-        ));
-        tasks.extend([escalate, deliver, sync, journal]);
+        let journal = journal::Journal::new(
+            db.clone(),
+            Arc::clone(&worker.cipher),
+            Arc::clone(&worker.connector),
+            journal_interval,
+        );
+        let mut modules: Vec<Box<dyn Module>> = Vec::new();
+        if let Some(settings) = poll {
+            modules.push(Box::new(poll::Poll::new(db.clone(), settings)));
+        }
+        modules.push(Box::new(cleanup::Cleanup {
+            db: db.clone(),
+            every: token_cleanup,
+        }));
+        modules.push(Box::new(escalation::Escalation { db: db.clone() }));
+        modules.push(Box::new(delivery::Delivery { db, sender }));
+        modules.push(Box::new(worker));
+        modules.push(Box::new(journal));
+
+        let (stop, stopped) = watch::channel(false);
+        let tasks = modules
+            .into_iter()
+            .map(|module| tokio::spawn(run(module, stopped.clone())))
+            .collect();
         Engine { stop, tasks }
     }
 
@@ -144,35 +124,18 @@ pub struct ServiceNowWork {
     pub journal_interval: Duration,
 }
 
-/// How long a task waits between two runs.
-#[derive(Clone, Copy)]
-enum Wait {
-    /// The clock's tick.
-    Tick,
-    /// The tick, or less when a commit queued ServiceNow updates.
-    TickOrWake,
-    Every(Duration),
-}
-
-async fn every_tick<F, Fut>(
-    name: &'static str,
-    mut stopped: watch::Receiver<bool>,
-    wait: Wait,
-    work: F,
-) where
-    F: Fn() -> Fut,
-    // `Some(d)`: the next piece of work is due in `d`, sooner than the usual pause.
-    Fut: std::future::Future<Output = Result<Option<Duration>, AppError>>,
-{
-    tracing::info!("{name} engine started");
+async fn run(module: Box<dyn Module>, mut stopped: watch::Receiver<bool>) {
+    let name = module.name();
+    let wait = module.wait();
+    module.started();
     loop {
         let every = match wait {
             Wait::Every(d) => d,
-            Wait::Tick | Wait::TickOrWake => clock::get().tick(),
+            Wait::Tick | Wait::TickOrWake(_) => clock::get().tick(),
         };
         // A panic in one tick (a bug, never an outside input) is logged and the loop goes on,
         // like after an error: the engine must not die quietly and leave alerts unescalated.
-        let outcome = AssertUnwindSafe(work()).catch_unwind().await;
+        let outcome = AssertUnwindSafe(module.run_once()).catch_unwind().await;
         let pause = match outcome {
             Ok(Ok(next)) => next.map_or(every, |d| d.min(every)),
             Ok(Err(e)) => {
@@ -189,54 +152,18 @@ async fn every_tick<F, Fut>(
                 every.max(ERROR_BACKOFF)
             }
         };
-        let wakeable = matches!(wait, Wait::TickOrWake);
+        let woken = match wait {
+            Wait::TickOrWake(woken) => woken(),
+            Wait::Tick | Wait::Every(_) => Box::pin(std::future::pending()),
+        };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = sync_service::woken(), if wakeable => {}
+            _ = woken => {}
             _ = stopped.changed() => break,
         }
         if *stopped.borrow() {
             break;
         }
     }
-    tracing::info!("{name} engine stopped");
-}
-
-/// Takes every step that is due now, a batch per transaction, until a batch comes back short.
-async fn escalate_due(db: &Db) -> Result<(), AppError> {
-    loop {
-        let claimed = escalation::run_due(db, BATCH).await?;
-        if (claimed as u64) < BATCH {
-            return Ok(());
-        }
-    }
-}
-
-/// Sends every ServiceNow update that is due, a batch at a time; says when the next retry is
-/// due, so a short backoff is not stretched to a whole tick.
-async fn sync_all_due(worker: &sync::SyncWorker) -> Result<Option<Duration>, AppError> {
-    loop {
-        let claimed = worker.deliver_due().await?;
-        if (claimed as u64) < sync::BATCH {
-            break;
-        }
-    }
-    let next = sync_service::next_attempt(&worker.db).await?;
-    // Never a busy loop, whatever the clock or the rows say.
-    Ok(next.map(|at| {
-        (at - clock::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO)
-            .max(MIN_SYNC_PAUSE)
-    }))
-}
-
-/// Sends every delivery that is due, a batch at a time.
-async fn deliver_all_due(db: &Db, sender: &delivery::Sender) -> Result<(), AppError> {
-    loop {
-        let claimed = delivery::deliver_due(db, sender).await?;
-        if (claimed as u64) < delivery::BATCH {
-            return Ok(());
-        }
-    }
+    module.stopped().await;
 }

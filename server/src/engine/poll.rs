@@ -2,13 +2,15 @@
 //! polls each in a task of its own, so a slow or dead instance delays only its own next poll.
 //! What a poll does is `service::reconcile`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use futures_util::future::BoxFuture;
 use tokio::task::JoinSet;
 
+use super::{Module, Wait};
 use crate::db::Db;
+use crate::error::AppError;
 use crate::secrets::Cipher;
 use crate::service::reconcile;
 use crate::servicenow::client::Connector;
@@ -36,39 +38,87 @@ impl PollSettings {
     }
 }
 
-pub async fn run(db: Db, settings: PollSettings, mut stopped: watch::Receiver<bool>) {
-    tracing::info!(
-        interval_s = settings.interval.as_secs(),
-        "ServiceNow reconciliation poll started"
-    );
-    let mut running = JoinSet::new();
-    loop {
-        while running.try_join_next().is_some() {}
-        let room = MAX_CONCURRENT.saturating_sub(running.len());
-        if room > 0 {
-            let claimed =
-                reconcile::claim_due(&db, settings.lease, settings.interval, room as u64).await;
-            match claimed {
-                Ok(leases) => {
-                    for lease in leases {
-                        running.spawn(poll_one(db.clone(), settings.clone(), lease));
-                    }
-                }
-                Err(e) => tracing::warn!(error = ?e, "cannot lease ServiceNow connections"),
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(LOOK_EVERY) => {}
-            _ = stopped.changed() => break,
-        }
-        if *stopped.borrow() {
-            break;
+pub struct Poll {
+    db: Db,
+    settings: PollSettings,
+    /// The polls in flight, one task per connection.
+    running: Mutex<JoinSet<()>>,
+}
+
+impl Poll {
+    pub fn new(db: Db, settings: PollSettings) -> Poll {
+        Poll {
+            db,
+            settings,
+            running: Mutex::new(JoinSet::new()),
         }
     }
-    // A poll cut short keeps its watermark and lease; the lease lapses and another process (or
-    // this one after a restart) polls the same window again.
-    running.shutdown().await;
-    tracing::info!("ServiceNow reconciliation poll stopped");
+
+    fn running(&self) -> MutexGuard<'_, JoinSet<()>> {
+        // The lock is never held across an await or a poll, so a poisoned one holds a sound set.
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Leases the connections that are due, as many as there is room for, and starts their
+    /// polls; does not wait for them.
+    async fn start_due(&self) {
+        let room = {
+            let mut running = self.running();
+            while running.try_join_next().is_some() {}
+            MAX_CONCURRENT.saturating_sub(running.len())
+        };
+        if room == 0 {
+            return;
+        }
+        let settings = &self.settings;
+        let claimed =
+            reconcile::claim_due(&self.db, settings.lease, settings.interval, room as u64).await;
+        match claimed {
+            Ok(leases) => {
+                let mut running = self.running();
+                for lease in leases {
+                    running.spawn(poll_one(self.db.clone(), settings.clone(), lease));
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "cannot lease ServiceNow connections"),
+        }
+    }
+}
+
+impl Module for Poll {
+    fn name(&self) -> &'static str {
+        "servicenow reconciliation poll"
+    }
+
+    fn wait(&self) -> Wait {
+        Wait::Every(LOOK_EVERY)
+    }
+
+    fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
+        Box::pin(async move {
+            self.start_due().await;
+            Ok(None)
+        })
+    }
+
+    fn started(&self) {
+        tracing::info!(
+            interval_s = self.settings.interval.as_secs(),
+            "ServiceNow reconciliation poll started"
+        );
+    }
+
+    fn stopped(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // A poll cut short keeps its watermark and lease; the lease lapses and another
+            // process (or this one after a restart) polls the same window again.
+            let mut running = std::mem::take(&mut *self.running());
+            running.shutdown().await;
+            tracing::info!("ServiceNow reconciliation poll stopped");
+        })
+    }
 }
 
 async fn poll_one(db: Db, settings: PollSettings, lease: reconcile::Lease) {

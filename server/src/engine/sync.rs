@@ -1,4 +1,5 @@
-//! Sends queued ServiceNow updates: `PATCH /api/now/table/incident/{sys_id}` with no transaction
+//! The ServiceNow sync task: every tick, or as soon as a commit queues an update, it sends the
+//! queued ServiceNow updates: `PATCH /api/now/table/incident/{sys_id}` with no transaction
 //! open, then records the outcome. Network errors, timeouts, 408, 5xx and answers that are not
 //! the Table API are retried with backoff and jitter; a 429 waits at least as long as
 //! `Retry-After` (or `X-RateLimit-Reset`) says; any other 4xx fails the update with ServiceNow's
@@ -9,8 +10,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use futures_util::future::BoxFuture;
+use sea_orm::ActiveEnum;
 
+use super::{Module, Wait};
+use crate::clock;
 use crate::db::Db;
 use crate::entity::servicenow_sync_update as row;
 use crate::error::AppError;
@@ -18,10 +22,14 @@ use crate::secrets::Cipher;
 use crate::service::sync::{self, Outcome, RetryPolicy};
 use crate::service::{now, outbox, servicenow};
 use crate::servicenow::client::{self, Client, Connector, SnError};
+use crate::servicenow::sync::{IncidentPatch, UserRef};
 use crate::servicenow::users::USERS;
 
 /// Updates claimed at once (one per incident); the client lets 4 per instance run together.
 pub const BATCH: u64 = 32;
+
+/// The shortest pause of the sync task between two looks.
+const MIN_SYNC_PAUSE: Duration = Duration::from_millis(10);
 
 pub struct SyncWorker {
     pub db: Db,
@@ -66,13 +74,32 @@ impl SyncWorker {
                     None => Outcome::Failed("no ServiceNow connection".into()),
                 };
                 if !matches!(outcome, Outcome::Synced { .. }) {
-                    tracing::warn!(update = %r.id, alert = %r.alert_id, kind = %r.kind, ?outcome, "ServiceNow update not delivered");
+                    tracing::warn!(update = %r.id, alert = %r.alert_id, kind = %r.kind.to_value(), ?outcome, "ServiceNow update not delivered");
                 }
                 (r, outcome)
             }
         });
         outbox::as_they_finish(sends, |done| sync::finish(&self.db, done, &self.retry)).await?;
         Ok(claimed.len())
+    }
+
+    /// Sends every ServiceNow update that is due, a batch at a time; says when the next retry is
+    /// due, so a short backoff is not stretched to a whole tick.
+    async fn sync_all_due(&self) -> Result<Option<Duration>, AppError> {
+        loop {
+            let claimed = self.deliver_due().await?;
+            if (claimed as u64) < BATCH {
+                break;
+            }
+        }
+        let next = sync::next_attempt(&self.db).await?;
+        // Never a busy loop, whatever the clock or the rows say.
+        Ok(next.map(|at| {
+            (at - clock::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(MIN_SYNC_PAUSE)
+        }))
     }
 
     async fn client(&self, source_id: &str) -> Result<Arc<Client>, Outcome> {
@@ -88,6 +115,21 @@ impl SyncWorker {
                 not_before: None,
             }),
         }
+    }
+}
+
+impl Module for SyncWorker {
+    fn name(&self) -> &'static str {
+        "servicenow sync"
+    }
+
+    /// Woken by the commits that queue updates.
+    fn wait(&self) -> Wait {
+        Wait::TickOrWake(|| Box::pin(sync::woken()))
+    }
+
+    fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
+        Box::pin(self.sync_all_due())
     }
 }
 
@@ -129,24 +171,18 @@ pub fn classify(e: SnError) -> Outcome {
 }
 
 async fn send(client: &Client, r: &row::Model) -> Outcome {
-    let payload: Value = match serde_json::from_str(&r.payload) {
-        Ok(v) => v,
-        Err(e) => return Outcome::Failed(format!("the stored update is not JSON: {e}")),
+    let IncidentPatch {
+        assign_to,
+        mut fields,
+    } = match IncidentPatch::from_stored(&r.payload) {
+        Ok(p) => p,
+        Err(why) => return Outcome::Failed(why),
     };
-    let mut fields = payload
-        .get("fields")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
     let mut note = None;
-    if let Some(email) = payload
-        .get("assignTo")
-        .and_then(|a| a.get("email"))
-        .and_then(Value::as_str)
-    {
-        match USERS.by_email(client, client.instance(), email).await {
+    if let Some(UserRef { email, .. }) = assign_to {
+        match USERS.by_email(client, client.instance(), &email).await {
             Ok(Some(user)) => {
-                fields.insert("assigned_to".into(), Value::String(user.sys_id));
+                fields.assigned_to = Some(user.sys_id);
             }
             Ok(None) => {
                 note = Some(format!(
@@ -159,10 +195,11 @@ async fn send(client: &Client, r: &row::Model) -> Outcome {
     if fields.is_empty() {
         return Outcome::Synced { note };
     }
-    match client
-        .patch("incident", &r.incident_sys_id, &Value::Object(fields))
-        .await
-    {
+    let body = match serde_json::to_value(&fields) {
+        Ok(body) => body,
+        Err(e) => return Outcome::Failed(format!("the update cannot be sent: {e}")),
+    };
+    match client.patch("incident", &r.incident_sys_id, &body).await {
         Ok(_) => Outcome::Synced { note },
         Err(e) => classify(e),
     }

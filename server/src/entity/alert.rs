@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{AlertStatus, Priority};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "alerts")]
 pub struct Model {
@@ -11,8 +13,8 @@ pub struct Model {
     pub alert_key: String,
     pub summary: String,
     pub details: Option<String>,
-    pub status: String,
-    pub priority: String,
+    pub status: AlertStatus,
+    pub priority: Priority,
     pub escalation_policy_id: String,
     pub assigned_to_id: Option<String>,
     pub created_at: DateTimeUtc,

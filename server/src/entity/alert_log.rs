@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::LogKind;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "alert_log")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub alert_id: String,
-    pub kind: String,
+    pub kind: LogKind,
     pub message: String,
     pub actor_kind: String,
     pub actor_user_id: Option<String>,

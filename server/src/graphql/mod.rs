@@ -1,6 +1,7 @@
 //! The GraphQL API: one schema built at start-up, shared by every request; the caller is added
 //! per request. Resolvers only translate: the service layer decides and writes.
 
+mod error;
 pub mod loaders;
 mod mutation;
 mod query;
@@ -10,7 +11,7 @@ use async_graphql::{Context, EmptySubscription, Schema};
 
 use crate::error::AppError;
 use crate::service::Caller;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub use mutation::{MutationRoot, SESSION_COOKIE};
 pub use query::QueryRoot;

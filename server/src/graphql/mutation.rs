@@ -11,6 +11,7 @@ use super::types::{
     NotificationKind, NotificationRule, PasswordReset, PriorityGql, RoleGql, ServiceNowTestResult,
     User, WebhookAuthKind,
 };
+use crate::domain::webhook_auth::WebhookAuth;
 use crate::http::client_addr::ClientAddr;
 use crate::service::{
     alerts, auth, notifications, policies,
@@ -21,7 +22,8 @@ use crate::service::{
 };
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
-use crate::error::{AppError, gql};
+use super::error::gql;
+use crate::error::AppError;
 
 #[derive(InputObject)]
 #[graphql(name = "ServiceNowConnectionInput")]
@@ -77,15 +79,15 @@ pub struct WebhookAuthInput {
 }
 
 impl WebhookAuthInput {
-    fn into_auth(self) -> std::result::Result<sources::WebhookAuth, AppError> {
+    fn into_auth(self) -> std::result::Result<WebhookAuth, AppError> {
         let missing = |field: &str| AppError::validation(field, "is required for this kind");
         Ok(match self.kind {
-            WebhookAuthKind::None => sources::WebhookAuth::None,
-            WebhookAuthKind::Basic => sources::WebhookAuth::Basic {
+            WebhookAuthKind::None => WebhookAuth::None,
+            WebhookAuthKind::Basic => WebhookAuth::Basic {
                 username: self.username.ok_or_else(|| missing("username"))?,
                 password: SecretString::from(self.password.ok_or_else(|| missing("password"))?),
             },
-            WebhookAuthKind::Bearer => sources::WebhookAuth::Bearer {
+            WebhookAuthKind::Bearer => WebhookAuth::Bearer {
                 token: SecretString::from(self.token.ok_or_else(|| missing("token"))?),
             },
         })
@@ -754,7 +756,7 @@ impl MutationRoot {
 }
 
 async fn source(
-    state: &crate::startup::AppState,
+    state: &crate::state::AppState,
     id: &str,
 ) -> std::result::Result<AlertSource, AppError> {
     sources::get(&state.db, id)

@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::service::{alerts, auth, policies, servicenow, sources, users};
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
-use crate::error::gql;
+use super::error::gql;
 
 pub struct QueryRoot;
 

@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::header};
 use rust_embed::RustEmbed;
 
-use crate::error::json_error;
+use super::error::json_error;
 
 #[derive(RustEmbed)]
 #[folder = "../frontend/dist"]

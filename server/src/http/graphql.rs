@@ -17,7 +17,7 @@ use super::{BodyError, BodyTimeout, content_type, read_body};
 use crate::graphql::AppSchema;
 use crate::graphql::SESSION_COOKIE;
 use crate::service::auth;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const MAX_BODY: usize = 256 * 1024;
 /// Operations per batch at most.
@@ -190,7 +190,7 @@ fn count_logins(
         .sum()
 }
 
-/// Resolver errors carry a code already (`error::gql`); what is left are errors async-graphql
+/// Resolver errors carry a code already (`graphql::error::gql`); what is left are errors async-graphql
 /// raises itself before running anything: syntax, unknown fields, wrong argument types, and the
 /// depth and complexity limits.
 fn add_missing_codes(response: &mut async_graphql::Response) {

@@ -18,8 +18,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
-use crate::error::json_error;
-use crate::startup::AppState;
+use super::error::json_error;
+use crate::state::AppState;
 
 pub const HTTP_DURATION: &str = "glidepath_http_request_duration_seconds";
 pub const WEBHOOK_EVENTS: &str = "glidepath_webhook_events_total";

@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod client_addr;
+pub mod error;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
@@ -12,7 +13,7 @@ pub mod query_page;
 use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use futures_util::StreamExt;
 
 /// The body did not arrive within GLIDEPATH_BODY_TIMEOUT_MS: 408, and the connection is closed
@@ -32,7 +33,7 @@ impl actix_web::ResponseError for BodyTimeout {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = crate::error::json_error(
+        let mut response = error::json_error(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             "the request body did not arrive in time",

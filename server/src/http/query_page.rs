@@ -4,8 +4,8 @@
 
 use actix_web::{HttpResponse, http::StatusCode, http::header, web};
 
-use crate::error::json_error;
-use crate::startup::AppState;
+use super::error::json_error;
+use crate::state::AppState;
 
 const HTML: &str = include_str!("query_page/query.html");
 const JS: &str = include_str!("query_page/query.js");

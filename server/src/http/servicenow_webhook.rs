@@ -4,13 +4,13 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde_json::{Value, json};
 
-use super::{BodyError, BodyTimeout, read_body};
+use super::{BodyError, BodyTimeout, error::json_error, read_body};
 use crate::domain::webhook_auth::WebhookAuthKind;
 use crate::domain::{Incident, IngestOutcome};
-use crate::error::{AppError, json_error};
+use crate::error::AppError;
 use crate::http::metrics::WEBHOOK_EVENTS;
 use crate::service::inbound::{self, Outcome, Refused};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const MAX_BODY: usize = 1024 * 1024;
 

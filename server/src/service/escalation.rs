@@ -259,7 +259,7 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
     let txn = db.begin_write().await?;
     let now = clock::now();
     let mut query = alert::Entity::find()
-        .filter(alert::Column::Status.eq(AlertStatus::Pending.as_str()))
+        .filter(alert::Column::Status.eq(AlertStatus::Pending))
         .filter(alert::Column::NextEscalationAt.lte(now))
         .order_by_asc(alert::Column::NextEscalationAt)
         .limit(limit);
@@ -271,7 +271,7 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
     let c = clock::get();
     let mut queued_sync = false;
     for model in due {
-        let still_due = model.status == AlertStatus::Pending.as_str()
+        let still_due = model.status == AlertStatus::Pending
             && model.next_escalation_at.is_some_and(|at| at <= now);
         if !still_due {
             continue;

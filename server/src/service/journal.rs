@@ -108,7 +108,7 @@ async fn poll(
 ) -> Result<usize, AppError> {
     let open = alert::Entity::find()
         .filter(alert::Column::AlertSourceId.eq(conn.alert_source_id.clone()))
-        .filter(alert::Column::Status.ne(AlertStatus::Resolved.as_str()))
+        .filter(alert::Column::Status.ne(AlertStatus::Resolved))
         .order_by_desc(alert::Column::Id)
         .limit(MAX_ALERTS)
         .all(&db.read)

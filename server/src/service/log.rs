@@ -20,7 +20,7 @@ pub fn entry(
     alert_log::ActiveModel {
         id: Set(new_id()),
         alert_id: Set(alert_id.to_string()),
-        kind: Set(kind.as_str().to_string()),
+        kind: Set(kind),
         message: Set(message),
         actor_kind: Set(actor.kind().to_string()),
         actor_user_id: Set(actor.user_id()),

@@ -3,8 +3,8 @@
 //! marked sent, retried with backoff, or failed. Each outcome is an alert log entry.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, Set,
     sea_query::{Expr, Query},
 };
 use serde_json::json;
@@ -395,7 +395,7 @@ fn enqueue(
                 "id": alert.id,
                 "summary": alert.summary,
                 "details": alert.details,
-                "priority": alert.priority,
+                "priority": alert.priority.to_value(),
                 "ticketNumber": alert.ticket_number,
                 "ticketUrl": alert.ticket_url,
             },

@@ -231,7 +231,7 @@ pub async fn delete(db: &Db, id: &str) -> Result<(), AppError> {
         .collect();
     let open = alert::Entity::find()
         .filter(alert::Column::EscalationPolicyId.eq(id))
-        .filter(alert::Column::Status.ne(AlertStatus::Resolved.as_str()))
+        .filter(alert::Column::Status.ne(AlertStatus::Resolved))
         .order_by_asc(alert::Column::Id);
     let open_count = open.clone().count(&txn).await?;
     let open_names: Vec<String> = open

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveEnum, ActiveModelTrait, EntityTrait, Set};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -14,6 +14,7 @@ use crate::entity::servicenow_connection;
 use crate::error::AppError;
 use crate::secrets::Cipher;
 use crate::servicenow::client::{Client, Connector, Record, SnError, TableQuery};
+use crate::servicenow::time as sn_time;
 
 /// The tables Glidepath reads; the API user needs read access to each.
 pub const REQUIRED_TABLES: [&str; 6] = [
@@ -113,7 +114,7 @@ pub async fn configure(
             }
             let mut active: servicenow_connection::ActiveModel = row.into();
             if moved {
-                let since = super::reconcile::sn_time(at);
+                let since = sn_time::format(at);
                 active.poll_watermark = Set(Some(since.clone()));
                 active.poll_cursor = Set(None);
                 active.poll_since = Set(Some(since));
@@ -160,7 +161,7 @@ pub async fn configure(
                 poll_next_at: Set(None),
                 poll_lease_until: Set(None),
                 poll_cursor: Set(None),
-                poll_since: Set(Some(super::reconcile::sn_time(at))),
+                poll_since: Set(Some(sn_time::format(at))),
             }
             .insert(&db.write)
             .await?
@@ -283,7 +284,7 @@ pub fn stored_mapping(conn: &servicenow_connection::Model) -> Vec<(String, Prior
     match serde_json::from_str::<BTreeMap<String, String>>(raw) {
         Ok(map) => map
             .into_iter()
-            .filter_map(|(value, p)| Priority::parse(&p).map(|p| (value, p)))
+            .filter_map(|(value, p)| Priority::try_from_value(&p).ok().map(|p| (value, p)))
             .collect(),
         Err(e) => {
             tracing::warn!(source = %conn.alert_source_id, error = %e, "unreadable priority mapping; using the default");
@@ -388,7 +389,7 @@ pub async fn set_priority_mapping(
     let mut map = BTreeMap::new();
     for (value, priority) in mappings {
         let value = value.trim().to_string();
-        if map.insert(value.clone(), priority.as_str()).is_some() {
+        if map.insert(value.clone(), priority.to_value()).is_some() {
             return Err(AppError::validation(
                 "mappings",
                 format!("ServiceNow priority {value:?} is mapped twice"),

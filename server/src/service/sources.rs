@@ -12,6 +12,7 @@ use super::{
     new_id, now, policies,
 };
 use crate::db::{Db, for_update};
+pub use crate::domain::webhook_auth::WebhookAuth;
 use crate::domain::webhook_auth::{
     Presented, WebhookAuthKind, basic_matches, bearer_matches, check_password, check_token,
     check_username,
@@ -194,33 +195,6 @@ pub fn integration_key(
 /// The associated data binding an encrypted webhook password or token to its alert source.
 pub fn webhook_secret_context(source_id: &str) -> String {
     format!("alert_source.webhook_auth:{source_id}")
-}
-
-/// What the webhook requires besides the integration key.
-pub enum WebhookAuth {
-    None,
-    Basic {
-        username: String,
-        password: SecretString,
-    },
-    Bearer {
-        token: SecretString,
-    },
-}
-
-impl WebhookAuth {
-    /// Whether the business rule carries a password or token for it.
-    pub fn has_secret(&self) -> bool {
-        !matches!(self, WebhookAuth::None)
-    }
-
-    pub fn kind(&self) -> WebhookAuthKind {
-        match self {
-            WebhookAuth::None => WebhookAuthKind::None,
-            WebhookAuth::Basic { .. } => WebhookAuthKind::Basic,
-            WebhookAuth::Bearer { .. } => WebhookAuthKind::Bearer,
-        }
-    }
 }
 
 pub fn webhook_auth_kind(source: &alert_source::Model) -> Result<WebhookAuthKind, AppError> {

@@ -13,35 +13,23 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Set, sea_query::Expr,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, Set, sea_query::Expr,
 };
-use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
 use super::log;
 use super::{Caller, new_id, now, outbox, servicenow};
 use crate::db::{Db, for_update};
-use crate::domain::LogKind;
-use crate::domain::{Incident, Priority, PriorityMapping};
-use crate::entity::{alert, servicenow_connection, servicenow_sync_update as row, user};
+use crate::domain::{Incident, IncidentState, LogKind, PriorityMapping};
+use crate::entity::servicenow_sync_update::{self as row, SyncKind, SyncStatus};
+use crate::entity::{alert, servicenow_connection, user};
 use crate::error::AppError;
+use crate::servicenow::incident::high_priority_fields;
+use crate::servicenow::sync::{IncidentFields, IncidentPatch};
 
-pub const SYNCED: &str = "SYNCED";
-pub const FAILED: &str = "FAILED";
-
-/// The default `close_code` of an incident Glidepath resolves.
-pub const DEFAULT_CLOSE_CODE: &str = "Solved (Permanently)";
-
-/// The kinds of update, as stored and as GraphQL names them.
-pub mod kind {
-    pub const ACCEPT: &str = "ACCEPT";
-    pub const COMMENT: &str = "COMMENT";
-    pub const PRIORITY: &str = "PRIORITY";
-    pub const REROUTE: &str = "REROUTE";
-    pub const ASSIGN: &str = "ASSIGN";
-    pub const RESOLVE: &str = "RESOLVE";
-}
+pub use crate::servicenow::incident::DEFAULT_CLOSE_CODE;
+pub use crate::servicenow::sync::UserRef;
 
 /// A change made in Glidepath that may be written to the incident, with what its update needs
 /// from the moment it was made.
@@ -64,22 +52,6 @@ pub enum Change {
         user_id: String,
         comment: Option<String>,
     },
-}
-
-/// The Glidepath user an update assigns the incident to (mapped to a `sys_user` by e-mail when
-/// it is sent).
-pub struct UserRef {
-    pub id: String,
-    pub email: String,
-}
-
-impl UserRef {
-    pub fn of(u: &user::Model) -> UserRef {
-        UserRef {
-            id: u.id.clone(),
-            email: u.email.clone(),
-        }
-    }
 }
 
 /// An update decided while an alert change is made, collected by `service::rows::Rows`
@@ -156,27 +128,6 @@ impl PublishFilters {
     }
 }
 
-/// ServiceNow's default priority lookup: the impact and urgency that give each priority.
-const LOOKUP: [(&str, &str, &str); 5] = [
-    ("1", "1", "1"),
-    ("2", "1", "2"),
-    ("3", "2", "2"),
-    ("4", "2", "3"),
-    ("5", "3", "3"),
-];
-
-/// The `impact` and `urgency` that make ServiceNow compute the most urgent priority the source
-/// maps to HIGH (its stored mapping over the default, see [`PriorityMapping`]): without a
-/// mapping, 1 and 2 are HIGH, so impact 1 and urgency 1 (priority 1). A mapping with no HIGH
-/// value at all raises to priority 1 too.
-pub fn high_priority_fields(mapping: &PriorityMapping) -> (&'static str, &'static str) {
-    LOOKUP
-        .iter()
-        .find(|(p, _, _)| mapping.map(Some(p)) == Priority::High)
-        .map(|(_, impact, urgency)| (*impact, *urgency))
-        .unwrap_or(("1", "1"))
-}
-
 /// A routing key that can be written to a reference field: a sys_id.
 fn is_sys_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -238,28 +189,28 @@ async fn outbox_row<C: ConnectionTrait>(
     c: &servicenow_connection::Model,
     p: Pending,
 ) -> Result<Option<row::ActiveModel>, AppError> {
-    let mut fields = Map::new();
+    let mut fields = IncidentFields::default();
     let mut assign_to = None;
     let kind = match p.change {
         Change::Accept { user } => {
-            if p.ticket_state < 2 {
-                fields.insert("state".into(), json!("2"));
+            if p.ticket_state < IncidentState::InProgress.code() {
+                fields.set_state(IncidentState::InProgress);
             }
             assign_to = Some(user);
-            kind::ACCEPT
+            SyncKind::Accept
         }
         Change::Comment { body } => {
-            fields.insert("work_notes".into(), json!(body));
-            kind::COMMENT
+            fields.work_notes = Some(body);
+            SyncKind::Comment
         }
         Change::RaisePriority => {
             let mapping = PriorityMapping::with_overrides(
                 servicenow::stored_mapping(c).into_iter().collect(),
             );
             let (impact, urgency) = high_priority_fields(&mapping);
-            fields.insert("impact".into(), json!(impact));
-            fields.insert("urgency".into(), json!(urgency));
-            kind::PRIORITY
+            fields.impact = Some(impact.into());
+            fields.urgency = Some(urgency.into());
+            SyncKind::Priority
         }
         Change::Reroute { routing_key } => {
             if c.routing_field.as_deref() != Some("assignment_group") {
@@ -268,15 +219,17 @@ async fn outbox_row<C: ConnectionTrait>(
             let Some(group) = routing_key.filter(|k| is_sys_id(k)) else {
                 return Ok(None);
             };
-            fields.insert("assignment_group".into(), json!(group));
-            kind::REROUTE
+            fields.assignment_group = Some(group);
+            SyncKind::Reroute
         }
         Change::Assign { user } => {
             assign_to = Some(user);
-            kind::ASSIGN
+            SyncKind::Assign
         }
         Change::Resolve { user_id, comment } => {
-            if matches!(p.ticket_state, 6..=8) {
+            if IncidentState::from_code(p.ticket_state.into())
+                .is_some_and(IncidentState::is_terminal)
+            {
                 return Ok(None);
             }
             let notes = match comment {
@@ -294,30 +247,24 @@ async fn outbox_row<C: ConnectionTrait>(
                 .close_code
                 .clone()
                 .unwrap_or_else(|| DEFAULT_CLOSE_CODE.into());
-            fields.insert("state".into(), json!("6"));
-            fields.insert("close_code".into(), json!(code));
-            fields.insert("close_notes".into(), json!(notes));
-            kind::RESOLVE
+            fields.set_state(IncidentState::Resolved);
+            fields.close_code = Some(code);
+            fields.close_notes = Some(notes);
+            SyncKind::Resolve
         }
     };
-    let mut payload = json!({ "fields": fields });
-    if let Some(u) = assign_to {
-        payload["assignTo"] = json!({ "userId": u.id, "email": u.email });
-    }
-    let written_state = fields
-        .get("state")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<i32>().ok());
+    let written_state = fields.written_state();
+    let payload = IncidentPatch { assign_to, fields };
     let at = now();
     Ok(Some(row::ActiveModel {
         id: Set(p.id),
         alert_id: Set(p.alert_id),
         alert_source_id: Set(p.alert_source_id),
         incident_sys_id: Set(p.incident_sys_id),
-        kind: Set(kind.into()),
-        payload: Set(payload.to_string()),
+        kind: Set(kind),
+        payload: Set(payload.to_stored()),
         written_state: Set(written_state),
-        status: Set(outbox::PENDING.into()),
+        status: Set(SyncStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(Some(at)),
         last_error: Set(None),
@@ -374,11 +321,12 @@ pub async fn claim_due(
 
 /// The update is the earliest pending one of its alert.
 fn first_of_its_alert() -> Expr {
-    Expr::cust(
+    Expr::cust(format!(
         "NOT EXISTS (SELECT 1 FROM servicenow_sync_updates earlier \
          WHERE earlier.alert_id = servicenow_sync_updates.alert_id \
-         AND earlier.status = 'PENDING' AND earlier.id < servicenow_sync_updates.id)",
-    )
+         AND earlier.status = '{}' AND earlier.id < servicenow_sync_updates.id)",
+        SyncStatus::Pending.to_value()
+    ))
 }
 
 /// When the next update may be tried: the earliest retry time (or claim deadline) among the
@@ -386,7 +334,7 @@ fn first_of_its_alert() -> Expr {
 /// however long they have waited.
 pub async fn next_attempt(db: &Db) -> Result<Option<DateTime<Utc>>, AppError> {
     Ok(row::Entity::find()
-        .filter(row::Column::Status.eq(outbox::PENDING))
+        .filter(row::Column::Status.eq(SyncStatus::Pending))
         .filter(first_of_its_alert())
         .order_by_asc(row::Column::NextAttemptAt)
         .one(&db.read)
@@ -408,14 +356,14 @@ pub enum Outcome {
     },
 }
 
-fn kind_label(kind: &str) -> &'static str {
+fn kind_label(kind: SyncKind) -> &'static str {
     match kind {
-        kind::ACCEPT => "accept",
-        kind::COMMENT => "comment",
-        kind::PRIORITY => "priority",
-        kind::REROUTE => "re-route",
-        kind::ASSIGN => "assignment",
-        _ => "resolve",
+        SyncKind::Accept => "accept",
+        SyncKind::Comment => "comment",
+        SyncKind::Priority => "priority",
+        SyncKind::Reroute => "re-route",
+        SyncKind::Assign => "assignment",
+        SyncKind::Resolve => "resolve",
     }
 }
 
@@ -441,13 +389,13 @@ fn settlement(
     let at = now();
     let what = format!(
         "ServiceNow update ({}) of {}",
-        kind_label(&claimed.kind),
+        kind_label(claimed.kind),
         claimed.incident_sys_id
     );
     let (changes, log) = match outcome {
         Outcome::Synced { note } => (
             vec![
-                (row::Column::Status, Expr::value(SYNCED)),
+                (row::Column::Status, Expr::value(SyncStatus::Synced)),
                 (row::Column::DeliveredAt, Expr::value(Some(at))),
                 (row::Column::NextAttemptAt, outbox::no_time()),
                 (row::Column::LastError, Expr::value(Option::<String>::None)),
@@ -458,7 +406,7 @@ fn settlement(
             let msg = format!("{what} failed after {} attempts: {error}", claimed.attempts);
             (
                 vec![
-                    (row::Column::Status, Expr::value(FAILED)),
+                    (row::Column::Status, Expr::value(SyncStatus::Failed)),
                     (row::Column::LastError, Expr::value(error)),
                     (row::Column::NextAttemptAt, outbox::no_time()),
                 ],
@@ -469,7 +417,7 @@ fn settlement(
             let msg = format!("{what} failed: {error}");
             (
                 vec![
-                    (row::Column::Status, Expr::value(FAILED)),
+                    (row::Column::Status, Expr::value(SyncStatus::Failed)),
                     (row::Column::LastError, Expr::value(error)),
                     (row::Column::NextAttemptAt, outbox::no_time()),
                 ],
@@ -531,11 +479,13 @@ pub async fn absorb_echo(
         .filter(row::Column::AlertId.eq(model.id.clone()))
         .filter(row::Column::WrittenState.is_not_null())
         .filter(
-            Condition::any().add(row::Column::Status.eq(SYNCED)).add(
-                Condition::all()
-                    .add(row::Column::Status.eq(outbox::PENDING))
-                    .add(row::Column::Attempts.gt(0)),
-            ),
+            Condition::any()
+                .add(row::Column::Status.eq(SyncStatus::Synced))
+                .add(
+                    Condition::all()
+                        .add(row::Column::Status.eq(SyncStatus::Pending))
+                        .add(row::Column::Attempts.gt(0)),
+                ),
         )
         .order_by_desc(row::Column::Id)
         .one(&txn)
@@ -575,14 +525,14 @@ pub async fn updates(db: &Db, alert_id: &str) -> Result<Vec<row::Model>, AppErro
 
 /// The alert's sync at a glance: FAILED if an update failed (and was not retried), else PENDING
 /// if one is waiting, else SYNCED; with the row that decides it. `None` if nothing was queued.
-pub fn status(rows: &[row::Model]) -> Option<(&'static str, &row::Model)> {
-    if let Some(r) = rows.iter().rev().find(|r| r.status == FAILED) {
-        return Some((FAILED, r));
+pub fn status(rows: &[row::Model]) -> Option<(SyncStatus, &row::Model)> {
+    if let Some(r) = rows.iter().rev().find(|r| r.status == SyncStatus::Failed) {
+        return Some((SyncStatus::Failed, r));
     }
-    if let Some(r) = rows.iter().find(|r| r.status == outbox::PENDING) {
-        return Some((outbox::PENDING, r));
+    if let Some(r) = rows.iter().find(|r| r.status == SyncStatus::Pending) {
+        return Some((SyncStatus::Pending, r));
     }
-    rows.last().map(|r| (SYNCED, r))
+    rows.last().map(|r| (SyncStatus::Synced, r))
 }
 
 /// Queues the alert's failed updates again, in their original order.
@@ -594,12 +544,12 @@ pub async fn retry(db: &Db, caller: &Caller, alert_id: &str) -> Result<(), AppEr
     }
     let at = now();
     let result = row::Entity::update_many()
-        .col_expr(row::Column::Status, Expr::value(outbox::PENDING))
+        .col_expr(row::Column::Status, Expr::value(SyncStatus::Pending))
         .col_expr(row::Column::Attempts, Expr::value(0))
         .col_expr(row::Column::NextAttemptAt, Expr::value(Some(at)))
         .col_expr(row::Column::UpdatedAt, Expr::value(at))
         .filter(row::Column::AlertId.eq(alert_id))
-        .filter(row::Column::Status.eq(FAILED))
+        .filter(row::Column::Status.eq(SyncStatus::Failed))
         .exec(&txn)
         .await?;
     if result.rows_affected == 0 {
@@ -645,33 +595,9 @@ pub async fn set_publish_filters(
 mod tests {
     use super::*;
 
-    fn mapping(pairs: &[(&str, Priority)]) -> PriorityMapping {
-        PriorityMapping::with_overrides(pairs.iter().map(|(v, p)| (v.to_string(), *p)).collect())
-    }
-
     #[test]
-    fn default_mapping_raises_to_priority_one() {
-        assert_eq!(
-            high_priority_fields(&PriorityMapping::default()),
-            ("1", "1")
-        );
-    }
-
-    #[test]
-    fn stored_mapping_picks_its_most_urgent_high_priority() {
-        let m = mapping(&[("1", Priority::Low), ("2", Priority::High)]);
-        assert_eq!(high_priority_fields(&m), ("1", "2"));
-        let m = mapping(&[
-            ("1", Priority::Low),
-            ("2", Priority::Low),
-            ("3", Priority::High),
-        ]);
-        assert_eq!(high_priority_fields(&m), ("2", "2"));
-        // Values the mapping leaves out keep the default: 1 is still HIGH.
-        let m = mapping(&[("3", Priority::High)]);
-        assert_eq!(high_priority_fields(&m), ("1", "1"));
-        let none = mapping(&[("1", Priority::Low), ("2", Priority::Low)]);
-        assert_eq!(high_priority_fields(&none), ("1", "1"));
+    fn pending_is_the_status_every_outbox_shares() {
+        assert_eq!(SyncStatus::Pending.to_value(), outbox::PENDING);
     }
 
     #[test]

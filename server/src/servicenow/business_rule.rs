@@ -8,7 +8,7 @@
 
 use secrecy::ExposeSecret;
 
-use crate::service::sources::WebhookAuth;
+use crate::domain::webhook_auth::WebhookAuth;
 
 /// A JSON string literal is a valid JavaScript string literal, so no value can break out of it.
 /// JSON string syntax, plus U+2028 and U+2029 escaped: JSON allows them raw, but they end a line

@@ -2,4 +2,7 @@
 
 pub mod business_rule;
 pub mod client;
+pub mod incident;
+pub mod sync;
+pub mod time;
 pub mod users;

@@ -4,7 +4,6 @@
 
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
 
-use super::status_of;
 use super::transition::{self, Cause, Move, Why};
 use crate::db::{Db, for_update};
 use crate::domain::LogKind;
@@ -35,7 +34,7 @@ where
 
 pub async fn accept(db: &Db, caller: &Caller, alert_id: &str) -> Result<alert::Model, AppError> {
     act(db, alert_id, async |txn, model| {
-        check_accept(status_of(&model)?)?;
+        check_accept(model.status)?;
         let mut rows = Rows::default();
         let actor = caller.actor();
         let before = model.clone();
@@ -68,7 +67,7 @@ pub async fn resolve(
         check_comment(c)?;
     }
     act(db, alert_id, async |txn, model| {
-        check_resolve(status_of(&model)?)?;
+        check_resolve(model.status)?;
         let id = model.id.clone();
         let mut rows = Rows::default();
         let actor = caller.actor();
@@ -104,7 +103,7 @@ pub async fn reroute(
         return Err(AppError::NotFound("escalation policy"));
     };
     act(db, alert_id, async |txn, model| {
-        let status = status_of(&model)?;
+        let status = model.status;
         check_reroute(status, &model.escalation_policy_id, &target.id)?;
         let id = model.id.clone();
         let from_policy_id = model.escalation_policy_id.clone();
@@ -138,7 +137,7 @@ pub async fn raise_priority(
     alert_id: &str,
 ) -> Result<alert::Model, AppError> {
     act(db, alert_id, async |txn, model| {
-        check_raise(status_of(&model)?, super::priority_of(&model)?)?;
+        check_raise(model.status, model.priority)?;
         let mut rows = Rows::default();
         rows.sync(&model, Change::RaisePriority);
         let id = model.id.clone();

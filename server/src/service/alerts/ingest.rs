@@ -11,7 +11,6 @@ use sea_orm::{
 };
 
 use super::transition::{self, Cause, Move, Why};
-use super::{priority_of, status_of};
 use crate::db::{AppendOnly, Db, WriteJob, for_update};
 use crate::domain::alert::{AlertSnapshot, RoutingUpdate, decide_ingest, is_stale, routing_update};
 use crate::domain::{
@@ -49,15 +48,15 @@ pub async fn note_event(
     Ok(())
 }
 
-fn snapshot(a: &alert::Model) -> Result<AlertSnapshot, AppError> {
-    Ok(AlertSnapshot {
-        status: status_of(a)?,
-        priority: priority_of(a)?,
+fn snapshot(a: &alert::Model) -> AlertSnapshot {
+    AlertSnapshot {
+        status: a.status,
+        priority: a.priority,
         ticket_state: a.ticket_state,
         ticket_mod_count: a.ticket_mod_count,
         routing_value: a.routing_value.clone(),
         routing_field: a.routing_field.clone(),
-    })
+    }
 }
 
 async fn find_by_key(
@@ -204,7 +203,7 @@ async fn apply(
         } else {
             find_by_key(txn, &job.source.id, job.incident.sys_id.as_str()).await?
         };
-        let snap = existing.as_ref().map(snapshot).transpose()?;
+        let snap = existing.as_ref().map(snapshot);
         let priority_mapping = &job.settings.priority_mapping;
         match decide_ingest(snap.as_ref(), &job.incident, priority_mapping) {
             IngestDecision::RejectUnknown { .. } => {
@@ -607,8 +606,8 @@ fn new_alert(
         alert_key: Set(incident.sys_id.as_str().to_string()),
         summary: Set(incident.summary()),
         details: Set(incident.description.clone()),
-        status: Set(AlertStatus::Pending.as_str().into()),
-        priority: Set(new.priority.as_str().into()),
+        status: Set(AlertStatus::Pending),
+        priority: Set(new.priority),
         escalation_policy_id: Set(new.policy_id.to_string()),
         assigned_to_id: Set(None),
         created_at: Set(at),

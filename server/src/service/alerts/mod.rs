@@ -20,16 +20,6 @@ use crate::domain::{AlertStatus, Priority};
 use crate::entity::{alert, alert_comment, alert_log};
 use crate::error::AppError;
 
-pub fn status_of(a: &alert::Model) -> Result<AlertStatus, AppError> {
-    AlertStatus::parse(&a.status)
-        .ok_or_else(|| anyhow::anyhow!("alert {} has unknown status {}", a.id, a.status).into())
-}
-
-pub fn priority_of(a: &alert::Model) -> Result<Priority, AppError> {
-    Priority::parse(&a.priority)
-        .ok_or_else(|| anyhow::anyhow!("alert {} has unknown priority {}", a.id, a.priority).into())
-}
-
 pub async fn get(db: &Db, id: &str) -> Result<Option<alert::Model>, AppError> {
     Ok(alert::Entity::find_by_id(id.to_string())
         .one(&db.read)
@@ -82,10 +72,10 @@ pub async fn list(
     }
     let mut query = alert::Entity::find();
     if let Some(status) = filter.status {
-        query = query.filter(alert::Column::Status.eq(status.as_str()));
+        query = query.filter(alert::Column::Status.eq(status));
     }
     if let Some(priority) = filter.priority {
-        query = query.filter(alert::Column::Priority.eq(priority.as_str()));
+        query = query.filter(alert::Column::Priority.eq(priority));
     }
     if let Some(source) = &filter.alert_source_id {
         query = query.filter(alert::Column::AlertSourceId.eq(source.as_str()));

@@ -37,7 +37,7 @@ pub(super) async fn accept(
     cause: Cause<'_>,
     rows: &mut Rows,
 ) -> Result<(), AppError> {
-    am.status = Set(AlertStatus::Accepted.as_str().into());
+    am.status = Set(AlertStatus::Accepted);
     am.accepted_at = Set(Some(cause.at));
     escalation::stop(am);
     rows.log(&before.id, LogKind::Accepted, cause.message, cause.actor);
@@ -52,7 +52,7 @@ pub(super) async fn resolve(
     cause: Cause<'_>,
     rows: &mut Rows,
 ) -> Result<(), AppError> {
-    am.status = Set(AlertStatus::Resolved.as_str().into());
+    am.status = Set(AlertStatus::Resolved);
     am.resolved_at = Set(Some(cause.at));
     escalation::stop(am);
     rows.log(&before.id, LogKind::Resolved, cause.message, cause.actor);
@@ -66,7 +66,7 @@ pub(super) fn raise_priority(
     cause: Cause<'_>,
     rows: &mut Rows,
 ) {
-    am.priority = Set(Priority::High.as_str().into());
+    am.priority = Set(Priority::High);
     rows.log(
         alert_id,
         LogKind::PriorityRaised,

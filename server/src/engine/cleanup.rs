@@ -1,0 +1,36 @@
+//! The token clean-up task: deletes expired sessions and API tokens every
+//! `GLIDEPATH_TOKEN_CLEANUP_SECONDS`.
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+
+use super::{Module, Wait};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::service::auth;
+
+pub struct Cleanup {
+    pub db: Db,
+    pub every: Duration,
+}
+
+impl Module for Cleanup {
+    fn name(&self) -> &'static str {
+        "token clean-up"
+    }
+
+    fn wait(&self) -> Wait {
+        Wait::Every(self.every)
+    }
+
+    fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
+        Box::pin(async move {
+            let deleted = auth::delete_expired(&self.db).await?;
+            if deleted > 0 {
+                tracing::info!(deleted, "expired sessions and API tokens deleted");
+            }
+            Ok(None)
+        })
+    }
+}
