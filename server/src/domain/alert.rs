@@ -2,13 +2,14 @@
 //!
 //! `decide_ingest` is the one place that answers "what happens when ServiceNow says In Progress".
 
+use sea_orm::sea_query::StringLen;
 use sea_orm::{DeriveActiveEnum, EnumIter};
 
 use super::incident::{Incident, IncidentState, PriorityMapping};
 
 /// Stored as its name (`PENDING`, …): the derive is sea-orm's, and needs nothing of the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum AlertStatus {
     #[sea_orm(string_value = "PENDING")]
     Pending,
@@ -19,7 +20,7 @@ pub enum AlertStatus {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum Priority {
     #[sea_orm(string_value = "HIGH")]
     High,
@@ -29,7 +30,7 @@ pub enum Priority {
 
 /// What an alert log entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum LogKind {
     #[sea_orm(string_value = "CREATED")]
     Created,

@@ -21,8 +21,7 @@ pub struct Model {
     pub subject: String,
     /// The JSON a webhook receives; its text is the e-mail body too.
     pub payload: String,
-    /// `PENDING`, `SENT` or `FAILED`.
-    pub status: String,
+    pub status: DeliveryState,
     pub attempts: i32,
     /// When the next attempt may start; while an attempt runs, when its claim lapses.
     pub next_attempt_at: Option<DateTimeUtc>,
@@ -35,3 +34,17 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where a delivery stands. `PENDING` is the status every outbox shares
+/// ([`crate::service::outbox::PENDING`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum DeliveryState {
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    #[sea_orm(string_value = "SENT")]
+    Sent,
+    /// Given up, or never sendable (an e-mail without SMTP).
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+}

@@ -16,16 +16,13 @@ use crate::clock;
 use crate::db::Db;
 use crate::domain::Email;
 use crate::domain::LogKind;
+use crate::entity::notification::DeliveryState;
 use crate::entity::{alert, alert_responder, notification, notification_rule, user};
 use crate::error::AppError;
 use crate::secrets::Cipher;
 
 pub const EMAIL: &str = "EMAIL";
 pub const WEBHOOK: &str = "WEBHOOK";
-
-pub const PENDING: &str = outbox::PENDING;
-pub const SENT: &str = "SENT";
-pub const FAILED: &str = "FAILED";
 
 /// Whether e-mail can be sent at all, set once at start-up from the configuration. Without
 /// SMTP an e-mail delivery is recorded as not sent in the transaction that causes it, so the
@@ -413,7 +410,11 @@ fn enqueue(
             event: Set(event.as_str().into()),
             subject: Set(subject),
             payload: Set(payload.to_string()),
-            status: Set(if unsendable { FAILED } else { PENDING }.into()),
+            status: Set(if unsendable {
+                DeliveryState::Failed
+            } else {
+                DeliveryState::Pending
+            }),
             attempts: Set(0),
             next_attempt_at: Set((!unsendable).then_some(at)),
             last_error: Set(unsendable.then(|| NO_SMTP.to_string())),
@@ -538,7 +539,10 @@ fn settlement(
     let (changes, (kind, message)) = match &outcome {
         Outcome::Sent => {
             let changes = vec![
-                (notification::Column::Status, Expr::value(SENT)),
+                (
+                    notification::Column::Status,
+                    Expr::value(DeliveryState::Sent),
+                ),
                 (notification::Column::SentAt, Expr::value(Some(at))),
                 (notification::Column::NextAttemptAt, outbox::no_time()),
             ];
@@ -594,7 +598,10 @@ fn settlement(
 /// The columns of a delivery that will not be tried again.
 fn given_up(why: &str) -> Vec<(notification::Column, sea_orm::sea_query::SimpleExpr)> {
     vec![
-        (notification::Column::Status, Expr::value(FAILED)),
+        (
+            notification::Column::Status,
+            Expr::value(DeliveryState::Failed),
+        ),
         (
             notification::Column::LastError,
             Expr::value(why.to_string()),
