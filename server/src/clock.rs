@@ -1,11 +1,11 @@
 //! The one source of time. Everything that stamps a row or decides whether an escalation step is
-//! due asks the installed clock, so tests can control time: in-process tests install a
-//! [`FakeClock`] and move it forward; black-box tests start the server with
+//! due asks the server's clock (`service::Ctx::clock`), so tests can control time: in-process
+//! tests build their context with a [`FakeClock`] and move it forward; black-box tests start the server with
 //! `GLIDEPATH_TIME_SCALE`, which shortens escalation timeouts instead of speeding up the
 //! wall clock. Timestamps therefore stay real, and several processes (or a restarted one) on one
 //! database agree on what time it is.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
@@ -92,27 +92,6 @@ impl Clock for FakeClock {
     fn tick(&self) -> Duration {
         MIN_TICK
     }
-}
-
-/// The process-wide clock: time is a property of the process, like the logger, and passing it
-/// through every service call would not make it any less global.
-static CLOCK: RwLock<Option<Arc<dyn Clock>>> = RwLock::new(None);
-
-/// Installs the clock every later call of [`get`] returns.
-pub fn install(clock: Arc<dyn Clock>) {
-    *CLOCK.write().unwrap_or_else(|e| e.into_inner()) = Some(clock);
-}
-
-/// The installed clock, or the unscaled wall clock when none was installed.
-pub fn get() -> Arc<dyn Clock> {
-    if let Some(clock) = CLOCK.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        return Arc::clone(clock);
-    }
-    Arc::new(SystemClock::new(1.0))
-}
-
-pub fn now() -> DateTime<Utc> {
-    get().now()
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ fn argon2() -> Argon2<'static> {
 pub struct HashQueue {
     running: tokio::sync::Semaphore,
     admitted: std::sync::Arc<tokio::sync::Semaphore>,
+    dummy: tokio::sync::OnceCell<String>,
 }
 
 impl HashQueue {
@@ -52,6 +53,7 @@ impl HashQueue {
             admitted: std::sync::Arc::new(tokio::sync::Semaphore::new(
                 workers.saturating_add(queue),
             )),
+            dummy: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -77,22 +79,11 @@ impl HashQueue {
     }
 }
 
-static HASH_QUEUE: std::sync::OnceLock<HashQueue> = std::sync::OnceLock::new();
-
-/// Sets the hash queue's size; called once at start-up, before the first hash. Without it the
-/// queue has one worker per core and 32 waiting places.
-pub fn install_hash_queue(workers: usize, queue: usize) {
-    if HASH_QUEUE.set(HashQueue::new(workers, queue)).is_err() {
-        tracing::warn!("the password hash queue was already set up; keeping the first one");
-    }
-}
-
-fn hash_queue() -> &'static HashQueue {
-    HASH_QUEUE.get_or_init(|| HashQueue::new(0, 32))
-}
-
-pub async fn hash_password(password: SecretString) -> Result<String, AppError> {
-    hash_queue()
+pub async fn hash_password(
+    passwords: &HashQueue,
+    password: SecretString,
+) -> Result<String, AppError> {
+    passwords
         .run(move || {
             let salt = SaltString::generate(&mut OsRng);
             argon2()
@@ -104,8 +95,12 @@ pub async fn hash_password(password: SecretString) -> Result<String, AppError> {
         .map_err(AppError::from)
 }
 
-async fn verify_password(password: SecretString, hash: String) -> Result<bool, AppError> {
-    hash_queue()
+async fn verify_password(
+    passwords: &HashQueue,
+    password: SecretString,
+    hash: String,
+) -> Result<bool, AppError> {
+    passwords
         .run(move || {
             let parsed =
                 PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
@@ -117,15 +112,14 @@ async fn verify_password(password: SecretString, hash: String) -> Result<bool, A
 }
 
 /// A hash of a password nobody has, verified when the e-mail is unknown so that the answer takes
-/// as long as for a known e-mail and says nothing about which accounts exist.
-static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-async fn dummy_hash() -> Result<String, AppError> {
-    if let Some(h) = DUMMY_HASH.get() {
-        return Ok(h.clone());
-    }
-    let h = hash_password(SecretString::from(random_token())).await?;
-    Ok(DUMMY_HASH.get_or_init(|| h).clone())
+/// as long as for a known e-mail and says nothing about which accounts exist. Made once per
+/// queue.
+async fn dummy_hash(passwords: &HashQueue) -> Result<String, AppError> {
+    passwords
+        .dummy
+        .get_or_try_init(|| hash_password(passwords, SecretString::from(random_token())))
+        .await
+        .cloned()
 }
 
 pub fn random_token() -> String {

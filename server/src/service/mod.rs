@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod auth;
+mod context;
 pub mod escalation;
 pub mod inbound;
 pub mod journal;
@@ -20,7 +21,7 @@ pub mod sources;
 pub mod sync;
 pub mod users;
 
-use chrono::{DateTime, Utc};
+pub use context::{Ctx, Delivery};
 
 use crate::domain::Role;
 
@@ -91,8 +92,3 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// The installed clock's time, at microsecond precision, which both SQLite text and PostgreSQL
-/// timestamptz keep exactly.
-pub fn now() -> DateTime<Utc> {
-    crate::clock::now()
-}

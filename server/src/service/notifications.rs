@@ -24,35 +24,7 @@ use crate::secrets::Cipher;
 pub const EMAIL: &str = "EMAIL";
 pub const WEBHOOK: &str = "WEBHOOK";
 
-/// Whether e-mail can be sent at all, set once at start-up from the configuration. Without
-/// SMTP an e-mail delivery is recorded as not sent in the transaction that causes it, so the
-/// alert log says so at once and no worker retries what cannot succeed.
-static SMTP_CONFIGURED: AtomicBool = AtomicBool::new(false);
-
-pub fn set_smtp_configured(configured: bool) {
-    SMTP_CONFIGURED.store(configured, Ordering::Relaxed);
-}
-
 pub const NO_SMTP: &str = "no SMTP configured";
-
-/// The outbound guard of webhooks, set once at start-up: rule targets are checked against it
-/// when a rule is added (and every delivery again, with the addresses its host resolves to).
-static WEBHOOK_GUARD: std::sync::OnceLock<crate::net_guard::Guard> = std::sync::OnceLock::new();
-
-pub fn set_webhook_guard(guard: crate::net_guard::Guard) {
-    let _ = WEBHOOK_GUARD.set(guard);
-}
-
-fn webhook_guard() -> crate::net_guard::Guard {
-    WEBHOOK_GUARD
-        .get()
-        .cloned()
-        .unwrap_or_else(|| crate::net_guard::Guard {
-            allowed_hosts: Vec::new(),
-            allow_insecure: false,
-            timeout: std::time::Duration::from_secs(10),
-        })
-}
 
 /// Attempts before a delivery is given up and marked failed.
 pub const MAX_ATTEMPTS: i32 = 5;

@@ -9,14 +9,12 @@
 //! drops every update, so nothing is ever written back to where it came from.
 
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     QueryFilter, QueryOrder, Set, sea_query::Expr,
 };
-use tokio::sync::Notify;
 
 use super::log;
 use super::{Caller, new_id, now, outbox, servicenow};
@@ -78,19 +76,6 @@ impl Pending {
             change,
         }
     }
-}
-
-static WORK: LazyLock<Notify> = LazyLock::new(Notify::new);
-
-/// Tells the sync worker that updates may be waiting; called after a commit that queued some,
-/// so delivery does not wait for the next tick.
-pub fn wake() {
-    WORK.notify_one();
-}
-
-/// Resolves when [`wake`] was called (at once if it was called since the last wait).
-pub async fn woken() {
-    WORK.notified().await;
 }
 
 /// Which kinds of change a connection publishes.

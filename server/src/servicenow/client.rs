@@ -143,6 +143,8 @@ impl Policy {
 pub struct Connector {
     policy: Policy,
     permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// The `sys_user` look-ups of every instance this connector reaches, cached.
+    pub users: super::users::UserMap,
 }
 
 impl Connector {
@@ -150,6 +152,7 @@ impl Connector {
         Connector {
             policy,
             permits: Mutex::new(HashMap::new()),
+            users: super::users::UserMap::default(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! [`TTL`] (misses too, so an unknown user does not cost a request per event).
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -27,10 +27,13 @@ pub struct UserMap {
     entries: Mutex<HashMap<Key, (Option<SnUser>, Instant)>>,
 }
 
-/// The process's cache.
-pub static USERS: LazyLock<UserMap> = LazyLock::new(|| UserMap {
-    entries: Mutex::new(HashMap::new()),
-});
+impl Default for UserMap {
+    fn default() -> UserMap {
+        UserMap {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
 
 /// A value that can go into an encoded query as is: `^` and `,` would start another term.
 fn safe(value: &str) -> bool {
