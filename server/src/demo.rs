@@ -84,7 +84,8 @@ pub async fn wire(
     config: &ServeConfig,
 ) -> anyhow::Result<()> {
     let state = app.state();
-    let db = &state.db;
+    let ctx = &state.ctx;
+    let db = &ctx.db;
     let fail = |what: &'static str| move |e| anyhow::anyhow!("demo: cannot {what}: {e:?}");
     let admin = users::list(db)
         .await
@@ -100,7 +101,7 @@ pub async fn wire(
     let policy = match existing_policy {
         Some(p) => p,
         None => policies::create(
-            db,
+            ctx,
             policies::NewPolicy {
                 name: POLICY_NAME.into(),
                 routing_key: None,
@@ -122,8 +123,7 @@ pub async fn wire(
     let source = match existing_source {
         Some(s) => s,
         None => sources::create(
-            db,
-            &state.cipher,
+            ctx,
             sources::NewSource {
                 name: SOURCE_NAME.into(),
                 escalation_policy_id: policy.id.clone(),
@@ -133,9 +133,7 @@ pub async fn wire(
         .map_err(fail("create the alert source"))?,
     };
     servicenow::configure(
-        db,
-        &state.cipher,
-        &state.servicenow,
+        ctx,
         &source.id,
         ConnectionInput {
             instance_url: sim.url(),
@@ -147,7 +145,7 @@ pub async fn wire(
     )
     .await
     .map_err(fail("connect the alert source to the simulator"))?;
-    let key = sources::integration_key(&state.cipher, &source).map_err(fail("read the key"))?;
+    let key = sources::integration_key(&ctx.cipher, &source).map_err(fail("read the key"))?;
     let webhook = state.webhook_url(key.expose_secret());
     sim.state().set_webhooks(vec![webhook]);
 

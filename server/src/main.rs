@@ -1,7 +1,10 @@
 use std::io::Write;
+use std::sync::Arc;
 
 use clap::Parser;
+use glidepath::clock::SystemClock;
 use glidepath::config::{Cli, Command, ServeConfig};
+use glidepath::service::Ctx;
 use glidepath::{db::Db, demo, graphql, startup::Application, telemetry};
 
 /// mimalloc: the server allocates many small, short-lived buffers per request (JSON values,
@@ -46,7 +49,9 @@ async fn main() -> anyhow::Result<()> {
             let cipher = config.keys.cipher()?;
             let db = Db::connect(&config.database.database_url).await?;
             db.migrate(&config.database.database_url).await?;
-            let done = glidepath::service::rekey::reencrypt_all(&db, &cipher)
+            let clock = Arc::new(SystemClock::new(1.0));
+            let ctx = Ctx::with_defaults(db, Arc::new(cipher), clock);
+            let done = glidepath::service::rekey::reencrypt_all(&ctx)
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!("rotating the secrets failed, nothing changed: {e:?}")

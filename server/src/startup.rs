@@ -7,9 +7,10 @@ use std::sync::Arc;
 use actix_web::{App, HttpServer, dev::Server, http::header, middleware, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
+use tokio::sync::Notify;
 use url::Url;
 
-use crate::clock::{self, SystemClock};
+use crate::clock::SystemClock;
 use crate::config::ServeConfig;
 use crate::db::Db;
 use crate::engine::{
@@ -17,15 +18,17 @@ use crate::engine::{
 };
 use crate::graphql::{self, AppSchema};
 use crate::http;
+use crate::service::auth::HashQueue;
 use crate::service::sync::RetryPolicy;
 use crate::service::users;
+use crate::service::{Ctx, Delivery};
 use crate::servicenow::client::{Connector, Policy};
 use crate::state::AppState;
 
 pub struct Application {
     addr: std::net::SocketAddr,
     server: Server,
-    db: Db,
+    ctx: Ctx,
     sender: Sender,
     servicenow: ServiceNowWork,
     poll: Option<PollSettings>,
@@ -39,22 +42,19 @@ impl Application {
         if !(config.time_scale.is_finite() && config.time_scale >= 1.0) {
             anyhow::bail!("GLIDEPATH_TIME_SCALE must be a number of at least 1");
         }
-        clock::install(Arc::new(SystemClock::new(config.time_scale)));
         let insecure = config.allow_insecure_outbound || config.allow_insecure_servicenow;
         let webhook_guard = crate::net_guard::Guard {
             allowed_hosts: config.webhook_hosts.clone(),
             allow_insecure: insecure,
             timeout: std::time::Duration::from_millis(config.webhook_timeout_ms.max(1)),
         };
-        crate::service::notifications::set_webhook_guard(webhook_guard.clone());
         let sender = Sender::new(
             config.smtp_url.as_ref(),
             &config.smtp_from,
             config.smtp_allow_plaintext_credentials,
-            webhook_guard,
+            webhook_guard.clone(),
             Arc::clone(&cipher),
         )?;
-        crate::service::notifications::set_smtp_configured(config.smtp_url.is_some());
         if config.smtp_url.is_none() {
             tracing::warn!(
                 "GLIDEPATH_SMTP_URL is not set: e-mail notifications are logged on the alert, not sent"
@@ -71,13 +71,29 @@ impl Application {
                 "GLIDEPATH_ALLOW_INSECURE_OUTBOUND is set: ServiceNow instances and webhooks may be plain http on loopback or private addresses (a test setting)"
             );
         }
-        crate::service::auth::install_hash_queue(
-            config.password_hash_workers,
-            config.password_hash_queue,
-        );
         let db = Db::connect(&config.database.database_url).await?;
         db.migrate(&config.database.database_url).await?;
-        let sealed = crate::service::notifications::seal_plain_targets(&db, &cipher)
+        let request_timeout = std::time::Duration::from_millis(config.servicenow_timeout_ms.max(1));
+        let ctx = Ctx {
+            db,
+            cipher,
+            servicenow: Arc::new(Connector::new(Policy {
+                allowed_hosts: config.servicenow_hosts.clone(),
+                allow_insecure: insecure,
+                timeout: request_timeout,
+            })),
+            clock: Arc::new(SystemClock::new(config.time_scale)),
+            sync_wake: Arc::new(Notify::new()),
+            delivery: Arc::new(Delivery {
+                smtp_configured: config.smtp_url.is_some(),
+                webhook_guard,
+            }),
+            passwords: Arc::new(HashQueue::new(
+                config.password_hash_workers,
+                config.password_hash_queue,
+            )),
+        };
+        let sealed = crate::service::notifications::seal_plain_targets(&ctx)
             .await
             .map_err(|e| anyhow::anyhow!("cannot seal the notification targets: {e:?}"))?;
         if sealed > 0 {
@@ -87,7 +103,7 @@ impl Application {
             );
         }
         if let Some(password) =
-            users::bootstrap_admin(&db, &config.admin_email, config.admin_password.clone())
+            users::bootstrap_admin(&ctx, &config.admin_email, config.admin_password.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create the first admin: {e:?}"))?
         {
@@ -106,15 +122,8 @@ impl Application {
             Some(url) => url,
             None => Url::parse(&format!("http://{addr}"))?,
         };
-        let request_timeout = std::time::Duration::from_millis(config.servicenow_timeout_ms.max(1));
         let state = AppState {
-            db: db.clone(),
-            cipher,
-            servicenow: Arc::new(Connector::new(Policy {
-                allowed_hosts: config.servicenow_hosts.clone(),
-                allow_insecure: insecure,
-                timeout: request_timeout,
-            })),
+            ctx: ctx.clone(),
             public_url,
             metrics: http::metrics::install()?,
             body_timeout: std::time::Duration::from_millis(config.body_timeout_ms.max(1)),
@@ -137,9 +146,7 @@ impl Application {
             |v: u64| chrono::TimeDelta::milliseconds(i64::try_from(v.max(1)).unwrap_or(i64::MAX));
         let servicenow = ServiceNowWork {
             worker: SyncWorker {
-                db: db.clone(),
-                cipher: Arc::clone(&state.cipher),
-                connector: Arc::clone(&state.servicenow),
+                ctx: ctx.clone(),
                 retry: RetryPolicy {
                     base: ms(config.servicenow_sync_backoff_ms),
                     cap: ms(config.servicenow_sync_backoff_max_ms),
@@ -153,8 +160,6 @@ impl Application {
             ),
         };
         let poll = (config.servicenow_poll_seconds > 0).then(|| PollSettings {
-            cipher: Arc::clone(&state.cipher),
-            connector: Arc::clone(&state.servicenow),
             interval: std::time::Duration::from_secs(config.servicenow_poll_seconds),
             lease: PollSettings::lease_for(request_timeout, limits),
             limits,
@@ -168,7 +173,7 @@ impl Application {
         Ok(Application {
             addr,
             server,
-            db,
+            ctx,
             sender,
             servicenow,
             poll,
@@ -194,7 +199,7 @@ impl Application {
     /// then stops the engine between two steps.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let engine = Engine::spawn(
-            self.db,
+            self.ctx,
             self.sender,
             self.servicenow,
             self.poll,

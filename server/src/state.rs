@@ -7,16 +7,13 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::db::Db;
-use crate::secrets::Cipher;
-use crate::servicenow::client::Connector;
+use crate::service::Ctx;
 
 /// Shared by every request handler and resolver.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: Db,
-    pub cipher: Arc<Cipher>,
-    pub servicenow: Arc<Connector>,
+    /// The service layer's handles: database, secret key, ServiceNow connector, clock.
+    pub ctx: Ctx,
     pub public_url: Url,
     pub metrics: PrometheusHandle,
     /// GLIDEPATH_BODY_TIMEOUT_MS: how long a request body may take to arrive.

@@ -1,20 +1,21 @@
 //! The escalation steps under a fake clock: nothing moves until the clock does, and each step is
-//! taken once however often the engine looks. One test per file: the clock is process-wide.
+//! taken once however often the engine looks. The clock is the context's, not the process's.
 
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use glidepath::clock::{self, Clock, FakeClock};
+use glidepath::clock::{Clock, FakeClock};
 use glidepath::db::Db;
 use glidepath::domain::{Incident, Role};
+use glidepath::service::Ctx;
 use glidepath::service::alerts::{self, IngestEvent, IngestResult};
 use glidepath::service::{escalation, policies, sources, users};
 use secrecy::SecretString;
 use serde_json::json;
 
-async fn user(db: &Db, name: &str) -> anyhow::Result<String> {
+async fn user(ctx: &Ctx, name: &str) -> anyhow::Result<String> {
     let created = users::create_user(
-        db,
+        ctx,
         users::NewUser {
             email: format!("{name}@example.com"),
             name: name.to_string(),
@@ -30,17 +31,18 @@ async fn user(db: &Db, name: &str) -> anyhow::Result<String> {
 #[tokio::test]
 async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
     let clock = Arc::new(FakeClock::new(Utc::now()));
-    clock::install(clock.clone());
     let dir = std::env::temp_dir().join(format!("glidepath-fake-clock-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}", dir.join("test.db").display());
     let db = Db::connect(&url).await?;
     db.migrate(&url).await?;
+    let cipher = Arc::new(glidepath::secrets::Cipher::from_key(&[7u8; 32]));
+    let ctx = Ctx::with_defaults(db.clone(), cipher, clock.clone());
     let err = |e: glidepath::error::AppError| anyhow::anyhow!("{e:?}");
 
-    let (a, b) = (user(&db, "alice").await?, user(&db, "bob").await?);
+    let (a, b) = (user(&ctx, "alice").await?, user(&ctx, "bob").await?);
     let policy = policies::create(
-        &db,
+        &ctx,
         policies::NewPolicy {
             name: "Network".into(),
             routing_key: None,
@@ -59,10 +61,8 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
     )
     .await
     .map_err(err)?;
-    let cipher = glidepath::secrets::Cipher::from_key(&[7u8; 32]);
     let source = sources::create(
-        &db,
-        &cipher,
+        &ctx,
         sources::NewSource {
             name: "prod".into(),
             escalation_policy_id: policy.id.clone(),
@@ -75,7 +75,7 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
     });
     let incident = Incident::parse(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let IngestResult::Applied { alert_id, .. } = alerts::ingest(
-        &db,
+        &ctx,
         IngestEvent {
             source: &source,
             connection: None,
@@ -108,13 +108,13 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
     // A second short of the timeout: nothing is due, however often the engine looks.
     clock.advance(TimeDelta::minutes(5) - TimeDelta::seconds(1));
     for _ in 0..3 {
-        assert_eq!(escalation::run_due(&db, 100).await.map_err(err)?, 0);
+        assert_eq!(escalation::run_due(&ctx, 100).await.map_err(err)?, 0);
     }
     assert_eq!(load().await?.escalation_level, 1);
 
     clock.advance(TimeDelta::seconds(1));
-    assert_eq!(escalation::run_due(&db, 100).await.map_err(err)?, 1);
-    assert_eq!(escalation::run_due(&db, 100).await.map_err(err)?, 0);
+    assert_eq!(escalation::run_due(&ctx, 100).await.map_err(err)?, 1);
+    assert_eq!(escalation::run_due(&ctx, 100).await.map_err(err)?, 0);
     let at_two = load().await?;
     assert_eq!(
         position(&at_two),
@@ -124,11 +124,11 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
 
     // Far in the future, the engine still walks one step per look: it never skips a level.
     clock.advance(TimeDelta::days(1));
-    assert_eq!(escalation::run_due(&db, 100).await.map_err(err)?, 1);
+    assert_eq!(escalation::run_due(&ctx, 100).await.map_err(err)?, 1);
     assert_eq!(position(&load().await?).0, 1);
     assert_eq!(position(&load().await?).1, 1);
     clock.advance(TimeDelta::days(1));
-    assert_eq!(escalation::run_due(&db, 100).await.map_err(err)?, 1);
+    assert_eq!(escalation::run_due(&ctx, 100).await.map_err(err)?, 1);
     let end = load().await?;
     assert_eq!(
         position(&end),
@@ -136,7 +136,7 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
         "the last step of the last round"
     );
     clock.advance(TimeDelta::days(1));
-    assert_eq!(escalation::run_due(&db, 100).await.map_err(err)?, 0);
+    assert_eq!(escalation::run_due(&ctx, 100).await.map_err(err)?, 0);
 
     let names: Vec<String> = escalation::responders(&db, &alert_id)
         .await

@@ -6,12 +6,12 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use super::{Module, Wait};
-use crate::db::Db;
 use crate::error::AppError;
+use crate::service::Ctx;
 use crate::service::auth;
 
 pub struct Cleanup {
-    pub db: Db,
+    pub ctx: Ctx,
     pub every: Duration,
 }
 
@@ -26,7 +26,7 @@ impl Module for Cleanup {
 
     fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
         Box::pin(async move {
-            let deleted = auth::delete_expired(&self.db).await?;
+            let deleted = auth::delete_expired(&self.ctx).await?;
             if deleted > 0 {
                 tracing::info!(deleted, "expired sessions and API tokens deleted");
             }

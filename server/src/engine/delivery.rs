@@ -10,11 +10,11 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Module, Wait};
-use crate::db::Db;
 use crate::entity::notification;
 use crate::error::AppError;
 use crate::net_guard::{Guard, MAX_ANSWER};
 use crate::secrets::Cipher;
+use crate::service::Ctx;
 use crate::service::notifications::{self, Outcome};
 use crate::service::outbox;
 
@@ -23,7 +23,7 @@ pub const BATCH: u64 = 50;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Delivery {
-    pub db: Db,
+    pub ctx: Ctx,
     pub sender: Sender,
 }
 
@@ -37,14 +37,18 @@ impl Module for Delivery {
     }
 
     fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
-        Box::pin(async move { deliver_all_due(&self.db, &self.sender).await.map(|()| None) })
+        Box::pin(async move {
+            deliver_all_due(&self.ctx, &self.sender)
+                .await
+                .map(|()| None)
+        })
     }
 }
 
 /// Sends every delivery that is due, a batch at a time.
-async fn deliver_all_due(db: &Db, sender: &Sender) -> Result<(), AppError> {
+async fn deliver_all_due(ctx: &Ctx, sender: &Sender) -> Result<(), AppError> {
     loop {
-        let claimed = deliver_due(db, sender).await?;
+        let claimed = deliver_due(ctx, sender).await?;
         if (claimed as u64) < BATCH {
             return Ok(());
         }
@@ -204,8 +208,8 @@ impl Sender {
 
 /// Claims due deliveries, sends them, records each outcome (those that finish together in one
 /// transaction). Returns how many were claimed.
-pub async fn deliver_due(db: &Db, sender: &Sender) -> Result<usize, AppError> {
-    let claimed = notifications::claim_due(db, BATCH).await?;
+pub async fn deliver_due(ctx: &Ctx, sender: &Sender) -> Result<usize, AppError> {
+    let claimed = notifications::claim_due(ctx, BATCH).await?;
     let sends = claimed.iter().map(|n| async move {
         let outcome = sender.send(n).await;
         if let Outcome::Failed(why) | Outcome::NotSent(why) = &outcome {
@@ -213,6 +217,6 @@ pub async fn deliver_due(db: &Db, sender: &Sender) -> Result<usize, AppError> {
         }
         (n, outcome)
     });
-    outbox::as_they_finish(sends, |done| notifications::finish(db, done)).await?;
+    outbox::as_they_finish(sends, |done| notifications::finish(ctx, done)).await?;
     Ok(claimed.len())
 }

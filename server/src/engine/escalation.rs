@@ -6,8 +6,8 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use super::{Module, Wait};
-use crate::db::Db;
 use crate::error::AppError;
+use crate::service::Ctx;
 use crate::service::escalation;
 
 /// Due alerts claimed per transaction: enough to drain a backlog quickly, few enough that the
@@ -15,7 +15,7 @@ use crate::service::escalation;
 pub const BATCH: u64 = 200;
 
 pub struct Escalation {
-    pub db: Db,
+    pub ctx: Ctx,
 }
 
 impl Module for Escalation {
@@ -28,14 +28,14 @@ impl Module for Escalation {
     }
 
     fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
-        Box::pin(async move { escalate_due(&self.db).await.map(|()| None) })
+        Box::pin(async move { escalate_due(&self.ctx).await.map(|()| None) })
     }
 }
 
 /// Takes every step that is due now, a batch per transaction, until a batch comes back short.
-async fn escalate_due(db: &Db) -> Result<(), AppError> {
+async fn escalate_due(ctx: &Ctx) -> Result<(), AppError> {
     loop {
-        let claimed = escalation::run_due(db, BATCH).await?;
+        let claimed = escalation::run_due(ctx, BATCH).await?;
         if (claimed as u64) < BATCH {
             return Ok(());
         }

@@ -1,34 +1,26 @@
 //! The ServiceNow journal task: runs the inbound journal poll every
 //! `GLIDEPATH_SERVICENOW_JOURNAL_POLL_SECONDS`. What a poll does is `service::journal`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
 use super::{Module, Wait};
-use crate::db::Db;
 use crate::error::AppError;
-use crate::secrets::Cipher;
-use crate::service::journal;
-use crate::servicenow::client::Connector;
+use crate::service::{Ctx, journal};
 
 pub struct Journal {
-    db: Db,
-    cipher: Arc<Cipher>,
-    connector: Arc<Connector>,
+    ctx: Ctx,
     every: Duration,
     /// `every` as the service counts it.
     interval: chrono::TimeDelta,
 }
 
 impl Journal {
-    pub fn new(db: Db, cipher: Arc<Cipher>, connector: Arc<Connector>, every: Duration) -> Journal {
+    pub fn new(ctx: Ctx, every: Duration) -> Journal {
         let interval = chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::seconds(60));
         Journal {
-            db,
-            cipher,
-            connector,
+            ctx,
             every,
             interval,
         }
@@ -46,7 +38,7 @@ impl Module for Journal {
 
     fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
         Box::pin(async move {
-            journal::poll_all(&self.db, &self.cipher, &self.connector, self.interval)
+            journal::poll_all(&self.ctx, self.interval)
                 .await
                 .map(|_| None)
         })

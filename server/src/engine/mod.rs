@@ -21,9 +21,11 @@ use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::clock;
-use crate::db::Db;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
 use crate::error::AppError;
+use crate::service::Ctx;
 
 /// After a database error the engine waits at least this long before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
@@ -49,12 +51,12 @@ pub trait Module: Send + Sync + 'static {
 }
 
 /// How long a module waits between two runs.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum Wait {
     /// The clock's tick.
     Tick,
     /// The tick, or less when the given signal fires first.
-    TickOrWake(fn() -> BoxFuture<'static, ()>),
+    TickOrWake(Arc<Notify>),
     Every(Duration),
 }
 
@@ -68,7 +70,7 @@ impl Engine {
     /// reconciliation poll (when `poll` is set) run as separate tasks, so a slow webhook or
     /// instance never delays an escalation step.
     pub fn spawn(
-        db: Db,
+        ctx: Ctx,
         sender: delivery::Sender,
         servicenow: ServiceNowWork,
         poll: Option<poll::PollSettings>,
@@ -78,29 +80,27 @@ impl Engine {
             worker,
             journal_interval,
         } = servicenow;
-        let journal = journal::Journal::new(
-            db.clone(),
-            Arc::clone(&worker.cipher),
-            Arc::clone(&worker.connector),
-            journal_interval,
-        );
+        let journal = journal::Journal::new(ctx.clone(), journal_interval);
         let mut modules: Vec<Box<dyn Module>> = Vec::new();
         if let Some(settings) = poll {
-            modules.push(Box::new(poll::Poll::new(db.clone(), settings)));
+            modules.push(Box::new(poll::Poll::new(ctx.clone(), settings)));
         }
         modules.push(Box::new(cleanup::Cleanup {
-            db: db.clone(),
+            ctx: ctx.clone(),
             every: token_cleanup,
         }));
-        modules.push(Box::new(escalation::Escalation { db: db.clone() }));
-        modules.push(Box::new(delivery::Delivery { db, sender }));
+        modules.push(Box::new(escalation::Escalation { ctx: ctx.clone() }));
+        modules.push(Box::new(delivery::Delivery {
+            ctx: ctx.clone(),
+            sender,
+        }));
         modules.push(Box::new(worker));
         modules.push(Box::new(journal));
 
         let (stop, stopped) = watch::channel(false);
         let tasks = modules
             .into_iter()
-            .map(|module| tokio::spawn(run(module, stopped.clone())))
+            .map(|module| tokio::spawn(run(module, Arc::clone(&ctx.clock), stopped.clone())))
             .collect();
         Engine { stop, tasks }
     }
@@ -124,14 +124,14 @@ pub struct ServiceNowWork {
     pub journal_interval: Duration,
 }
 
-async fn run(module: Box<dyn Module>, mut stopped: watch::Receiver<bool>) {
+async fn run(module: Box<dyn Module>, clock: Arc<dyn Clock>, mut stopped: watch::Receiver<bool>) {
     let name = module.name();
     let wait = module.wait();
     module.started();
     loop {
-        let every = match wait {
-            Wait::Every(d) => d,
-            Wait::Tick | Wait::TickOrWake(_) => clock::get().tick(),
+        let every = match &wait {
+            Wait::Every(d) => *d,
+            Wait::Tick | Wait::TickOrWake(_) => clock.tick(),
         };
         // A panic in one tick (a bug, never an outside input) is logged and the loop goes on,
         // like after an error: the engine must not die quietly and leave alerts unescalated.
@@ -152,8 +152,8 @@ async fn run(module: Box<dyn Module>, mut stopped: watch::Receiver<bool>) {
                 every.max(ERROR_BACKOFF)
             }
         };
-        let woken = match wait {
-            Wait::TickOrWake(woken) => woken(),
+        let woken: BoxFuture<'_, ()> = match &wait {
+            Wait::TickOrWake(signal) => Box::pin(signal.notified()),
             Wait::Tick | Wait::Every(_) => Box::pin(std::future::pending()),
         };
         tokio::select! {

@@ -2,18 +2,15 @@
 //! polls each in a task of its own, so a slow or dead instance delays only its own next poll.
 //! What a poll does is `service::reconcile`.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use tokio::task::JoinSet;
 
 use super::{Module, Wait};
-use crate::db::Db;
 use crate::error::AppError;
-use crate::secrets::Cipher;
-use crate::service::reconcile;
-use crate::servicenow::client::Connector;
+use crate::service::{Ctx, reconcile};
 
 /// Polls in flight per process at most.
 const MAX_CONCURRENT: usize = 16;
@@ -21,8 +18,6 @@ const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct PollSettings {
-    pub cipher: Arc<Cipher>,
-    pub connector: Arc<Connector>,
     /// Between the end of one poll of a connection and the start of the next.
     pub interval: Duration,
     /// How long a connection stays leased to the process polling it. A poll is cut off a little
@@ -39,16 +34,16 @@ impl PollSettings {
 }
 
 pub struct Poll {
-    db: Db,
+    ctx: Ctx,
     settings: PollSettings,
     /// The polls in flight, one task per connection.
     running: Mutex<JoinSet<()>>,
 }
 
 impl Poll {
-    pub fn new(db: Db, settings: PollSettings) -> Poll {
+    pub fn new(ctx: Ctx, settings: PollSettings) -> Poll {
         Poll {
-            db,
+            ctx,
             settings,
             running: Mutex::new(JoinSet::new()),
         }
@@ -74,12 +69,12 @@ impl Poll {
         }
         let settings = &self.settings;
         let claimed =
-            reconcile::claim_due(&self.db, settings.lease, settings.interval, room as u64).await;
+            reconcile::claim_due(&self.ctx, settings.lease, settings.interval, room as u64).await;
         match claimed {
             Ok(leases) => {
                 let mut running = self.running();
                 for lease in leases {
-                    running.spawn(poll_one(self.db.clone(), settings.clone(), lease));
+                    running.spawn(poll_one(self.ctx.clone(), settings.clone(), lease));
                 }
             }
             Err(e) => tracing::warn!(error = ?e, "cannot lease ServiceNow connections"),
@@ -121,17 +116,10 @@ impl Module for Poll {
     }
 }
 
-async fn poll_one(db: Db, settings: PollSettings, lease: reconcile::Lease) {
+async fn poll_one(ctx: Ctx, settings: PollSettings, lease: reconcile::Lease) {
     let source = lease.source.id.clone();
     let budget = settings.lease.saturating_sub(Duration::from_secs(30));
-    let poll = reconcile::poll(
-        &db,
-        &settings.cipher,
-        &settings.connector,
-        lease,
-        settings.interval,
-        settings.limits,
-    );
+    let poll = reconcile::poll(&ctx, lease, settings.interval, settings.limits);
     match tokio::time::timeout(budget, poll).await {
         Ok(Ok(report)) => tracing::debug!(
             source = %source,

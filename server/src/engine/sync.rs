@@ -10,20 +10,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sea_orm::ActiveEnum;
 
 use super::{Module, Wait};
-use crate::clock;
-use crate::db::Db;
 use crate::entity::servicenow_sync_update as row;
 use crate::error::AppError;
-use crate::secrets::Cipher;
 use crate::service::sync::{self, Outcome, RetryPolicy};
-use crate::service::{now, outbox, servicenow};
-use crate::servicenow::client::{self, Client, Connector, SnError};
+use crate::service::{Ctx, outbox, servicenow};
+use crate::servicenow::client::{self, Client, SnError};
 use crate::servicenow::sync::{IncidentPatch, UserRef};
-use crate::servicenow::users::USERS;
 
 /// Updates claimed at once (one per incident); the client lets 4 per instance run together.
 pub const BATCH: u64 = 32;
@@ -32,9 +29,7 @@ pub const BATCH: u64 = 32;
 const MIN_SYNC_PAUSE: Duration = Duration::from_millis(10);
 
 pub struct SyncWorker {
-    pub db: Db,
-    pub cipher: Arc<Cipher>,
-    pub connector: Arc<Connector>,
+    pub ctx: Ctx,
     pub retry: RetryPolicy,
     /// How long one request may take (the client's timeout).
     pub request_timeout: Duration,
@@ -54,7 +49,8 @@ impl SyncWorker {
     /// Claims due updates, sends them, records each outcome (those that finish together in one
     /// transaction). Returns how many were claimed.
     pub async fn deliver_due(&self) -> Result<usize, AppError> {
-        let claimed = sync::claim_due(&self.db, BATCH, now() + self.claim_for()).await?;
+        let until = self.ctx.now() + self.claim_for();
+        let claimed = sync::claim_due(&self.ctx, BATCH, until).await?;
         if claimed.is_empty() {
             return Ok(0);
         }
@@ -69,7 +65,7 @@ impl SyncWorker {
             let client = clients.get(&r.alert_source_id);
             async move {
                 let outcome = match client {
-                    Some(Ok(client)) => send(client, r).await,
+                    Some(Ok(client)) => send(&self.ctx, client, r).await,
                     Some(Err(why)) => copy(why),
                     None => Outcome::Failed("no ServiceNow connection".into()),
                 };
@@ -79,7 +75,7 @@ impl SyncWorker {
                 (r, outcome)
             }
         });
-        outbox::as_they_finish(sends, |done| sync::finish(&self.db, done, &self.retry)).await?;
+        outbox::as_they_finish(sends, |done| sync::finish(&self.ctx, done, &self.retry)).await?;
         Ok(claimed.len())
     }
 
@@ -92,10 +88,10 @@ impl SyncWorker {
                 break;
             }
         }
-        let next = sync::next_attempt(&self.db).await?;
+        let next = sync::next_attempt(&self.ctx.db).await?;
         // Never a busy loop, whatever the clock or the rows say.
         Ok(next.map(|at| {
-            (at - clock::now())
+            (at - self.ctx.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .max(MIN_SYNC_PAUSE)
@@ -103,7 +99,7 @@ impl SyncWorker {
     }
 
     async fn client(&self, source_id: &str) -> Result<Arc<Client>, Outcome> {
-        match servicenow::client(&self.db, &self.cipher, &self.connector, source_id).await {
+        match servicenow::client(&self.ctx, source_id).await {
             Ok(c) => Ok(Arc::new(c)),
             Err(AppError::NotFound(what)) => Err(Outcome::Failed(format!("{what} not found"))),
             Err(AppError::Upstream(why)) => Err(Outcome::Retry {
@@ -125,7 +121,7 @@ impl Module for SyncWorker {
 
     /// Woken by the commits that queue updates.
     fn wait(&self) -> Wait {
-        Wait::TickOrWake(|| Box::pin(sync::woken()))
+        Wait::TickOrWake(Arc::clone(&self.ctx.sync_wake))
     }
 
     fn run_once(&self) -> BoxFuture<'_, Result<Option<Duration>, AppError>> {
@@ -145,7 +141,7 @@ fn copy(o: &Outcome) -> Outcome {
 }
 
 /// What an error means for the update: retry later, or give up with ServiceNow's message.
-pub fn classify(e: SnError) -> Outcome {
+pub fn classify(e: SnError, now: DateTime<Utc>) -> Outcome {
     let retry = |error: String| Outcome::Retry {
         error,
         not_before: None,
@@ -153,7 +149,7 @@ pub fn classify(e: SnError) -> Outcome {
     match e {
         SnError::RateLimited { retry_after } => Outcome::Retry {
             error: e.to_string(),
-            not_before: retry_after.map(|s| now() + chrono::TimeDelta::seconds(s as i64)),
+            not_before: retry_after.map(|s| now + chrono::TimeDelta::seconds(s as i64)),
         },
         SnError::Timeout(_)
         | SnError::Unreachable(_)
@@ -170,7 +166,7 @@ pub fn classify(e: SnError) -> Outcome {
     }
 }
 
-async fn send(client: &Client, r: &row::Model) -> Outcome {
+async fn send(ctx: &Ctx, client: &Client, r: &row::Model) -> Outcome {
     let IncidentPatch {
         assign_to,
         mut fields,
@@ -180,7 +176,8 @@ async fn send(client: &Client, r: &row::Model) -> Outcome {
     };
     let mut note = None;
     if let Some(UserRef { email, .. }) = assign_to {
-        match USERS.by_email(client, client.instance(), &email).await {
+        let users = &ctx.servicenow.users;
+        match users.by_email(client, client.instance(), &email).await {
             Ok(Some(user)) => {
                 fields.assigned_to = Some(user.sys_id);
             }
@@ -189,7 +186,7 @@ async fn send(client: &Client, r: &row::Model) -> Outcome {
                     "No ServiceNow user has the e-mail {email}: the incident's assigned_to was left alone"
                 ));
             }
-            Err(e) => return classify(e),
+            Err(e) => return classify(e, ctx.now()),
         }
     }
     if fields.is_empty() {
@@ -201,7 +198,7 @@ async fn send(client: &Client, r: &row::Model) -> Outcome {
     };
     match client.patch("incident", &r.incident_sys_id, &body).await {
         Ok(_) => Outcome::Synced { note },
-        Err(e) => classify(e),
+        Err(e) => classify(e, ctx.now()),
     }
 }
 
@@ -211,7 +208,7 @@ mod tests {
 
     #[test]
     fn transient_errors_are_retried_and_refusals_fail() {
-        let retried = |e| matches!(classify(e), Outcome::Retry { .. });
+        let retried = |e| matches!(classify(e, Utc::now()), Outcome::Retry { .. });
         assert!(retried(SnError::Timeout(10)));
         assert!(retried(SnError::NotServiceNow));
         assert!(retried(SnError::Server {
@@ -233,10 +230,14 @@ mod tests {
 
     #[test]
     fn a_429_sets_the_earliest_next_attempt() {
-        let before = now();
-        match classify(SnError::RateLimited {
-            retry_after: Some(3),
-        }) {
+        let before = Utc::now();
+        let classified = classify(
+            SnError::RateLimited {
+                retry_after: Some(3),
+            },
+            before,
+        );
+        match classified {
             Outcome::Retry {
                 not_before: Some(at),
                 ..

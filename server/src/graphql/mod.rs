@@ -30,7 +30,7 @@ pub fn schema(state: Option<AppState>) -> AppSchema {
         .limit_complexity(MAX_COMPLEXITY);
     match state {
         Some(state) => builder
-            .data(loaders::data_loader(state.db.clone()))
+            .data(loaders::data_loader(state.ctx.db.clone()))
             .data(state)
             .finish(),
         None => builder.finish(),

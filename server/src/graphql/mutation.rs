@@ -196,7 +196,7 @@ impl MutationRoot {
                 .data_opt::<ClientAddr>()
                 .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0);
             let (token, user) = auth::login(
-                &state.db,
+                &state.ctx,
                 &state.login_throttle,
                 client,
                 &email,
@@ -227,7 +227,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller_any()?;
             let state = ctx.state()?;
-            auth::revoke(&state.db, &caller.token_id).await?;
+            auth::revoke(&state.ctx.db, &caller.token_id).await?;
             ctx.append_http_header(
                 "Set-Cookie",
                 session_cookie(String::new(), CookieDuration::ZERO, state.secure_cookies()),
@@ -241,7 +241,7 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let user = users::create_user(
-                &ctx.state()?.db,
+                &ctx.state()?.ctx,
                 NewUser {
                     email: input.email,
                     name: input.name,
@@ -266,7 +266,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             let (token, model) =
-                auth::create_api_token(&ctx.state()?.db, caller, &name, expires_in_days).await?;
+                auth::create_api_token(&ctx.state()?.ctx, caller, &name, expires_in_days).await?;
             Ok(CreatedApiToken {
                 id: ID(model.id),
                 name: model.name,
@@ -288,7 +288,7 @@ impl MutationRoot {
     ) -> Result<bool> {
         gql(async move {
             auth::change_password(
-                &ctx.state()?.db,
+                &ctx.state()?.ctx,
                 ctx.caller_any()?,
                 SecretString::from(current_password),
                 SecretString::from(new_password),
@@ -304,8 +304,8 @@ impl MutationRoot {
     async fn reset_user_password(&self, ctx: &Context<'_>, user_id: ID) -> Result<PasswordReset> {
         gql(async move {
             require_admin(ctx.caller()?)?;
-            let db = &ctx.state()?.db;
-            let temporary = auth::reset_password(db, &user_id).await?;
+            let db = &ctx.state()?.ctx.db;
+            let temporary = auth::reset_password(&ctx.state()?.ctx, &user_id).await?;
             let user = users::get(db, &user_id)
                 .await?
                 .ok_or(AppError::NotFound("user"))?;
@@ -324,7 +324,7 @@ impl MutationRoot {
             let caller = ctx.caller()?;
             require_admin(caller)?;
             Ok(User(
-                users::set_disabled(&ctx.state()?.db, caller, &id, true).await?,
+                users::set_disabled(&ctx.state()?.ctx.db, caller, &id, true).await?,
             ))
         })
         .await
@@ -336,7 +336,7 @@ impl MutationRoot {
             let caller = ctx.caller()?;
             require_admin(caller)?;
             Ok(User(
-                users::set_disabled(&ctx.state()?.db, caller, &id, false).await?,
+                users::set_disabled(&ctx.state()?.ctx.db, caller, &id, false).await?,
             ))
         })
         .await
@@ -348,7 +348,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             require_admin(caller)?;
-            users::delete_user(&ctx.state()?.db, caller, &id).await?;
+            users::delete_user(&ctx.state()?.ctx.db, caller, &id).await?;
             Ok(true)
         })
         .await
@@ -360,7 +360,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller_any()?;
             let state = ctx.state()?;
-            let ended = auth::end_sessions(&state.db, &caller.user_id).await?;
+            let ended = auth::end_sessions(&state.ctx.db, &caller.user_id).await?;
             ctx.append_http_header(
                 "Set-Cookie",
                 session_cookie(String::new(), CookieDuration::ZERO, state.secure_cookies()),
@@ -374,7 +374,7 @@ impl MutationRoot {
     /// authenticates.
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         gql(async move {
-            auth::revoke_api_token(&ctx.state()?.db, ctx.caller()?, &id).await?;
+            auth::revoke_api_token(&ctx.state()?.ctx.db, ctx.caller()?, &id).await?;
             Ok(true)
         })
         .await
@@ -385,7 +385,7 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             Ok(User(
-                users::update_role(&ctx.state()?.db, &id, role.into()).await?,
+                users::update_role(&ctx.state()?.ctx.db, &id, role.into()).await?,
             ))
         })
         .await
@@ -399,7 +399,7 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let input = new_policy(input.name, input.routing_key, input.rules, input.repeat);
-            let policy = policies::create(&ctx.state()?.db, input).await?;
+            let policy = policies::create(&ctx.state()?.ctx, input).await?;
             Ok(EscalationPolicy(policy))
         })
         .await
@@ -416,7 +416,7 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let input = new_policy(input.name, input.routing_key, input.rules, input.repeat);
-            let policy = policies::update(&ctx.state()?.db, &id, input).await?;
+            let policy = policies::update(&ctx.state()?.ctx.db, &id, input).await?;
             Ok(EscalationPolicy(policy))
         })
         .await
@@ -427,7 +427,7 @@ impl MutationRoot {
     async fn delete_escalation_policy(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         gql(async move {
             require_admin(ctx.caller()?)?;
-            policies::delete(&ctx.state()?.db, &id).await?;
+            policies::delete(&ctx.state()?.ctx, &id).await?;
             Ok(true)
         })
         .await
@@ -443,8 +443,7 @@ impl MutationRoot {
             let IntegrationType::ServiceNow = input.integration_type;
             let state = ctx.state()?;
             let source = sources::create(
-                &state.db,
-                &state.cipher,
+                &state.ctx,
                 NewSource {
                     name: input.name,
                     escalation_policy_id: input.escalation_policy_id.0,
@@ -473,8 +472,7 @@ impl MutationRoot {
             };
             let state = ctx.state()?;
             let rule = notifications::add_rule(
-                &state.db,
-                &state.cipher,
+                &state.ctx,
                 caller,
                 &user_id,
                 notifications::NewRule {
@@ -501,9 +499,7 @@ impl MutationRoot {
             require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
             servicenow::configure(
-                &state.db,
-                &state.cipher,
-                &state.servicenow,
+                &state.ctx,
                 &alert_source_id,
                 ConnectionInput {
                     instance_url: input.instance_url,
@@ -514,7 +510,7 @@ impl MutationRoot {
                 },
             )
             .await?;
-            sources::get(&state.db, &alert_source_id)
+            sources::get(&state.ctx.db, &alert_source_id)
                 .await?
                 .map(AlertSource)
                 .ok_or(AppError::NotFound("alert source"))
@@ -538,14 +534,7 @@ impl MutationRoot {
                 .into_iter()
                 .map(|m| (m.service_now_priority, m.alert_priority.into()))
                 .collect();
-            servicenow::set_priority_mapping(
-                &state.db,
-                &state.cipher,
-                &state.servicenow,
-                &alert_source_id,
-                mappings,
-            )
-            .await?;
+            servicenow::set_priority_mapping(&state.ctx, &alert_source_id, mappings).await?;
             source(state, &alert_source_id).await
         })
         .await
@@ -562,7 +551,7 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            servicenow::set_routing_field(&state.db, &alert_source_id, field).await?;
+            servicenow::set_routing_field(&state.ctx, &alert_source_id, field).await?;
             source(state, &alert_source_id).await
         })
         .await
@@ -581,8 +570,7 @@ impl MutationRoot {
             require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
             let auth = input.into_auth()?;
-            let saved =
-                sources::set_webhook_auth(&state.db, &state.cipher, &alert_source_id, auth).await?;
+            let saved = sources::set_webhook_auth(&state.ctx, &alert_source_id, auth).await?;
             Ok(AlertSource(saved))
         })
         .await
@@ -602,13 +590,9 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let rotated = sources::rotate_integration_key(
-                &state.db,
-                &state.cipher,
-                &alert_source_id,
-                grace_minutes,
-            )
-            .await?;
+            let rotated =
+                sources::rotate_integration_key(&state.ctx, &alert_source_id, grace_minutes)
+                    .await?;
             Ok(AlertSource(rotated))
         })
         .await
@@ -616,7 +600,7 @@ impl MutationRoot {
 
     async fn remove_notification_rule(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         gql(async move {
-            notifications::remove_rule(&ctx.state()?.db, ctx.caller()?, &id).await?;
+            notifications::remove_rule(&ctx.state()?.ctx.db, ctx.caller()?, &id).await?;
             Ok(true)
         })
         .await
@@ -631,13 +615,7 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let outcome = servicenow::test_connection(
-                &state.db,
-                &state.cipher,
-                &state.servicenow,
-                &alert_source_id,
-            )
-            .await?;
+            let outcome = servicenow::test_connection(&state.ctx, &alert_source_id).await?;
             Ok(ServiceNowTestResult {
                 ok: outcome.ok,
                 message: outcome.message,
@@ -650,7 +628,7 @@ impl MutationRoot {
     async fn accept_alert(&self, ctx: &Context<'_>, id: ID) -> Result<Alert> {
         gql(async move {
             let caller = ctx.caller()?;
-            Ok(Alert(alerts::accept(&ctx.state()?.db, caller, &id).await?))
+            Ok(Alert(alerts::accept(&ctx.state()?.ctx, caller, &id).await?))
         })
         .await
     }
@@ -665,7 +643,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             Ok(Alert(
-                alerts::resolve(&ctx.state()?.db, caller, &id, comment).await?,
+                alerts::resolve(&ctx.state()?.ctx, caller, &id, comment).await?,
             ))
         })
         .await
@@ -681,7 +659,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             Ok(Alert(
-                alerts::reroute(&ctx.state()?.db, caller, &id, &escalation_policy_id).await?,
+                alerts::reroute(&ctx.state()?.ctx, caller, &id, &escalation_policy_id).await?,
             ))
         })
         .await
@@ -692,7 +670,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             Ok(Alert(
-                alerts::raise_priority(&ctx.state()?.db, caller, &id).await?,
+                alerts::raise_priority(&ctx.state()?.ctx, caller, &id).await?,
             ))
         })
         .await
@@ -703,9 +681,9 @@ impl MutationRoot {
     async fn retry_sync(&self, ctx: &Context<'_>, alert_id: ID) -> Result<Alert> {
         gql(async move {
             let caller = ctx.caller()?;
-            let db = &ctx.state()?.db;
-            sync::retry(db, caller, &alert_id).await?;
-            alerts::get(db, &alert_id)
+            let state = ctx.state()?;
+            sync::retry(&state.ctx, caller, &alert_id).await?;
+            alerts::get(&state.ctx.db, &alert_id)
                 .await?
                 .map(Alert)
                 .ok_or(crate::error::AppError::NotFound("alert"))
@@ -723,7 +701,7 @@ impl MutationRoot {
     ) -> Result<AlertSource> {
         gql(async move {
             require_admin(ctx.caller()?)?;
-            let db = &ctx.state()?.db;
+            let db = &ctx.state()?.ctx.db;
             if sources::get(db, &alert_source_id).await?.is_none() {
                 return Err(crate::error::AppError::NotFound("alert source"));
             }
@@ -735,7 +713,7 @@ impl MutationRoot {
                 assignment: filters.assignment,
                 reroute: filters.reroute,
             };
-            sync::set_publish_filters(db, &alert_source_id, filters).await?;
+            sync::set_publish_filters(&ctx.state()?.ctx, &alert_source_id, filters).await?;
             sources::get(db, &alert_source_id)
                 .await?
                 .map(AlertSource)
@@ -748,7 +726,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             Ok(Comment(
-                alerts::comment(&ctx.state()?.db, caller, &alert_id, &body).await?,
+                alerts::comment(&ctx.state()?.ctx, caller, &alert_id, &body).await?,
             ))
         })
         .await
@@ -759,7 +737,7 @@ async fn source(
     state: &crate::state::AppState,
     id: &str,
 ) -> std::result::Result<AlertSource, AppError> {
-    sources::get(&state.db, id)
+    sources::get(&state.ctx.db, id)
         .await?
         .map(AlertSource)
         .ok_or(AppError::NotFound("alert source"))

@@ -21,7 +21,7 @@ impl QueryRoot {
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         gql(async move {
             let caller = ctx.caller_any()?;
-            users::get(&ctx.state()?.db, &caller.user_id)
+            users::get(&ctx.state()?.ctx.db, &caller.user_id)
                 .await?
                 .map(User)
                 .ok_or(AppError::Unauthorized("the user no longer exists"))
@@ -57,7 +57,7 @@ impl QueryRoot {
                     ));
                 }
             };
-            Ok(auth::api_tokens(&ctx.state()?.db, owner)
+            Ok(auth::api_tokens(&ctx.state()?.ctx.db, owner)
                 .await?
                 .into_iter()
                 .map(ApiToken::from)
@@ -69,7 +69,7 @@ impl QueryRoot {
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         gql(async move {
             ctx.caller()?;
-            Ok(users::list(&ctx.state()?.db)
+            Ok(users::list(&ctx.state()?.ctx.db)
                 .await?
                 .into_iter()
                 .map(User)
@@ -81,7 +81,7 @@ impl QueryRoot {
     async fn escalation_policies(&self, ctx: &Context<'_>) -> Result<Vec<EscalationPolicy>> {
         gql(async move {
             ctx.caller()?;
-            Ok(policies::list(&ctx.state()?.db)
+            Ok(policies::list(&ctx.state()?.ctx.db)
                 .await?
                 .into_iter()
                 .map(EscalationPolicy)
@@ -93,7 +93,7 @@ impl QueryRoot {
     async fn alert_sources(&self, ctx: &Context<'_>) -> Result<Vec<AlertSource>> {
         gql(async move {
             ctx.caller()?;
-            Ok(sources::list(&ctx.state()?.db)
+            Ok(sources::list(&ctx.state()?.ctx.db)
                 .await?
                 .into_iter()
                 .map(AlertSource)
@@ -112,13 +112,7 @@ impl QueryRoot {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let choices = servicenow::priorities(
-                &state.db,
-                &state.cipher,
-                &state.servicenow,
-                &alert_source_id,
-            )
-            .await?;
+            let choices = servicenow::priorities(&state.ctx, &alert_source_id).await?;
             Ok(choices
                 .into_iter()
                 .map(|c| ServiceNowChoice {
@@ -139,13 +133,7 @@ impl QueryRoot {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let fields = servicenow::fields(
-                &state.db,
-                &state.cipher,
-                &state.servicenow,
-                &alert_source_id,
-            )
-            .await?;
+            let fields = servicenow::fields(&state.ctx, &alert_source_id).await?;
             Ok(fields
                 .into_iter()
                 .map(|f| ServiceNowField {
@@ -170,14 +158,8 @@ impl QueryRoot {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let options = servicenow::reference_options(
-                &state.db,
-                &state.cipher,
-                &state.servicenow,
-                &alert_source_id,
-                &field,
-            )
-            .await?;
+            let options =
+                servicenow::reference_options(&state.ctx, &alert_source_id, &field).await?;
             Ok(options
                 .into_iter()
                 .map(|o| ServiceNowReferenceOption {
@@ -192,7 +174,9 @@ impl QueryRoot {
     async fn alert_source(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AlertSource>> {
         gql(async move {
             ctx.caller()?;
-            Ok(sources::get(&ctx.state()?.db, &id).await?.map(AlertSource))
+            Ok(sources::get(&ctx.state()?.ctx.db, &id)
+                .await?
+                .map(AlertSource))
         })
         .await
     }
@@ -219,7 +203,7 @@ impl QueryRoot {
                 priority: priority.map(Into::into),
                 alert_source_id: alert_source_id.map(|id| id.0),
             };
-            let page = alerts::list(&ctx.state()?.db, filter, first, after.as_deref()).await?;
+            let page = alerts::list(&ctx.state()?.ctx.db, filter, first, after.as_deref()).await?;
             Ok(AlertConnection {
                 nodes: page.nodes.into_iter().map(Alert).collect(),
                 page_info: PageInfo {
@@ -235,7 +219,7 @@ impl QueryRoot {
     async fn alert(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Alert>> {
         gql(async move {
             ctx.caller()?;
-            Ok(alerts::get(&ctx.state()?.db, &id).await?.map(Alert))
+            Ok(alerts::get(&ctx.state()?.ctx.db, &id).await?.map(Alert))
         })
         .await
     }

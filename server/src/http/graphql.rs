@@ -88,7 +88,7 @@ pub async fn execute(
     }
     let is_batch = matches!(batch, async_graphql::BatchRequest::Batch(_));
     let caller = match token(&req) {
-        Some(t) => auth::authenticate(&state.db, &t).await?,
+        Some(t) => auth::authenticate(&state.ctx, &t).await?,
         None => None,
     };
     let batch = match caller {

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::state::AppState;
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    if state.db.ping().await {
+    if state.ctx.db.ping().await {
         HttpResponse::Ok().json(json!({"status": "ok"}))
     } else {
         HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"}))

@@ -29,7 +29,7 @@ pub async fn receive(
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let found = inbound::webhook_source(&state.db, &state.cipher, &path, authorization).await?;
+    let found = inbound::webhook_source(&state.ctx, &path, authorization).await?;
     let source = match found {
         Ok(source) => source,
         Err(Refused::UnknownKey) => {
@@ -98,7 +98,7 @@ pub async fn receive(
         body: &value,
         key_note: source.key_note,
     };
-    match inbound::apply(&state.db, &state.cipher, &state.servicenow, event).await? {
+    match inbound::apply(&state.ctx, event).await? {
         Outcome::Echo { alert_id } => {
             metrics::counter!(WEBHOOK_EVENTS, "outcome" => "unchanged").increment(1);
             Ok(HttpResponse::Ok().json(json!({"outcome": "unchanged", "alertId": alert_id})))

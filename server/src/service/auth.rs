@@ -15,11 +15,12 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::{Caller, new_id, now};
+use super::{Caller, new_id};
 use crate::db::Db;
 use crate::domain::{Email, Role};
 use crate::entity::{auth_token, user};
 use crate::error::AppError;
+use crate::service::Ctx;
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Longer input only costs hashing time.
@@ -281,13 +282,14 @@ async fn clear_failures(db: &Db, account: &str) -> Result<(), AppError> {
 /// answers "invalid email or password" whatever the password, after the same work as any other
 /// attempt, so the caller cannot tell it is locked.
 pub async fn login(
-    db: &Db,
+    ctx: &Ctx,
     throttle: &LoginThrottle,
     client: std::net::IpAddr,
     email: &str,
     password: SecretString,
     session_ttl: std::time::Duration,
 ) -> Result<(String, user::Model), AppError> {
+    let db = &ctx.db;
     throttle.check_address(client)?;
     let parsed = Email::parse(email).ok();
     // The account key: the normalised e-mail, known or not, so locking says nothing either.
@@ -295,7 +297,7 @@ pub async fn login(
         Some(e) => e.as_str().to_string(),
         None => email.trim().to_lowercase().chars().take(320).collect(),
     };
-    let started = now().timestamp();
+    let started = ctx.now().timestamp();
     let is_locked = locked(db, &account, started).await?;
     let found = match &parsed {
         Some(email) => {
@@ -308,12 +310,18 @@ pub async fn login(
     };
     let hash = match &found {
         Some(u) => u.password_hash.clone(),
-        None => dummy_hash().await?,
+        None => dummy_hash(&ctx.passwords).await?,
     };
-    let ok = verify_password(password, hash).await?;
+    let ok = verify_password(&ctx.passwords, password, hash).await?;
     let Some(user) = found.filter(|_| ok && !is_locked) else {
         if !is_locked {
-            record_failure(db, &account, now().timestamp(), throttle.lockout_seconds).await?;
+            record_failure(
+                db,
+                &account,
+                ctx.now().timestamp(),
+                throttle.lockout_seconds,
+            )
+            .await?;
         }
         return Err(AppError::Unauthorized(INVALID_LOGIN));
     };
@@ -322,11 +330,11 @@ pub async fn login(
     }
     clear_failures(db, &account).await?;
     let (token, _) = issue_token(
-        db,
+        ctx,
         &user.id,
         TokenKind::Session,
         "session",
-        Some(now() + Duration::from_std(session_ttl).unwrap_or(Duration::days(7))),
+        Some(ctx.now() + Duration::from_std(session_ttl).unwrap_or(Duration::days(7))),
     )
     .await?;
     Ok((token, user))
@@ -348,12 +356,13 @@ impl TokenKind {
 }
 
 pub async fn issue_token(
-    db: &Db,
+    ctx: &Ctx,
     user_id: &str,
     kind: TokenKind,
     name: &str,
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(String, auth_token::Model), AppError> {
+    let db = &ctx.db;
     let token = format!("gp_{}", random_token());
     let model = auth_token::ActiveModel {
         id: Set(new_id()),
@@ -361,7 +370,7 @@ pub async fn issue_token(
         kind: Set(kind.as_str().to_string()),
         name: Set(name.to_string()),
         token_hash: Set(hash_token(&token)),
-        created_at: Set(now()),
+        created_at: Set(ctx.now()),
         expires_at: Set(expires_at),
         last_used_at: Set(None),
     }
@@ -374,7 +383,7 @@ pub async fn issue_token(
 pub const MAX_TOKEN_DAYS: i32 = 3650;
 
 pub async fn create_api_token(
-    db: &Db,
+    ctx: &Ctx,
     caller: &Caller,
     name: &str,
     expires_in_days: Option<i32>,
@@ -385,7 +394,9 @@ pub async fn create_api_token(
     }
     let expires_at = match expires_in_days {
         None => None,
-        Some(d) if (1..=MAX_TOKEN_DAYS).contains(&d) => Some(now() + Duration::days(i64::from(d))),
+        Some(d) if (1..=MAX_TOKEN_DAYS).contains(&d) => {
+            Some(ctx.now() + Duration::days(i64::from(d)))
+        }
         Some(_) => {
             return Err(AppError::validation(
                 "expiresInDays",
@@ -393,7 +404,7 @@ pub async fn create_api_token(
             ));
         }
     };
-    issue_token(db, &caller.user_id, TokenKind::Api, name, expires_at).await
+    issue_token(ctx, &caller.user_id, TokenKind::Api, name, expires_at).await
 }
 
 /// Which API tokens to list.
@@ -446,9 +457,10 @@ pub async fn end_sessions(db: &Db, user_id: &str) -> Result<u64, AppError> {
 }
 
 /// Deletes the sessions and API tokens whose expiry has passed (the engine's clean-up).
-pub async fn delete_expired(db: &Db) -> Result<u64, AppError> {
+pub async fn delete_expired(ctx: &Ctx) -> Result<u64, AppError> {
+    let db = &ctx.db;
     let deleted = auth_token::Entity::delete_many()
-        .filter(auth_token::Column::ExpiresAt.lte(now()))
+        .filter(auth_token::Column::ExpiresAt.lte(ctx.now()))
         .exec(&db.write)
         .await?;
     Ok(deleted.rows_affected)
@@ -461,11 +473,12 @@ const LAST_USED_RESOLUTION_SECS: i64 = 60;
 /// as at creation and must differ from the current one. Clears a pending reset and ends the
 /// user's other sessions.
 pub async fn change_password(
-    db: &Db,
+    ctx: &Ctx,
     caller: &Caller,
     current: SecretString,
     new: SecretString,
 ) -> Result<(), AppError> {
+    let db = &ctx.db;
     check_new_password("newPassword", &new)?;
     if current.expose_secret() == new.expose_secret() {
         return Err(AppError::validation(
@@ -479,13 +492,13 @@ pub async fn change_password(
     else {
         return Err(AppError::Unauthorized("the user no longer exists"));
     };
-    if !verify_password(current, found.password_hash.clone()).await? {
+    if !verify_password(&ctx.passwords, current, found.password_hash.clone()).await? {
         return Err(AppError::validation(
             "currentPassword",
             "is not the current password",
         ));
     }
-    let hash = hash_password(new).await?;
+    let hash = hash_password(&ctx.passwords, new).await?;
     let mut am: user::ActiveModel = found.into();
     am.password_hash = Set(hash);
     am.must_change_password = Set(false);
@@ -518,7 +531,8 @@ pub fn check_new_password(field: &str, password: &SecretString) -> Result<(), Ap
 
 /// Sets a generated one-time password (returned to the ADMIN once), requires the user to change
 /// it at the next sign-in, and ends their sessions.
-pub async fn reset_password(db: &Db, user_id: &str) -> Result<SecretString, AppError> {
+pub async fn reset_password(ctx: &Ctx, user_id: &str) -> Result<SecretString, AppError> {
+    let db = &ctx.db;
     let Some(found) = user::Entity::find_by_id(user_id.to_string())
         .one(&db.read)
         .await?
@@ -526,7 +540,7 @@ pub async fn reset_password(db: &Db, user_id: &str) -> Result<SecretString, AppE
         return Err(AppError::NotFound("user"));
     };
     let temporary = SecretString::from(random_token());
-    let hash = hash_password(temporary.clone()).await?;
+    let hash = hash_password(&ctx.passwords, temporary.clone()).await?;
     let mut am: user::ActiveModel = found.into();
     am.password_hash = Set(hash);
     am.must_change_password = Set(true);
@@ -536,7 +550,8 @@ pub async fn reset_password(db: &Db, user_id: &str) -> Result<SecretString, AppE
 }
 
 /// The caller a bearer token or session cookie stands for, or `None` when it is unknown or expired.
-pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Caller>, AppError> {
+pub async fn authenticate(ctx: &Ctx, token: &str) -> Result<Option<Caller>, AppError> {
+    let db = &ctx.db;
     let Some(tok) = auth_token::Entity::find()
         .filter(auth_token::Column::TokenHash.eq(hash_token(token)))
         .one(&db.read)
@@ -544,7 +559,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Caller>, AppErr
     else {
         return Ok(None);
     };
-    if tok.expires_at.is_some_and(|t| t <= now()) {
+    if tok.expires_at.is_some_and(|t| t <= ctx.now()) {
         return Ok(None);
     }
     let Some(user) = user::Entity::find_by_id(tok.user_id.clone())
@@ -556,7 +571,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Caller>, AppErr
     if user.disabled {
         return Ok(None);
     }
-    let at = now();
+    let at = ctx.now();
     if tok
         .last_used_at
         .is_none_or(|t| at - t >= Duration::seconds(LAST_USED_RESOLUTION_SECS))

@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::net_guard::Guard;
 use crate::secrets::Cipher;
-use crate::servicenow::client::Connector;
+use crate::servicenow::client::{Connector, Policy};
 
 #[derive(Clone)]
 pub struct Ctx {
@@ -45,6 +45,30 @@ pub struct Delivery {
 }
 
 impl Ctx {
+    /// A context with what a server has when nothing is configured: no SMTP, ServiceNow and
+    /// webhooks on public https hosts only, password hashing on every core. For the command-line
+    /// tools and in-process tests; `serve` builds its own from its configuration.
+    pub fn with_defaults(db: Db, cipher: Arc<Cipher>, clock: Arc<dyn Clock>) -> Ctx {
+        let policy = Policy::default();
+        let webhook_guard = Guard {
+            allowed_hosts: Vec::new(),
+            allow_insecure: false,
+            timeout: policy.timeout,
+        };
+        Ctx {
+            db,
+            cipher,
+            servicenow: Arc::new(Connector::new(policy)),
+            clock,
+            sync_wake: Arc::new(Notify::new()),
+            delivery: Arc::new(Delivery {
+                smtp_configured: false,
+                webhook_guard,
+            }),
+            passwords: Arc::new(HashQueue::new(0, 32)),
+        }
+    }
+
     /// The clock's time, at microsecond precision, which both SQLite text and PostgreSQL
     /// timestamptz keep exactly.
     pub fn now(&self) -> DateTime<Utc> {

@@ -9,9 +9,9 @@ use sea_orm::{
 };
 
 use super::rows::Rows;
-use super::sync::{self, Change, UserRef};
+use super::sync::{Change, UserRef};
 use super::{Actor, new_id, notifications};
-use crate::clock;
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::domain::AlertStatus;
 use crate::domain::LogKind;
@@ -21,6 +21,7 @@ use crate::entity::{
     notification_rule, user,
 };
 use crate::error::AppError;
+use crate::service::Ctx;
 
 /// A policy's levels as the escalation rules see them, and how often they repeat.
 pub struct Plan {
@@ -98,11 +99,11 @@ pub struct PreparedStep {
 pub async fn prepare_first<C: ConnectionTrait>(
     conn: &C,
     policy_id: &str,
+    clock: &dyn Clock,
 ) -> Result<Option<PreparedStep>, AppError> {
     let plan = plan(conn, policy_id).await?;
-    let c = clock::get();
-    match first_step(&plan.levels, plan.repeat, c.now(), |m| c.minutes(m)) {
-        Some(step) => Ok(Some(prepare(conn, &plan, step).await?)),
+    match first_step(&plan.levels, plan.repeat, clock.now(), |m| clock.minutes(m)) {
+        Some(step) => Ok(Some(prepare(conn, &plan, step, clock).await?)),
         None => Ok(None),
     }
 }
@@ -113,8 +114,8 @@ async fn prepare<C: ConnectionTrait>(
     conn: &C,
     plan: &Plan,
     mut step: Step,
+    clock: &dyn Clock,
 ) -> Result<PreparedStep, AppError> {
-    let c = clock::get();
     let mut skipped = Vec::new();
     loop {
         // The users with their notification rules, in one statement.
@@ -139,8 +140,8 @@ async fn prepare<C: ConnectionTrait>(
                 plan.repeat,
                 step.level,
                 step.round,
-                c.now(),
-                |m| c.minutes(m),
+                clock.now(),
+                |m| clock.minutes(m),
             );
             if let Some(next) = next {
                 step = next;
@@ -166,7 +167,7 @@ pub async fn start(
     am: &mut alert::ActiveModel,
     rows: &mut Rows,
 ) -> Result<(), AppError> {
-    let prepared = prepare_first(txn, policy_id).await?;
+    let prepared = prepare_first(txn, policy_id, rows.clock()).await?;
     begin(prepared.as_ref(), am, rows)
 }
 
@@ -202,7 +203,7 @@ fn apply(
         rules,
         skipped,
     } = prepared;
-    let at = clock::now();
+    let at = rows.clock().now();
     let alert = am.clone().try_into_model()?;
     for u in users {
         rows.responder(alert_responder::ActiveModel {
@@ -255,9 +256,10 @@ fn apply(
 /// Several processes may run this at once: on PostgreSQL `SKIP LOCKED` hands each due alert to
 /// one of them, and the row is checked again under the lock; on SQLite the writer transaction
 /// (`BEGIN IMMEDIATE`) already runs alone. Returns how many alerts were claimed.
-pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
+pub async fn run_due(ctx: &Ctx, limit: u64) -> Result<usize, AppError> {
+    let db = &ctx.db;
     let txn = db.begin_write().await?;
-    let now = clock::now();
+    let now = ctx.now();
     let mut query = alert::Entity::find()
         .filter(alert::Column::Status.eq(AlertStatus::Pending))
         .filter(alert::Column::NextEscalationAt.lte(now))
@@ -268,7 +270,7 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
     }
     let due = query.all(&txn).await?;
     let claimed = due.len();
-    let c = clock::get();
+    let clock = ctx.clock.as_ref();
     let mut queued_sync = false;
     for model in due {
         let still_due = model.status == AlertStatus::Pending
@@ -283,13 +285,16 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
             model.escalation_level,
             model.escalation_round,
             now,
-            |m| c.minutes(m),
+            |m| clock.minutes(m),
         );
         let id = model.id.clone();
         let mut am: alert::ActiveModel = model.into();
-        let mut rows = Rows::default();
+        let mut rows = Rows::new(ctx);
         match step {
-            Some(step) => apply(&prepare(&txn, &plan, step).await?, &mut am, &mut rows)?,
+            Some(step) => {
+                let prepared = prepare(&txn, &plan, step, clock).await?;
+                apply(&prepared, &mut am, &mut rows)?;
+            }
             None => {
                 // Only a policy shortened since the last step gets here: that step was not
                 // known to be the last one.
@@ -304,7 +309,7 @@ pub async fn run_due(db: &Db, limit: u64) -> Result<usize, AppError> {
     }
     txn.commit().await?;
     if queued_sync {
-        sync::wake();
+        ctx.wake_sync();
     }
     Ok(claimed)
 }

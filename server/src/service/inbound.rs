@@ -8,13 +8,11 @@ use serde_json::Value;
 
 use super::alerts::{self, IngestEvent, IngestResult};
 use super::{log, people, sources, sync};
-use crate::db::Db;
 use crate::domain::webhook_auth::WebhookAuthKind;
 use crate::domain::{Incident, IngestOutcome};
 use crate::entity::{alert_source, servicenow_connection};
 use crate::error::AppError;
-use crate::secrets::Cipher;
-use crate::servicenow::client::Connector;
+use crate::service::Ctx;
 
 /// The alert source a webhook request may post to.
 pub struct WebhookSource {
@@ -40,13 +38,13 @@ pub enum Refused {
 /// The source whose integration key is `key`, if `authorization` satisfies its webhook
 /// authentication. One read.
 pub async fn webhook_source(
-    db: &Db,
-    cipher: &Cipher,
+    ctx: &Ctx,
     key: &str,
     authorization: Option<&str>,
 ) -> Result<Result<WebhookSource, Refused>, AppError> {
+    let cipher = &*ctx.cipher;
     let found = if key.len() <= 128 {
-        sources::by_integration_key(db, key).await?
+        sources::by_integration_key(ctx, key).await?
     } else {
         None
     };
@@ -101,12 +99,8 @@ pub enum Outcome {
 /// Applies one incident event: the echo of Glidepath's own update changes nothing; otherwise the
 /// people it names are mapped (before the writing transaction) and the alert is created or
 /// updated.
-pub async fn apply(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
-    event: Event<'_>,
-) -> Result<Outcome, AppError> {
+pub async fn apply(ctx: &Ctx, event: Event<'_>) -> Result<Outcome, AppError> {
+    let db = &ctx.db;
     let Event {
         source,
         connection,
@@ -116,12 +110,11 @@ pub async fn apply(
     } = event;
     if let Some(alert_id) = sync::absorb_echo(db, connection, &incident).await? {
         if let Some(note) = key_note {
-            alerts::note_event(db, &alert_id, note, &incident).await?;
+            alerts::note_event(ctx, &alert_id, note, &incident).await?;
         }
         return Ok(Outcome::Echo { alert_id });
     }
-    let assignee =
-        people::map_inbound(db, cipher, connector, &source.id, connection, &mut incident).await?;
+    let assignee = people::map_inbound(ctx, &source.id, connection, &mut incident).await?;
     let event = IngestEvent {
         source,
         connection,
@@ -130,7 +123,7 @@ pub async fn apply(
         body,
         key_note,
     };
-    Ok(match alerts::ingest(db, event).await? {
+    Ok(match alerts::ingest(ctx, event).await? {
         IngestResult::Applied { outcome, alert_id } => Outcome::Applied { outcome, alert_id },
         IngestResult::UnknownIncident => Outcome::UnknownIncident,
     })

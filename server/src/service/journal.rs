@@ -18,14 +18,14 @@ use serde_json::Value;
 
 use super::log;
 use super::people::{self, Person};
-use super::{Actor, new_id, now, servicenow};
+use super::{Actor, new_id, servicenow};
 use crate::db::Db;
 use crate::domain::AlertStatus;
 use crate::domain::LogKind;
 use crate::entity::{alert, alert_comment, servicenow_connection, servicenow_journal_seen as seen};
 use crate::error::AppError;
-use crate::secrets::Cipher;
-use crate::servicenow::client::{Connector, TableQuery};
+use crate::service::Ctx;
+use crate::servicenow::client::TableQuery;
 
 /// Incidents per query: keeps the URL well under the limits of proxies in front of instances.
 const CHUNK: usize = 100;
@@ -35,22 +35,18 @@ const MAX_ALERTS: u64 = 1000;
 const MAX_ROWS: usize = 2000;
 
 /// Polls every connection whose lease is free; returns how many entries were imported.
-pub async fn poll_all(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
-    interval: TimeDelta,
-) -> Result<usize, AppError> {
+pub async fn poll_all(ctx: &Ctx, interval: TimeDelta) -> Result<usize, AppError> {
+    let db = &ctx.db;
     let conns = servicenow_connection::Entity::find()
         .order_by_asc(servicenow_connection::Column::AlertSourceId)
         .all(&db.read)
         .await?;
     let mut imported = 0;
     for conn in conns {
-        if !take_lease(db, &conn.alert_source_id, interval).await? {
+        if !take_lease(ctx, &conn.alert_source_id, interval).await? {
             continue;
         }
-        match poll(db, cipher, connector, &conn).await {
+        match poll(ctx, &conn).await {
             Ok(n) => imported += n,
             Err(e) => {
                 tracing::warn!(source = %conn.alert_source_id, error = ?e, "journal poll failed")
@@ -61,8 +57,9 @@ pub async fn poll_all(
 }
 
 /// Takes the connection's poll for this interval, unless another process has it.
-async fn take_lease(db: &Db, source_id: &str, interval: TimeDelta) -> Result<bool, AppError> {
-    let at = now();
+async fn take_lease(ctx: &Ctx, source_id: &str, interval: TimeDelta) -> Result<bool, AppError> {
+    let db = &ctx.db;
+    let at = ctx.now();
     // A little short of the interval, so the same process's next tick finds it free.
     let until = at + interval - TimeDelta::milliseconds(interval.num_milliseconds() / 10);
     let result = servicenow_connection::Entity::update_many()
@@ -100,12 +97,8 @@ fn entry(row: &serde_json::Map<String, Value>) -> Option<Entry> {
     })
 }
 
-async fn poll(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
-    conn: &servicenow_connection::Model,
-) -> Result<usize, AppError> {
+async fn poll(ctx: &Ctx, conn: &servicenow_connection::Model) -> Result<usize, AppError> {
+    let db = &ctx.db;
     let open = alert::Entity::find()
         .filter(alert::Column::AlertSourceId.eq(conn.alert_source_id.clone()))
         .filter(alert::Column::Status.ne(AlertStatus::Resolved))
@@ -116,7 +109,7 @@ async fn poll(
     if open.is_empty() {
         return Ok(0);
     }
-    let client = servicenow::client(db, cipher, connector, &conn.alert_source_id).await?;
+    let client = servicenow::client(ctx, &conn.alert_source_id).await?;
     let mut imported = 0;
     for chunk in open.chunks(CHUNK) {
         let ids: Vec<String> = chunk.iter().map(|a| a.id.clone()).collect();
@@ -174,9 +167,9 @@ async fn poll(
             let author = if own {
                 None
             } else {
-                Some(people::by_user_name(db, &client, &e.created_by).await?)
+                Some(people::by_user_name(ctx, &client, &e.created_by).await?)
             };
-            if import(db, alert, &e, author).await? {
+            if import(ctx, alert, &e, author).await? {
                 imported += 1;
             }
         }
@@ -202,11 +195,12 @@ async fn watermarks(db: &Db, alert_ids: &[String]) -> Result<HashMap<String, Str
 
 /// Records the entry as seen and, unless it is our own, imports it; in one transaction, once.
 async fn import(
-    db: &Db,
+    ctx: &Ctx,
     alert: &alert::Model,
     e: &Entry,
     author: Option<Person>,
 ) -> Result<bool, AppError> {
+    let db = &ctx.db;
     let txn = db.begin_write().await?;
     let mark = seen::ActiveModel {
         alert_id: Set(alert.id.clone()),
@@ -239,7 +233,7 @@ async fn import(
         alert_id: Set(alert.id.clone()),
         author_id: Set(author_id),
         body: Set(body),
-        created_at: Set(now()),
+        created_at: Set(ctx.now()),
         external_author: Set(external),
         author_label: Set(Some(label.clone())),
     }
@@ -249,7 +243,7 @@ async fn import(
         updated_by: Some(label.clone()),
     };
     let msg = format!("Comment by {label} imported from the ServiceNow journal");
-    log::append(&txn, &alert.id, LogKind::Commented, msg, &actor).await?;
+    log::append(&txn, ctx.now(), &alert.id, LogKind::Commented, msg, &actor).await?;
     txn.commit().await?;
     Ok(true)
 }

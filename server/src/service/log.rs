@@ -3,15 +3,17 @@
 //! writes a log entry (escalation, notifications, the ServiceNow sync and journal) depends on this
 //! small module rather than on the alert operations.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseTransaction, EntityTrait, Set};
 
-use super::{Actor, new_id, now};
+use super::{Actor, new_id};
 use crate::domain::LogKind;
 use crate::entity::alert_log;
 use crate::error::AppError;
 
-/// A log entry, ready to insert.
+/// A log entry made at `at`, ready to insert.
 pub fn entry(
+    at: DateTime<Utc>,
     alert_id: &str,
     kind: LogKind,
     message: String,
@@ -25,19 +27,20 @@ pub fn entry(
         actor_kind: Set(actor.kind().to_string()),
         actor_user_id: Set(actor.user_id()),
         actor_label: Set(actor.label()),
-        created_at: Set(now()),
+        created_at: Set(at),
     }
 }
 
 /// Appends one entry in `txn`, for a change that writes nothing else beside it.
 pub async fn append(
     txn: &DatabaseTransaction,
+    at: DateTime<Utc>,
     alert_id: &str,
     kind: LogKind,
     message: String,
     actor: &Actor,
 ) -> Result<(), AppError> {
-    alert_log::Entity::insert(entry(alert_id, kind, message, actor))
+    alert_log::Entity::insert(entry(at, alert_id, kind, message, actor))
         .exec_without_returning(txn)
         .await?;
     Ok(())

@@ -91,4 +91,3 @@ impl Caller {
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
-

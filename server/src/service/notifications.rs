@@ -2,24 +2,25 @@
 //! change that causes them, claimed by one process at a time, sent with no transaction open, and
 //! marked sent, retried with backoff, or failed. Each outcome is an alert log entry.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     QueryFilter, QueryOrder, Set,
     sea_query::{Expr, Query},
 };
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::rows::Rows;
-use super::{Actor, Caller, new_id, now, outbox};
-use crate::clock;
+use super::{Actor, Caller, new_id, outbox};
 use crate::db::Db;
 use crate::domain::Email;
 use crate::domain::LogKind;
 use crate::entity::notification::DeliveryState;
 use crate::entity::{alert, alert_responder, notification, notification_rule, user};
 use crate::error::AppError;
+use crate::net_guard::Guard;
 use crate::secrets::Cipher;
+use crate::service::Ctx;
 
 pub const EMAIL: &str = "EMAIL";
 pub const WEBHOOK: &str = "WEBHOOK";
@@ -108,7 +109,7 @@ pub fn shown_target(
     }
 }
 
-fn check_target(kind: &str, target: &str) -> Result<String, AppError> {
+fn check_target(guard: &Guard, kind: &str, target: &str) -> Result<String, AppError> {
     let target = target.trim();
     match kind {
         EMAIL => Email::parse(target)
@@ -123,7 +124,7 @@ fn check_target(kind: &str, target: &str) -> Result<String, AppError> {
                     "must be an https URL of at most 2000 characters",
                 ));
             }
-            webhook_guard()
+            guard
                 .check_url(url.as_str())
                 .map_err(|why| AppError::validation("target", why))?;
             Ok(url.to_string())
@@ -136,6 +137,7 @@ fn check_target(kind: &str, target: &str) -> Result<String, AppError> {
 pub async fn insert_default_rule<C: ConnectionTrait>(
     conn: &C,
     user: &user::Model,
+    at: DateTime<Utc>,
 ) -> Result<(), AppError> {
     notification_rule::ActiveModel {
         id: Set(new_id()),
@@ -144,7 +146,7 @@ pub async fn insert_default_rule<C: ConnectionTrait>(
         target: Set(user.email.clone()),
         target_label: Set(Some(user.email.clone())),
         on_status_change: Set(false),
-        created_at: Set(now()),
+        created_at: Set(at),
     }
     .insert(conn)
     .await?;
@@ -177,14 +179,15 @@ pub async fn rules(
 }
 
 pub async fn add_rule(
-    db: &Db,
-    cipher: &Cipher,
+    ctx: &Ctx,
     caller: &Caller,
     user_id: &str,
     input: NewRule,
 ) -> Result<notification_rule::Model, AppError> {
+    let db = &ctx.db;
+    let cipher = &*ctx.cipher;
     may_manage(caller, user_id)?;
-    let target = check_target(&input.kind, &input.target)?;
+    let target = check_target(&ctx.delivery.webhook_guard, &input.kind, &input.target)?;
     if user::Entity::find_by_id(user_id.to_string())
         .one(&db.read)
         .await?
@@ -206,7 +209,7 @@ pub async fn add_rule(
         target: Set(stored),
         target_label: Set(Some(label)),
         on_status_change: Set(input.on_status_change),
-        created_at: Set(now()),
+        created_at: Set(ctx.now()),
     }
     .insert(&db.write)
     .await?)
@@ -230,7 +233,9 @@ pub async fn remove_rule(db: &Db, caller: &Caller, rule_id: &str) -> Result<(), 
 /// fills in the labels it did not store. Run at every start, after the migrations: it does
 /// nothing once done, and processes starting together do not clash (each row changes only
 /// while it still holds the clear value read).
-pub async fn seal_plain_targets(db: &Db, cipher: &Cipher) -> Result<usize, AppError> {
+pub async fn seal_plain_targets(ctx: &Ctx) -> Result<usize, AppError> {
+    let db = &ctx.db;
+    let cipher = &*ctx.cipher;
     let plain = || {
         Condition::any()
             .add(notification_rule::Column::Target.starts_with("http://"))
@@ -354,7 +359,7 @@ fn enqueue(
     headline: &str,
     rows: &mut Rows,
 ) {
-    let at = now();
+    let at = rows.clock().now();
     for rule in rules {
         let subject = format!("[Glidepath] {headline}: {}", alert.summary);
         let payload = json!({
@@ -369,7 +374,7 @@ fn enqueue(
                 "ticketUrl": alert.ticket_url,
             },
         });
-        let unsendable = rule.kind == EMAIL && !SMTP_CONFIGURED.load(Ordering::Relaxed);
+        let unsendable = rule.kind == EMAIL && !rows.email_configured();
         rows.notification(notification::ActiveModel {
             id: Set(new_id()),
             alert_id: Set(alert.id.clone()),
@@ -463,9 +468,9 @@ const COLUMNS: outbox::Columns<notification::Entity> = outbox::Columns {
 /// Claims up to `limit` deliveries whose attempt is due, in a short transaction, and returns
 /// them as claimed (attempt counted, claim deadline set). Another process sees them only if this
 /// one dies before finishing them.
-pub async fn claim_due(db: &Db, limit: u64) -> Result<Vec<notification::Model>, AppError> {
-    let until = now() + chrono::TimeDelta::seconds(CLAIM_SECONDS);
-    outbox::claim_due(db, &COLUMNS, Condition::all(), limit, until).await
+pub async fn claim_due(ctx: &Ctx, limit: u64) -> Result<Vec<notification::Model>, AppError> {
+    let until = ctx.now() + chrono::TimeDelta::seconds(CLAIM_SECONDS);
+    outbox::claim_due(ctx, &COLUMNS, Condition::all(), limit, until).await
 }
 
 pub enum Outcome {
@@ -487,21 +492,24 @@ fn channel(n: &notification::Model) -> &'static str {
 /// taken over meanwhile (this process stalled past the claim) is left to the process that has
 /// it.
 pub async fn finish(
-    db: &Db,
+    ctx: &Ctx,
     outcomes: Vec<(&notification::Model, Outcome)>,
 ) -> Result<(), AppError> {
+    let at = ctx.now();
+    let minute = ctx.clock.minutes(1);
     let settlements = outcomes
         .into_iter()
-        .map(|(claimed, outcome)| settlement(claimed, outcome))
+        .map(|(claimed, outcome)| settlement(claimed, outcome, at, minute))
         .collect();
-    outbox::settle_all(db, &COLUMNS, settlements).await
+    outbox::settle_all(ctx, &COLUMNS, settlements).await
 }
 
 fn settlement(
     claimed: &notification::Model,
     outcome: Outcome,
+    at: DateTime<Utc>,
+    minute: TimeDelta,
 ) -> outbox::Settlement<notification::Column> {
-    let at = now();
     // A webhook is named by its host only: its path and query often hold a token.
     let shown = claimed
         .target_label
@@ -538,7 +546,7 @@ fn settlement(
             ),
         ),
         Outcome::Failed(why) => {
-            let retry_at = at + backoff(claimed.attempts);
+            let retry_at = at + backoff(claimed.attempts, minute);
             let changes = vec![
                 (notification::Column::LastError, Expr::value(why.clone())),
                 (
@@ -582,9 +590,9 @@ fn given_up(why: &str) -> Vec<(notification::Column, sea_orm::sea_query::SimpleE
     ]
 }
 
-/// One minute after the first failure, doubling each time (scaled like escalation timeouts).
-fn backoff(attempts: i32) -> chrono::TimeDelta {
-    let minute = clock::get().minutes(1);
+/// One minute after the first failure, doubling each time (`minute` is scaled like escalation
+/// timeouts).
+fn backoff(attempts: i32, minute: TimeDelta) -> TimeDelta {
     outbox::backoff(attempts, minute, minute * 512, 0.0)
 }
 
@@ -594,10 +602,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_a_minute() {
-        let minutes: Vec<i64> = (1..=5).map(|n| backoff(n).num_minutes()).collect();
+        let minute = TimeDelta::minutes(1);
+        let minutes: Vec<i64> = (1..=5).map(|n| backoff(n, minute).num_minutes()).collect();
         assert_eq!(minutes, vec![1, 2, 4, 8, 16]);
-        assert_eq!(backoff(0), backoff(1));
-        assert_eq!(backoff(99), backoff(10), "capped");
+        assert_eq!(backoff(0, minute), backoff(1, minute));
+        assert_eq!(backoff(99, minute), backoff(10, minute), "capped");
     }
 
     #[test]
@@ -615,14 +624,19 @@ mod tests {
 
     #[test]
     fn targets_are_checked_by_kind() {
-        assert!(check_target(EMAIL, " a@example.com ").is_ok());
-        assert!(check_target(EMAIL, "https://example.com").is_err());
-        assert!(check_target(WEBHOOK, "https://chat.example.com/hook").is_ok());
-        assert!(check_target(WEBHOOK, "http://10.0.0.1:8080/x").is_err());
-        assert!(check_target(WEBHOOK, "https://10.0.0.1:8080/x").is_err());
-        assert!(check_target(WEBHOOK, "https://169.254.169.254/latest").is_err());
-        assert!(check_target(WEBHOOK, "file:///etc/passwd").is_err());
-        assert!(check_target(WEBHOOK, "a@example.com").is_err());
-        assert!(check_target("SMS", "+4912345").is_err());
+        let guard = Guard {
+            allowed_hosts: Vec::new(),
+            allow_insecure: false,
+            timeout: std::time::Duration::from_secs(10),
+        };
+        assert!(check_target(&guard, EMAIL, " a@example.com ").is_ok());
+        assert!(check_target(&guard, EMAIL, "https://example.com").is_err());
+        assert!(check_target(&guard, WEBHOOK, "https://chat.example.com/hook").is_ok());
+        assert!(check_target(&guard, WEBHOOK, "http://10.0.0.1:8080/x").is_err());
+        assert!(check_target(&guard, WEBHOOK, "https://10.0.0.1:8080/x").is_err());
+        assert!(check_target(&guard, WEBHOOK, "https://169.254.169.254/latest").is_err());
+        assert!(check_target(&guard, WEBHOOK, "file:///etc/passwd").is_err());
+        assert!(check_target(&guard, WEBHOOK, "a@example.com").is_err());
+        assert!(check_target(&guard, "SMS", "+4912345").is_err());
     }
 }

@@ -19,10 +19,11 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use super::{Actor, log, now};
-use crate::db::{AppendOnly, Db, WriteJob};
+use super::{Actor, log};
+use crate::db::{AppendOnly, WriteJob};
 use crate::domain::LogKind;
 use crate::error::AppError;
+use crate::service::Ctx;
 
 /// A row status every outbox has.
 pub const PENDING: &str = "PENDING";
@@ -39,7 +40,7 @@ pub struct Columns<E: EntityTrait> {
 /// first: each gets its attempt counted and `next_attempt_at` moved to `claim_until`. Returns
 /// them as claimed.
 pub async fn claim_due<E>(
-    db: &Db,
+    ctx: &Ctx,
     cols: &Columns<E>,
     extra: Condition,
     limit: u64,
@@ -49,10 +50,11 @@ where
     E: EntityTrait,
     E::Model: Sync,
 {
+    let db = &ctx.db;
     let txn = db.begin_write().await?;
     let mut query = E::find()
         .filter(cols.status.eq(PENDING))
-        .filter(cols.next_attempt_at.lte(now()))
+        .filter(cols.next_attempt_at.lte(ctx.now()))
         .filter(extra)
         .order_by_asc(cols.next_attempt_at)
         .order_by_asc(cols.id)
@@ -102,7 +104,7 @@ pub struct Settlement<C> {
 /// none of the lot is recorded, and all of it is sent again once the claim lapses (delivery is
 /// at least once either way).
 pub async fn settle_all<E>(
-    db: &Db,
+    ctx: &Ctx,
     cols: &'static Columns<E>,
     settlements: Vec<Settlement<E::Column>>,
 ) -> Result<(), AppError>
@@ -110,15 +112,24 @@ where
     E: EntityTrait,
     E::Column: Sync,
 {
+    let db = &ctx.db;
     if settlements.is_empty() {
         return Ok(());
     }
-    db.write(Settle { cols, settlements }).await
+    let at = ctx.now();
+    db.write(Settle {
+        cols,
+        settlements,
+        at,
+    })
+    .await
 }
 
 struct Settle<E: EntityTrait> {
     cols: &'static Columns<E>,
     settlements: Vec<Settlement<E::Column>>,
+    /// When the settlements were recorded: the time of their log entries.
+    at: DateTime<Utc>,
 }
 
 impl<E> WriteJob for Settle<E>
@@ -144,7 +155,8 @@ where
                 }
                 let still_ours = update.exec(txn).await?.rows_affected == 1;
                 if still_ours && let Some((kind, message)) = &s.log {
-                    let entry = log::entry(&s.alert_id, *kind, message.clone(), &Actor::System);
+                    let (id, message) = (&s.alert_id, message.clone());
+                    let entry = log::entry(self.at, id, *kind, message, &Actor::System);
                     append.logs.push(entry);
                 }
             }

@@ -11,9 +11,8 @@ use crate::db::Db;
 use crate::domain::Incident;
 use crate::entity::{alert, servicenow_connection, user};
 use crate::error::AppError;
-use crate::secrets::Cipher;
-use crate::servicenow::client::{Client, Connector};
-use crate::servicenow::users::USERS;
+use crate::service::Ctx;
+use crate::servicenow::client::Client;
 
 /// The longest a webhook waits for a user look-up that is not cached yet; after it, the event
 /// names the ServiceNow user name (the look-up result is cached for the next event).
@@ -38,8 +37,12 @@ pub enum Person {
 }
 
 /// Maps a ServiceNow user name; a failed look-up leaves the ServiceNow name.
-pub async fn by_user_name(db: &Db, client: &Client, user_name: &str) -> Result<Person, AppError> {
-    let lookup = USERS.by_user_name(client, client.instance(), user_name);
+pub async fn by_user_name(ctx: &Ctx, client: &Client, user_name: &str) -> Result<Person, AppError> {
+    let db = &ctx.db;
+    let lookup = ctx
+        .servicenow
+        .users
+        .by_user_name(client, client.instance(), user_name);
     let sn = tokio::time::timeout(INBOUND_LOOKUP, lookup)
         .await
         .ok()
@@ -70,15 +73,13 @@ pub struct Assignee {
 /// last seen on the source's alert for the incident (`None` when there is no such alert or the
 /// event assigns no one new).
 pub async fn map_inbound(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
+    ctx: &Ctx,
     source_id: &str,
     conn: Option<&servicenow_connection::Model>,
     incident: &mut Incident,
 ) -> Result<Option<Assignee>, AppError> {
-    incident.updated_by =
-        inbound_actor(db, cipher, connector, conn, incident.updated_by.take()).await;
+    let db = &ctx.db;
+    incident.updated_by = inbound_actor(ctx, conn, incident.updated_by.take()).await;
     let Some(Some(sys_id)) = &incident.assigned_to else {
         return Ok(None);
     };
@@ -91,9 +92,9 @@ pub async fn map_inbound(
         .one(&db.read)
         .await?;
     match seen {
-        Some(seen) if seen.as_deref() != Some(sys_id.as_str()) => Ok(Some(
-            assignee(db, cipher, connector, conn, sys_id.as_str()).await,
-        )),
+        Some(seen) if seen.as_deref() != Some(sys_id.as_str()) => {
+            Ok(Some(assignee(ctx, conn, sys_id.as_str()).await))
+        }
         _ => Ok(None),
     }
 }
@@ -101,12 +102,12 @@ pub async fn map_inbound(
 /// Looks a `sys_user` sys_id up through a bidirectional connection (cached, see
 /// `servicenow::users`), waiting at most [`INBOUND_LOOKUP`] in all.
 async fn assignee(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
+    ctx: &Ctx,
     conn: Option<&servicenow_connection::Model>,
     sys_id: &str,
 ) -> Assignee {
+    let db = &ctx.db;
+    let connector = &*ctx.servicenow;
     let unnamed = Assignee {
         sys_id: sys_id.to_string(),
         label: sys_id.to_string(),
@@ -116,10 +117,9 @@ async fn assignee(
         return unnamed;
     };
     let lookup = async {
-        let client = servicenow::client(db, cipher, connector, &conn.alert_source_id)
-            .await
-            .ok()?;
-        USERS
+        let client = servicenow::client(ctx, &conn.alert_source_id).await.ok()?;
+        connector
+            .users
             .by_sys_id(&client, client.instance(), sys_id)
             .await
             .ok()
@@ -149,28 +149,28 @@ async fn assignee(
 /// user's e-mail when the source's connection is bidirectional and the ServiceNow user maps to
 /// one, else the event's own value.
 pub async fn inbound_actor(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
+    ctx: &Ctx,
     conn: Option<&servicenow_connection::Model>,
     updated_by: Option<String>,
 ) -> Option<String> {
+    let db = &ctx.db;
+    let connector = &*ctx.servicenow;
     let name = updated_by?;
     let Some(conn) = conn.filter(|c| c.bidirectional) else {
         return Some(name);
     };
     let source_id = conn.alert_source_id.as_str();
-    if let Some(hit) = USERS.peek_user_name(&conn.instance_url, &name) {
+    if let Some(hit) = connector.users.peek_user_name(&conn.instance_url, &name) {
         let user = match hit {
             Some(sn) => user_by_email(db, &sn.email).await.ok().flatten(),
             None => None,
         };
         return Some(user.map(|u| u.email).unwrap_or(name));
     }
-    let Ok(client) = servicenow::client(db, cipher, connector, source_id).await else {
+    let Ok(client) = servicenow::client(ctx, source_id).await else {
         return Some(name);
     };
-    match by_user_name(db, &client, &name).await {
+    match by_user_name(ctx, &client, &name).await {
         Ok(Person::User(u)) => Some(u.email),
         _ => Some(name),
     }

@@ -8,7 +8,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set, SqlErr,
 };
 
-use super::{new_id, now};
+use super::new_id;
 use crate::db::{Db, for_update};
 use crate::domain::AlertStatus;
 use crate::domain::escalation::MAX_REPEAT;
@@ -16,6 +16,7 @@ use crate::entity::{
     alert, alert_source, escalation_policy, escalation_rule, escalation_rule_user, user,
 };
 use crate::error::AppError;
+use crate::service::Ctx;
 
 pub struct NewRule {
     pub escalation_timeout_minutes: i32,
@@ -138,14 +139,15 @@ async fn insert_rules(
     Ok(())
 }
 
-pub async fn create(db: &Db, input: NewPolicy) -> Result<escalation_policy::Model, AppError> {
+pub async fn create(ctx: &Ctx, input: NewPolicy) -> Result<escalation_policy::Model, AppError> {
+    let db = &ctx.db;
     let (name, routing_key) = validate(db, &input).await?;
     let txn = db.begin_write().await?;
     let policy = escalation_policy::ActiveModel {
         id: Set(new_id()),
         name: Set(name),
         routing_key: Set(routing_key.clone()),
-        created_at: Set(now()),
+        created_at: Set(ctx.now()),
         repeat_count: Set(input.repeat),
         deleted_at: Set(None),
     }
@@ -213,7 +215,8 @@ fn name_some(kind: &str, names: Vec<String>, total: u64) -> String {
 }
 
 /// Deletes a policy that no alert source and no open alert uses.
-pub async fn delete(db: &Db, id: &str) -> Result<(), AppError> {
+pub async fn delete(ctx: &Ctx, id: &str) -> Result<(), AppError> {
+    let db = &ctx.db;
     let txn = db.begin_write().await?;
     let Some(policy) = find_live_locked(&txn, db, id).await? else {
         return Err(AppError::NotFound("escalation policy"));
@@ -263,7 +266,7 @@ pub async fn delete(db: &Db, id: &str) -> Result<(), AppError> {
         // Resolved alerts keep naming the policy that handled them, so it stays as a tombstone:
         // gone from lists and choices, its routing key free for another policy.
         let mut am: escalation_policy::ActiveModel = policy.into();
-        am.deleted_at = Set(Some(now()));
+        am.deleted_at = Set(Some(ctx.now()));
         am.routing_key = Set(None);
         am.update(&txn).await?;
     } else {

@@ -24,13 +24,12 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::{inbound, servicenow};
-use crate::clock;
 use crate::db::Db;
 use crate::domain::{Incident, IncidentState, field_value};
 use crate::entity::{alert, alert_source, servicenow_connection};
 use crate::error::AppError;
-use crate::secrets::Cipher;
-use crate::servicenow::client::{Connector, TableQuery};
+use crate::service::Ctx;
+use crate::servicenow::client::TableQuery;
 use crate::servicenow::time as sn_time;
 
 /// Re-read this far behind the watermark: an update committed late, with an earlier
@@ -67,12 +66,13 @@ pub struct Lease {
 /// never polled gets its first poll scheduled one `interval` from now: the webhook is the normal
 /// path, the poll only catches what it missed.
 pub async fn claim_due(
-    db: &Db,
+    ctx: &Ctx,
     lease: Duration,
     interval: Duration,
     limit: u64,
 ) -> Result<Vec<Lease>, AppError> {
-    let now = clock::now();
+    let db = &ctx.db;
+    let now = ctx.now();
     let lease_until = now + TimeDelta::from_std(lease).unwrap_or(TimeDelta::minutes(5));
     let first = now + TimeDelta::from_std(interval).unwrap_or(TimeDelta::minutes(5));
     let txn = db.begin_write().await?;
@@ -131,19 +131,18 @@ pub struct PollReport {
 /// Polls one leased connection, then releases it with the next poll `interval` from now. A
 /// failed poll keeps its watermark, so the next one reads the same window again.
 pub async fn poll(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
+    ctx: &Ctx,
     lease: Lease,
     interval: Duration,
     limits: PollLimits,
 ) -> Result<PollReport, AppError> {
-    let result = read_and_apply(db, cipher, connector, &lease, limits).await;
+    let db = &ctx.db;
+    let result = read_and_apply(ctx, &lease, limits).await;
     let (position, report) = match result {
         Ok((position, report)) => (Some(position), Ok(report)),
         Err(e) => (None, Err(e)),
     };
-    let next = clock::now() + TimeDelta::from_std(interval).unwrap_or(TimeDelta::minutes(5));
+    let next = ctx.now() + TimeDelta::from_std(interval).unwrap_or(TimeDelta::minutes(5));
     let mut update = servicenow_connection::Entity::update_many()
         .col_expr(
             servicenow_connection::Column::PollNextAt,
@@ -188,14 +187,12 @@ pub struct Position {
 /// instead of shifting others out of view, and any number of incidents with one
 /// `sys_updated_on` are all read; returns where the next poll starts and what was done.
 async fn read_and_apply(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
+    ctx: &Ctx,
     lease: &Lease,
     limits: PollLimits,
 ) -> Result<(Position, PollReport), AppError> {
     let conn = &lease.connection;
-    let client = servicenow::client(db, cipher, connector, &conn.alert_source_id).await?;
+    let client = servicenow::client(ctx, &conn.alert_source_id).await?;
     let poll_since = conn
         .poll_since
         .as_deref()
@@ -272,7 +269,7 @@ async fn read_and_apply(
             }
             key = Some((sn_time::format(at), id));
             body["server_url"] = Value::String(server_url.clone());
-            if apply(db, (cipher, connector), lease, &body, &poll_since).await? {
+            if apply(ctx, lease, &body, &poll_since).await? {
                 report.applied += 1;
             }
         }
@@ -297,7 +294,7 @@ async fn read_and_apply(
             cursor: None,
         },
     };
-    Ok((capped(position, clock::now()), report))
+    Ok((capped(position, ctx.now()), report))
 }
 
 /// An instance whose clock runs ahead must not push the watermark past incidents it has yet to
@@ -321,13 +318,8 @@ fn is_sys_id(s: &str) -> bool {
 type Known = (Option<i64>, Option<String>, Option<String>);
 
 /// Applies one polled incident if it concerns the source; true when it was applied.
-async fn apply(
-    db: &Db,
-    (cipher, connector): (&Cipher, &Connector),
-    lease: &Lease,
-    body: &Value,
-    poll_since: &str,
-) -> Result<bool, AppError> {
+async fn apply(ctx: &Ctx, lease: &Lease, body: &Value, poll_since: &str) -> Result<bool, AppError> {
+    let db = &ctx.db;
     let Ok(incident) = Incident::parse(body) else {
         return Ok(false);
     };
@@ -363,7 +355,7 @@ async fn apply(
         key_note: None,
     };
     Ok(matches!(
-        inbound::apply(db, cipher, connector, event).await?,
+        inbound::apply(ctx, event).await?,
         inbound::Outcome::Applied { .. }
     ))
 }

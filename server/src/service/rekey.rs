@@ -10,10 +10,11 @@ use sea_orm::{
 };
 use secrecy::ExposeSecret;
 
-use crate::db::{Db, for_update};
+use crate::db::for_update;
 use crate::entity::{alert_source, notification, notification_rule, servicenow_connection};
 use crate::error::AppError;
 use crate::secrets::Cipher;
+use crate::service::Ctx;
 use crate::service::notifications::{self, delivery_context, is_plain_webhook, target_context};
 use crate::service::servicenow::password_context;
 use crate::service::sources::{key_context, webhook_secret_context};
@@ -45,7 +46,9 @@ impl Rekeyed {
     }
 }
 
-pub async fn reencrypt_all(db: &Db, cipher: &Cipher) -> Result<Rekeyed, AppError> {
+pub async fn reencrypt_all(ctx: &Ctx) -> Result<Rekeyed, AppError> {
+    let db = &ctx.db;
+    let cipher = &*ctx.cipher;
     let txn = db.begin_write().await?;
     let backend = db.backend();
     let mut done = Rekeyed::default();

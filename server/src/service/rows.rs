@@ -8,18 +8,25 @@
 //! now costs one per table. Ids are UUIDv7 taken when a row is added, so the order in which rows
 //! are added is the order in which they are read back, whenever they are written.
 
+use std::sync::Arc;
+
 use sea_orm::{ConnectionTrait, EntityTrait};
+
+use crate::clock::Clock;
 
 use crate::db::AppendOnly;
 
 use super::sync::{self, Change, Pending};
-use super::{Actor, log};
+use super::{Actor, Ctx, log};
 use crate::domain::LogKind;
 use crate::entity::{alert, alert_log, alert_responder, notification, servicenow_connection};
 use crate::error::AppError;
 
-#[derive(Default)]
 pub struct Rows {
+    /// The time every row is stamped with, when it is added.
+    clock: Arc<dyn Clock>,
+    /// Whether e-mail can be sent (`Delivery::smtp_configured`).
+    email: bool,
     logs: Vec<alert_log::ActiveModel>,
     responders: Vec<alert_responder::ActiveModel>,
     notifications: Vec<notification::ActiveModel>,
@@ -31,14 +38,38 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// Rows of a change made in Glidepath, on the server of `ctx`.
+    pub fn new(ctx: &Ctx) -> Rows {
+        Rows {
+            clock: Arc::clone(&ctx.clock),
+            email: ctx.delivery.smtp_configured,
+            logs: Vec::new(),
+            responders: Vec::new(),
+            notifications: Vec::new(),
+            sync: Vec::new(),
+            from_servicenow: false,
+            connection: None,
+        }
+    }
+
     /// Rows of a change that ServiceNow made (an inbound event): [`Rows::sync`] drops every
     /// update, whatever the change sets in motion (a re-route restarting escalation included),
     /// so nothing echoes back to the instance.
-    pub fn from_servicenow() -> Rows {
+    pub fn from_servicenow(ctx: &Ctx) -> Rows {
         Rows {
             from_servicenow: true,
-            ..Rows::default()
+            ..Rows::new(ctx)
         }
+    }
+
+    /// The clock of the change: its time now, and how long its escalation timeouts last.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Whether an e-mail delivery can be sent at all.
+    pub fn email_configured(&self) -> bool {
+        self.email
     }
 
     /// The ServiceNow connection of `source_id` (`None`: it has none), read before the writing
@@ -56,13 +87,15 @@ impl Rows {
     /// and publishes this kind of change (see [`sync::outbox_rows`]).
     pub fn sync(&mut self, alert: &alert::Model, change: Change) {
         if !self.from_servicenow {
-            self.sync.push(Pending::new(alert, change));
+            self.sync
+                .push(Pending::new(alert, change, self.clock.now()));
         }
     }
 
     /// An alert log entry.
     pub fn log(&mut self, alert_id: &str, kind: LogKind, message: String, actor: &Actor) {
-        self.logs.push(log::entry(alert_id, kind, message, actor));
+        self.logs
+            .push(log::entry(self.clock.now(), alert_id, kind, message, actor));
     }
 
     /// A responder; one already on the alert keeps their first row (see [`Rows::write`]).

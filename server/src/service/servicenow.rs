@@ -7,13 +7,13 @@ use sea_orm::{ActiveEnum, ActiveModelTrait, EntityTrait, Set};
 use secrecy::SecretString;
 use serde_json::Value;
 
-use super::{now, sources};
+use super::sources;
 use crate::db::Db;
 use crate::domain::{Priority, PriorityMapping, is_field_name};
 use crate::entity::servicenow_connection;
 use crate::error::AppError;
-use crate::secrets::Cipher;
-use crate::servicenow::client::{Client, Connector, Record, SnError, TableQuery};
+use crate::service::Ctx;
+use crate::servicenow::client::{Client, Record, SnError, TableQuery};
 use crate::servicenow::time as sn_time;
 
 /// The tables Glidepath reads; the API user needs read access to each.
@@ -53,12 +53,13 @@ pub async fn get(
 }
 
 pub async fn configure(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
+    ctx: &Ctx,
     source_id: &str,
     input: ConnectionInput,
 ) -> Result<servicenow_connection::Model, AppError> {
+    let db = &ctx.db;
+    let cipher = &*ctx.cipher;
+    let connector = &*ctx.servicenow;
     use secrecy::ExposeSecret;
 
     if sources::get(db, source_id).await?.is_none() {
@@ -98,7 +99,7 @@ pub async fn configure(
         Some(c) => Some(Some(c.to_string())),
     };
     let existing = get(db, source_id).await?;
-    let at = now();
+    let at = ctx.now();
     let saved = match existing {
         Some(row) => {
             // Another instance has other incidents: its poll starts now, only New incidents
@@ -178,12 +179,10 @@ fn refused_reason(e: SnError) -> String {
 }
 
 /// A client for the source's instance; NOT_FOUND when the source has no connection.
-pub async fn client(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
-    source_id: &str,
-) -> Result<Client, AppError> {
+pub async fn client(ctx: &Ctx, source_id: &str) -> Result<Client, AppError> {
+    let db = &ctx.db;
+    let cipher = &*ctx.cipher;
+    let connector = &*ctx.servicenow;
     if sources::get(db, source_id).await?.is_none() {
         return Err(AppError::NotFound("alert source"));
     }
@@ -202,13 +201,8 @@ pub struct TestOutcome {
 }
 
 /// Reads one row of every table Glidepath needs and says what failed, by table name.
-pub async fn test_connection(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
-    source_id: &str,
-) -> Result<TestOutcome, AppError> {
-    let client = match client(db, cipher, connector, source_id).await {
+pub async fn test_connection(ctx: &Ctx, source_id: &str) -> Result<TestOutcome, AppError> {
+    let client = match client(ctx, source_id).await {
         Ok(c) => c,
         Err(AppError::Upstream(message)) => return Ok(TestOutcome { ok: false, message }),
         Err(other) => return Err(other),
@@ -319,13 +313,9 @@ const PAGE: u32 = 200;
 /// The incident priority choices, one per value: the rows repeat per language, the `en` one is
 /// kept (or the first seen when a value has no `en` row); sorted by value, numerically when both
 /// are numbers.
-pub async fn priorities(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
-    source_id: &str,
-) -> Result<Vec<Choice>, AppError> {
-    let client = client(db, cipher, connector, source_id).await?;
+pub async fn priorities(ctx: &Ctx, source_id: &str) -> Result<Vec<Choice>, AppError> {
+    let connector = &*ctx.servicenow;
+    let client = client(ctx, source_id).await?;
     let query = TableQuery {
         query: Some("name=incident^element=priority^inactive=false^ORDERBYsys_id".into()),
         fields: ["value", "label", "language"].map(String::from).to_vec(),
@@ -376,12 +366,11 @@ async fn connection(db: &Db, source_id: &str) -> Result<servicenow_connection::M
 /// the instance's current priority choices (read from it), each at most once; an empty list
 /// returns to the default rule. Values left out keep the default.
 pub async fn set_priority_mapping(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
+    ctx: &Ctx,
     source_id: &str,
     mappings: Vec<(String, Priority)>,
 ) -> Result<(), AppError> {
+    let db = &ctx.db;
     let conn = connection(db, source_id).await?;
     if mappings.len() > 100 {
         return Err(AppError::validation("mappings", "at most 100 entries"));
@@ -397,7 +386,7 @@ pub async fn set_priority_mapping(
         }
     }
     if !map.is_empty() {
-        let known = priorities(db, cipher, connector, source_id).await?;
+        let known = priorities(ctx, source_id).await?;
         if let Some(unknown) = map.keys().find(|v| !known.iter().any(|c| &c.value == *v)) {
             let values: Vec<&str> = known.iter().map(|c| c.value.as_str()).collect();
             return Err(AppError::validation(
@@ -416,7 +405,7 @@ pub async fn set_priority_mapping(
     };
     let mut active: servicenow_connection::ActiveModel = conn.into();
     active.priority_mapping = Set(stored);
-    active.updated_at = Set(now());
+    active.updated_at = Set(ctx.now());
     active.update(&db.write).await?;
     Ok(())
 }
@@ -424,10 +413,11 @@ pub async fn set_priority_mapping(
 /// Picks the incident field whose value routes new alerts (`None` stops routing). Only the
 /// name's form is checked: the instance need not be reachable to change it.
 pub async fn set_routing_field(
-    db: &Db,
+    ctx: &Ctx,
     source_id: &str,
     field: Option<String>,
 ) -> Result<(), AppError> {
+    let db = &ctx.db;
     let conn = connection(db, source_id).await?;
     let field = field
         .map(|f| f.trim().to_string())
@@ -442,7 +432,7 @@ pub async fn set_routing_field(
     }
     let mut active: servicenow_connection::ActiveModel = conn.into();
     active.routing_field = Set(field);
-    active.updated_at = Set(now());
+    active.updated_at = Set(ctx.now());
     active.update(&db.write).await?;
     Ok(())
 }
@@ -508,13 +498,9 @@ async fn dictionary(
 }
 
 /// The incident's fields (its own and those inherited from task), sorted by label.
-pub async fn fields(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
-    source_id: &str,
-) -> Result<Vec<Field>, AppError> {
-    let client = client(db, cipher, connector, source_id).await?;
+pub async fn fields(ctx: &Ctx, source_id: &str) -> Result<Vec<Field>, AppError> {
+    let connector = &*ctx.servicenow;
+    let client = client(ctx, source_id).await?;
     let mut fields: Vec<Field> = connector
         .within(dictionary(&client, None))
         .await?
@@ -538,12 +524,11 @@ pub struct ReferenceOption {
 /// The records the reference field `field` of incident can point at (its dictionary `reference`
 /// table), up to 1000, sorted by name: so a policy's routing key can be picked by group name.
 pub async fn reference_options(
-    db: &Db,
-    cipher: &Cipher,
-    connector: &Connector,
+    ctx: &Ctx,
     source_id: &str,
     field: &str,
 ) -> Result<Vec<ReferenceOption>, AppError> {
+    let connector = &*ctx.servicenow;
     let field = field.trim();
     if !is_field_name(field) {
         return Err(AppError::validation(
@@ -551,7 +536,7 @@ pub async fn reference_options(
             "must be a ServiceNow field name (e.g. assignment_group)",
         ));
     }
-    let client = client(db, cipher, connector, source_id).await?;
+    let client = client(ctx, source_id).await?;
     connector
         .within(reference_rows(&client, field))
         .await

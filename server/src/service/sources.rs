@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     auth::{hash_token, random_token},
-    new_id, now, policies,
+    new_id, policies,
 };
 use crate::db::{Db, for_update};
 pub use crate::domain::webhook_auth::WebhookAuth;
@@ -20,6 +20,7 @@ use crate::domain::webhook_auth::{
 use crate::entity::{alert_source, servicenow_connection};
 use crate::error::AppError;
 use crate::secrets::Cipher;
+use crate::service::Ctx;
 
 pub const SERVICENOW: &str = "SERVICENOW";
 
@@ -33,11 +34,9 @@ pub fn key_context(source_id: &str) -> String {
     format!("alert_source.integration_key:{source_id}")
 }
 
-pub async fn create(
-    db: &Db,
-    cipher: &Cipher,
-    input: NewSource,
-) -> Result<alert_source::Model, AppError> {
+pub async fn create(ctx: &Ctx, input: NewSource) -> Result<alert_source::Model, AppError> {
+    let db = &ctx.db;
+    let cipher = &*ctx.cipher;
     let name = input.name.trim().to_string();
     if name.is_empty() || name.len() > 200 {
         return Err(AppError::validation("name", "must be 1 to 200 characters"));
@@ -58,7 +57,7 @@ pub async fn create(
         name: Set(name),
         integration_type: Set(SERVICENOW.to_string()),
         escalation_policy_id: Set(input.escalation_policy_id),
-        created_at: Set(now()),
+        created_at: Set(ctx.now()),
         webhook_auth_kind: Set(WebhookAuthKind::None.as_str().into()),
         webhook_auth_username: Set(None),
         webhook_auth_secret_encrypted: Set(None),
@@ -97,7 +96,7 @@ pub enum KeyUsed {
 /// another's previous one; a previous key counts only until its grace period ends, by the server
 /// clock.
 pub async fn by_integration_key(
-    db: &Db,
+    ctx: &Ctx,
     key: &str,
 ) -> Result<
     Option<(
@@ -107,6 +106,7 @@ pub async fn by_integration_key(
     )>,
     AppError,
 > {
+    let db = &ctx.db;
     let hash = hash_token(key);
     let found = alert_source::Entity::find()
         .filter(
@@ -118,7 +118,7 @@ pub async fn by_integration_key(
         .limit(2)
         .all(&db.read)
         .await?;
-    let at = now();
+    let at = ctx.now();
     let mut previous = None;
     for (source, connection) in found {
         if source.integration_key_hash == hash {
@@ -149,11 +149,12 @@ pub const MAX_GRACE_MINUTES: i32 = 7 * 24 * 60;
 /// once. A grace period still running for an older key ends: only the key current until now stays
 /// valid beside the new one. Only the old key's hash is kept.
 pub async fn rotate_integration_key(
-    db: &Db,
-    cipher: &Cipher,
+    ctx: &Ctx,
     source_id: &str,
     grace_minutes: i32,
 ) -> Result<alert_source::Model, AppError> {
+    let db = &ctx.db;
+    let cipher = &*ctx.cipher;
     if !(0..=MAX_GRACE_MINUTES).contains(&grace_minutes) {
         return Err(AppError::validation(
             "graceMinutes",
@@ -167,7 +168,7 @@ pub async fn rotate_integration_key(
     let Some(source) = for_update(query, db.backend()).one(&txn).await? else {
         return Err(AppError::NotFound("alert source"));
     };
-    let clock = crate::clock::get();
+    let clock = &ctx.clock;
     let (previous_hash, expires_at) = if grace_minutes == 0 {
         (None, None)
     } else {
@@ -259,11 +260,12 @@ pub fn check_webhook_auth(
 
 /// Sets (or with `None` removes) the source's webhook authentication; the secret is encrypted.
 pub async fn set_webhook_auth(
-    db: &Db,
-    cipher: &Cipher,
+    ctx: &Ctx,
     source_id: &str,
     auth: WebhookAuth,
 ) -> Result<alert_source::Model, AppError> {
+    let db = &ctx.db;
+    let cipher = &*ctx.cipher;
     let Some(source) = get(db, source_id).await? else {
         return Err(AppError::NotFound("alert source"));
     };

@@ -17,12 +17,13 @@ use sea_orm::{
 };
 
 use super::log;
-use super::{Caller, new_id, now, outbox, servicenow};
+use super::{Caller, new_id, outbox, servicenow};
 use crate::db::{Db, for_update};
 use crate::domain::{Incident, IncidentState, LogKind, PriorityMapping};
 use crate::entity::servicenow_sync_update::{self as row, SyncKind, SyncStatus};
 use crate::entity::{alert, servicenow_connection, user};
 use crate::error::AppError;
+use crate::service::Ctx;
 use crate::servicenow::incident::high_priority_fields;
 use crate::servicenow::sync::{IncidentFields, IncidentPatch};
 
@@ -63,11 +64,14 @@ pub struct Pending {
     incident_sys_id: String,
     ticket_state: i32,
     change: Change,
+    /// When the change was made.
+    at: DateTime<Utc>,
 }
 
 impl Pending {
-    pub fn new(alert: &alert::Model, change: Change) -> Pending {
+    pub fn new(alert: &alert::Model, change: Change, at: DateTime<Utc>) -> Pending {
         Pending {
+            at,
             id: new_id(),
             alert_id: alert.id.clone(),
             alert_source_id: alert.alert_source_id.clone(),
@@ -240,7 +244,7 @@ async fn outbox_row<C: ConnectionTrait>(
     };
     let written_state = fields.written_state();
     let payload = IncidentPatch { assign_to, fields };
-    let at = now();
+    let at = p.at;
     Ok(Some(row::ActiveModel {
         id: Set(p.id),
         alert_id: Set(p.alert_id),
@@ -290,12 +294,12 @@ impl Default for RetryPolicy {
 /// one of its alert is pending (queued, in flight or waiting for a retry), so each incident sees
 /// its updates in the order they were made.
 pub async fn claim_due(
-    db: &Db,
+    ctx: &Ctx,
     limit: u64,
     claim_until: DateTime<Utc>,
 ) -> Result<Vec<row::Model>, AppError> {
     outbox::claim_due(
-        db,
+        ctx,
         &COLUMNS,
         Condition::all().add(first_of_its_alert()),
         limit,
@@ -355,23 +359,24 @@ fn kind_label(kind: SyncKind) -> &'static str {
 /// Records how claimed updates went, in one writing transaction (each unless its claim was
 /// taken over meanwhile).
 pub async fn finish(
-    db: &Db,
+    ctx: &Ctx,
     outcomes: Vec<(&row::Model, Outcome)>,
     retry: &RetryPolicy,
 ) -> Result<(), AppError> {
+    let at = ctx.now();
     let settlements = outcomes
         .into_iter()
-        .map(|(claimed, outcome)| settlement(claimed, outcome, retry))
+        .map(|(claimed, outcome)| settlement(claimed, outcome, retry, at))
         .collect();
-    outbox::settle_all(db, &COLUMNS, settlements).await
+    outbox::settle_all(ctx, &COLUMNS, settlements).await
 }
 
 fn settlement(
     claimed: &row::Model,
     outcome: Outcome,
     retry: &RetryPolicy,
+    at: DateTime<Utc>,
 ) -> outbox::Settlement<row::Column> {
-    let at = now();
     let what = format!(
         "ServiceNow update ({}) of {}",
         kind_label(claimed.kind),
@@ -521,13 +526,14 @@ pub fn status(rows: &[row::Model]) -> Option<(SyncStatus, &row::Model)> {
 }
 
 /// Queues the alert's failed updates again, in their original order.
-pub async fn retry(db: &Db, caller: &Caller, alert_id: &str) -> Result<(), AppError> {
+pub async fn retry(ctx: &Ctx, caller: &Caller, alert_id: &str) -> Result<(), AppError> {
+    let db = &ctx.db;
     let txn = db.begin_write().await?;
     let query = alert::Entity::find_by_id(alert_id.to_string());
     if for_update(query, db.backend()).one(&txn).await?.is_none() {
         return Err(AppError::NotFound("alert"));
     }
-    let at = now();
+    let at = ctx.now();
     let result = row::Entity::update_many()
         .col_expr(row::Column::Status, Expr::value(SyncStatus::Pending))
         .col_expr(row::Column::Attempts, Expr::value(0))
@@ -546,18 +552,20 @@ pub async fn retry(db: &Db, caller: &Caller, alert_id: &str) -> Result<(), AppEr
         "{} failed ServiceNow update(s) queued again by {}",
         result.rows_affected, caller.email
     );
-    log::append(&txn, alert_id, LogKind::SyncRetried, msg, &caller.actor()).await?;
+    let actor = caller.actor();
+    log::append(&txn, ctx.now(), alert_id, LogKind::SyncRetried, msg, &actor).await?;
     txn.commit().await?;
-    wake();
+    ctx.wake_sync();
     Ok(())
 }
 
 /// Sets which kinds of change the source's connection writes to ServiceNow (ADMIN).
 pub async fn set_publish_filters(
-    db: &Db,
+    ctx: &Ctx,
     source_id: &str,
     filters: PublishFilters,
 ) -> Result<(), AppError> {
+    let db = &ctx.db;
     let Some(conn) = servicenow_connection::Entity::find_by_id(source_id.to_string())
         .one(&db.read)
         .await?
@@ -571,7 +579,7 @@ pub async fn set_publish_filters(
     am.publish_priority = Set(filters.priority);
     am.publish_assignment = Set(filters.assignment);
     am.publish_reroute = Set(filters.reroute);
-    am.updated_at = Set(now());
+    am.updated_at = Set(ctx.now());
     am.update(&db.write).await?;
     Ok(())
 }

@@ -7,11 +7,12 @@ use sea_orm::{
 use secrecy::SecretString;
 
 use super::auth::{check_new_password, end_sessions, hash_password, random_token};
-use super::{Caller, new_id, now};
+use super::{Caller, new_id};
 use crate::db::{Db, for_update};
 use crate::domain::{Email, Role};
 use crate::entity::user;
 use crate::error::AppError;
+use crate::service::Ctx;
 
 pub struct NewUser {
     pub email: String,
@@ -27,14 +28,16 @@ pub fn require_admin(caller: &Caller) -> Result<(), AppError> {
     }
 }
 
-pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppError> {
+pub async fn create_user(ctx: &Ctx, input: NewUser) -> Result<user::Model, AppError> {
+    let db = &ctx.db;
     let email = Email::parse(&input.email).map_err(|r| AppError::validation("email", r))?;
     let name = input.name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(AppError::validation("name", "must be 1 to 200 characters"));
     }
     check_new_password("password", &input.password)?;
-    let hash = hash_password(input.password).await?;
+    let hash = hash_password(&ctx.passwords, input.password).await?;
+    let at = ctx.now();
     let txn = db.begin_write().await?;
     let result = user::ActiveModel {
         id: Set(new_id()),
@@ -42,7 +45,7 @@ pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppErro
         name: Set(name.to_string()),
         role: Set(input.role.as_str().to_string()),
         password_hash: Set(hash),
-        created_at: Set(now()),
+        created_at: Set(at),
         disabled: Set(false),
         must_change_password: Set(false),
     }
@@ -50,7 +53,7 @@ pub async fn create_user(db: &Db, input: NewUser) -> Result<user::Model, AppErro
     .await;
     match result {
         Ok(u) => {
-            super::notifications::insert_default_rule(&txn, &u).await?;
+            super::notifications::insert_default_rule(&txn, &u, at).await?;
             txn.commit().await?;
             Ok(u)
         }
@@ -194,10 +197,11 @@ pub async fn get_many(db: &Db, ids: &[String]) -> Result<Vec<user::Model>, AppEr
 /// Creates the first admin when the database has no user. Returns the generated password when
 /// none was configured, so that start-up can show it once.
 pub async fn bootstrap_admin(
-    db: &Db,
+    ctx: &Ctx,
     email: &str,
     password: Option<SecretString>,
 ) -> Result<Option<SecretString>, AppError> {
+    let db = &ctx.db;
     if user::Entity::find().count(&db.read).await? > 0 {
         return Ok(None);
     }
@@ -206,7 +210,7 @@ pub async fn bootstrap_admin(
         None => (SecretString::from(random_token()), true),
     };
     let created = create_user(
-        db,
+        ctx,
         NewUser {
             email: email.to_string(),
             name: "Administrator".into(),

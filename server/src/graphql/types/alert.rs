@@ -137,7 +137,7 @@ impl Alert {
     #[graphql(complexity = "LIST_COST * child_complexity")]
     async fn log_entries(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<LogEntry>> {
         gql(async move {
-            let rows = alerts::log_entries(&ctx.state()?.db, &self.0.id).await?;
+            let rows = alerts::log_entries(&ctx.state()?.ctx.db, &self.0.id).await?;
             Ok(rows.into_iter().map(LogEntry).collect())
         })
         .await
@@ -145,7 +145,7 @@ impl Alert {
     /// How the alert's changes reached ServiceNow; null when none was ever queued.
     async fn sync_status(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<SyncStatus>> {
         gql(async move {
-            let rows = sync::updates(&ctx.state()?.db, &self.0.id).await?;
+            let rows = sync::updates(&ctx.state()?.ctx.db, &self.0.id).await?;
             match sync::status(&rows) {
                 Some((state, r)) => Ok(Some(SyncStatus {
                     state: state.into(),
@@ -162,7 +162,7 @@ impl Alert {
     #[graphql(complexity = "LIST_COST * child_complexity")]
     async fn sync_updates(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<SyncUpdate>> {
         gql(async move {
-            let rows = sync::updates(&ctx.state()?.db, &self.0.id).await?;
+            let rows = sync::updates(&ctx.state()?.ctx.db, &self.0.id).await?;
             Ok(rows.into_iter().map(SyncUpdate).collect())
         })
         .await
@@ -193,7 +193,7 @@ impl Comment {
     async fn author(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<User>> {
         gql(async move {
             match &self.0.author_id {
-                Some(id) => Ok(users::get(&ctx.state()?.db, id).await?.map(User)),
+                Some(id) => Ok(users::get(&ctx.state()?.ctx.db, id).await?.map(User)),
                 None => Ok(None),
             }
         })

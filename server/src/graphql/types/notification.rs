@@ -37,7 +37,7 @@ impl NotificationRule {
     /// rule gets `targetLabel`.
     async fn target(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
         gql(async move {
-            notifications::shown_target(&ctx.state()?.cipher, ctx.caller()?, &self.0)
+            notifications::shown_target(&ctx.state()?.ctx.cipher, ctx.caller()?, &self.0)
         })
         .await
     }

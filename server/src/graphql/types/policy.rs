@@ -35,7 +35,7 @@ impl EscalationPolicy {
     }
     async fn rules(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<EscalationRule>> {
         gql(async move {
-            let rules = policies::rules(&ctx.state()?.db, &self.0.id).await?;
+            let rules = policies::rules(&ctx.state()?.ctx.db, &self.0.id).await?;
             Ok(rules
                 .into_iter()
                 .map(|r| EscalationRule {
@@ -52,7 +52,7 @@ pub(super) async fn load_policy(
     ctx: &async_graphql::Context<'_>,
     id: &str,
 ) -> std::result::Result<EscalationPolicy, AppError> {
-    policies::get_any(&ctx.state()?.db, id)
+    policies::get_any(&ctx.state()?.ctx.db, id)
         .await?
         .map(EscalationPolicy)
         .ok_or_else(|| corrupt("escalation policy id", id))

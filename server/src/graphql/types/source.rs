@@ -115,7 +115,7 @@ impl AlertSource {
     async fn integration_key(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<String>> {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
-            let key = sources::integration_key(&ctx.state()?.cipher, &self.0)?;
+            let key = sources::integration_key(&ctx.state()?.ctx.cipher, &self.0)?;
             Ok(Some(key.expose_secret().to_string()))
         })
         .await
@@ -125,7 +125,7 @@ impl AlertSource {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let key = sources::integration_key(&state.cipher, &self.0)?;
+            let key = sources::integration_key(&state.ctx.cipher, &self.0)?;
             Ok(Some(state.webhook_url(key.expose_secret())))
         })
         .await
@@ -140,8 +140,8 @@ impl AlertSource {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let auth = sources::webhook_auth(&state.cipher, &self.0)?;
-            let key = sources::integration_key(&state.cipher, &self.0)?;
+            let auth = sources::webhook_auth(&state.ctx.cipher, &self.0)?;
+            let key = sources::integration_key(&state.ctx.cipher, &self.0)?;
             Ok(Some(business_rule::script(
                 &state.webhook_url(key.expose_secret()),
                 &auth,
@@ -155,7 +155,7 @@ impl AlertSource {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
             Ok(
-                sources::grace_end(&self.0, crate::clock::now()).map(|until| KeyRotation {
+                sources::grace_end(&self.0, ctx.state()?.ctx.now()).map(|until| KeyRotation {
                     previous_key_expires_at: until,
                 }),
             )
@@ -191,7 +191,7 @@ impl AlertSource {
         ctx: &async_graphql::Context<'_>,
     ) -> Result<Option<ServiceNowConnection>> {
         gql(async move {
-            Ok(servicenow::get(&ctx.state()?.db, &self.0.id)
+            Ok(servicenow::get(&ctx.state()?.ctx.db, &self.0.id)
                 .await?
                 .map(ServiceNowConnection))
         })

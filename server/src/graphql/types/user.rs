@@ -50,7 +50,8 @@ impl User {
         ctx: &async_graphql::Context<'_>,
     ) -> Result<Vec<NotificationRule>> {
         gql(async move {
-            let rules = notifications::rules(&ctx.state()?.db, ctx.caller()?, &self.0.id).await?;
+            let rules =
+                notifications::rules(&ctx.state()?.ctx.db, ctx.caller()?, &self.0.id).await?;
             Ok(rules.into_iter().map(NotificationRule).collect())
         })
         .await

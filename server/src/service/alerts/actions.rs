@@ -2,46 +2,49 @@
 //! locks the alert, asks `domain::alert` whether the action is allowed, and writes the change, its
 //! log entry, its notifications and its ServiceNow update in one transaction.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
 
 use super::transition::{self, Cause, Move, Why};
-use crate::db::{Db, for_update};
+use crate::db::for_update;
 use crate::domain::LogKind;
 use crate::domain::alert::{check_accept, check_raise, check_reroute, check_resolve};
 use crate::entity::{alert, alert_comment};
 use crate::error::AppError;
+use crate::service::Ctx;
 use crate::service::rows::Rows;
-use crate::service::sync::{self, Change, UserRef};
-use crate::service::{Caller, new_id, now, policies};
+use crate::service::sync::{Change, UserRef};
+use crate::service::{Caller, new_id, policies};
 
 /// Runs a responder's action on a locked alert, in one transaction.
-async fn act<F>(db: &Db, alert_id: &str, f: F) -> Result<alert::Model, AppError>
+async fn act<F>(ctx: &Ctx, alert_id: &str, f: F) -> Result<alert::Model, AppError>
 where
     F: AsyncFnOnce(&DatabaseTransaction, alert::Model) -> Result<alert::ActiveModel, AppError>,
 {
+    let db = &ctx.db;
     let txn = db.begin_write().await?;
     let query = alert::Entity::find_by_id(alert_id.to_string());
     let Some(model) = for_update(query, db.backend()).one(&txn).await? else {
         return Err(AppError::NotFound("alert"));
     };
     let mut am = f(&txn, model).await?;
-    am.updated_at = Set(now());
+    am.updated_at = Set(ctx.now());
     let updated = am.update(&txn).await?;
     txn.commit().await?;
-    sync::wake();
+    ctx.wake_sync();
     Ok(updated)
 }
 
-pub async fn accept(db: &Db, caller: &Caller, alert_id: &str) -> Result<alert::Model, AppError> {
-    act(db, alert_id, async |txn, model| {
+pub async fn accept(ctx: &Ctx, caller: &Caller, alert_id: &str) -> Result<alert::Model, AppError> {
+    act(ctx, alert_id, async |txn, model| {
         check_accept(model.status)?;
-        let mut rows = Rows::default();
+        let mut rows = Rows::new(ctx);
         let actor = caller.actor();
         let before = model.clone();
         let mut am: alert::ActiveModel = model.into();
         am.assigned_to_id = Set(Some(caller.user_id.clone()));
         let msg = format!("Accepted by {}", caller.email);
-        let cause = Cause::new(&actor, msg);
+        let cause = Cause::new(ctx, &actor, msg);
         transition::accept(txn, &before, &mut am, cause, &mut rows).await?;
         let user = UserRef {
             id: caller.user_id.clone(),
@@ -55,7 +58,7 @@ pub async fn accept(db: &Db, caller: &Caller, alert_id: &str) -> Result<alert::M
 }
 
 pub async fn resolve(
-    db: &Db,
+    ctx: &Ctx,
     caller: &Caller,
     alert_id: &str,
     comment: Option<String>,
@@ -66,21 +69,21 @@ pub async fn resolve(
     if let Some(c) = &comment {
         check_comment(c)?;
     }
-    act(db, alert_id, async |txn, model| {
+    act(ctx, alert_id, async |txn, model| {
         check_resolve(model.status)?;
         let id = model.id.clone();
-        let mut rows = Rows::default();
+        let mut rows = Rows::new(ctx);
         let actor = caller.actor();
         let before = model.clone();
         let mut am: alert::ActiveModel = model.into();
         let msg = match &comment {
             Some(c) => {
-                insert_comment(txn, &id, caller, c).await?;
+                insert_comment(txn, ctx.now(), &id, caller, c).await?;
                 format!("Resolved by {}: {c}", caller.email)
             }
             None => format!("Resolved by {}", caller.email),
         };
-        let cause = Cause::new(&actor, msg);
+        let cause = Cause::new(ctx, &actor, msg);
         transition::resolve(txn, &before, &mut am, cause, &mut rows).await?;
         let change = Change::Resolve {
             user_id: caller.user_id.clone(),
@@ -94,20 +97,21 @@ pub async fn resolve(
 }
 
 pub async fn reroute(
-    db: &Db,
+    ctx: &Ctx,
     caller: &Caller,
     alert_id: &str,
     policy_id: &str,
 ) -> Result<alert::Model, AppError> {
+    let db = &ctx.db;
     let Some(target) = policies::get(db, policy_id).await? else {
         return Err(AppError::NotFound("escalation policy"));
     };
-    act(db, alert_id, async |txn, model| {
+    act(ctx, alert_id, async |txn, model| {
         let status = model.status;
         check_reroute(status, &model.escalation_policy_id, &target.id)?;
         let id = model.id.clone();
         let from_policy_id = model.escalation_policy_id.clone();
-        let mut rows = Rows::default();
+        let mut rows = Rows::new(ctx);
         // The user's re-route goes to the incident (here only: a re-route that ServiceNow made
         // goes through `move_to_policy` from `ingest` and is not written back). Queued before
         // the new policy's level 1, so the incident gets its group before its assignee.
@@ -132,18 +136,23 @@ pub async fn reroute(
 }
 
 pub async fn raise_priority(
-    db: &Db,
+    ctx: &Ctx,
     caller: &Caller,
     alert_id: &str,
 ) -> Result<alert::Model, AppError> {
-    act(db, alert_id, async |txn, model| {
+    act(ctx, alert_id, async |txn, model| {
         check_raise(model.status, model.priority)?;
-        let mut rows = Rows::default();
+        let mut rows = Rows::new(ctx);
         rows.sync(&model, Change::RaisePriority);
         let id = model.id.clone();
         let mut am: alert::ActiveModel = model.into();
         let msg = format!("Priority raised to HIGH by {}", caller.email);
-        transition::raise_priority(&id, &mut am, Cause::new(&caller.actor(), msg), &mut rows);
+        transition::raise_priority(
+            &id,
+            &mut am,
+            Cause::new(ctx, &caller.actor(), msg),
+            &mut rows,
+        );
         rows.write(txn).await?;
         Ok(am)
     })
@@ -164,6 +173,7 @@ fn check_comment(body: &str) -> Result<(), AppError> {
 
 async fn insert_comment(
     txn: &DatabaseTransaction,
+    at: DateTime<Utc>,
     alert_id: &str,
     caller: &Caller,
     body: &str,
@@ -173,7 +183,7 @@ async fn insert_comment(
         alert_id: Set(alert_id.to_string()),
         author_id: Set(Some(caller.user_id.clone())),
         body: Set(body.to_string()),
-        created_at: Set(now()),
+        created_at: Set(at),
         external_author: Set(None),
         author_label: Set(Some(caller.email.clone())),
     }
@@ -183,11 +193,12 @@ async fn insert_comment(
 
 /// Comments are allowed on resolved alerts too: notes for the post-mortem.
 pub async fn comment(
-    db: &Db,
+    ctx: &Ctx,
     caller: &Caller,
     alert_id: &str,
     body: &str,
 ) -> Result<alert_comment::Model, AppError> {
+    let db = &ctx.db;
     let body = body.trim();
     check_comment(body)?;
     let txn = db.begin_write().await?;
@@ -195,14 +206,14 @@ pub async fn comment(
     let Some(model) = for_update(query, db.backend()).one(&txn).await? else {
         return Err(AppError::NotFound("alert"));
     };
-    let created = insert_comment(&txn, alert_id, caller, body).await?;
-    let mut rows = Rows::default();
+    let created = insert_comment(&txn, ctx.now(), alert_id, caller, body).await?;
+    let mut rows = Rows::new(ctx);
     let msg = format!("Comment by {}", caller.email);
     rows.log(alert_id, LogKind::Commented, msg, &caller.actor());
     let body = body.to_string();
     rows.sync(&model, Change::Comment { body });
     rows.write(&txn).await?;
     txn.commit().await?;
-    sync::wake();
+    ctx.wake_sync();
     Ok(created)
 }

@@ -3,6 +3,7 @@
 //! `domain::alert` decides. The webhook and the reconciliation poll reach it through
 //! `service::inbound`.
 
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, OnConflict, Query, SelectStatement};
 use sea_orm::{
@@ -11,7 +12,8 @@ use sea_orm::{
 };
 
 use super::transition::{self, Cause, Move, Why};
-use crate::db::{AppendOnly, Db, WriteJob, for_update};
+use crate::clock::Clock;
+use crate::db::{AppendOnly, WriteJob, for_update};
 use crate::domain::alert::{AlertSnapshot, RoutingUpdate, decide_ingest, is_stale, routing_update};
 use crate::domain::{
     AlertStatus, Incident, IncidentState, IngestDecision, IngestOutcome, LogKind, Priority,
@@ -19,8 +21,9 @@ use crate::domain::{
 };
 use crate::entity::{alert, alert_source, escalation_policy, servicenow_connection};
 use crate::error::AppError;
+use crate::service::Ctx;
 use crate::service::rows::Rows;
-use crate::service::{Actor, escalation, log, new_id, now, people, policies, servicenow, sync};
+use crate::service::{Actor, escalation, log, new_id, people, policies, servicenow};
 
 pub enum IngestResult {
     Applied {
@@ -34,16 +37,25 @@ pub enum IngestResult {
 /// Logs `note` on an alert an event reached without changing it in a transaction of its own (the
 /// echo of our own update, which [`sync::absorb_echo`] took).
 pub async fn note_event(
-    db: &Db,
+    ctx: &Ctx,
     alert_id: &str,
     note: String,
     incident: &Incident,
 ) -> Result<(), AppError> {
+    let db = &ctx.db;
     let actor = Actor::ServiceNow {
         updated_by: incident.updated_by.clone(),
     };
     let txn = db.begin_write().await?;
-    log::append(&txn, alert_id, LogKind::PreviousKeyUsed, note, &actor).await?;
+    log::append(
+        &txn,
+        ctx.now(),
+        alert_id,
+        LogKind::PreviousKeyUsed,
+        note,
+        &actor,
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -96,7 +108,8 @@ pub struct IngestEvent<'a> {
 /// New incident, the policy it routes to and that policy's level 1: users, notification rules),
 /// and the rows the change adds are written together at the end (see [`Rows`]): the transaction
 /// holds SQLite's single writer for as few statements as the change needs.
-pub async fn ingest(db: &Db, event: IngestEvent<'_>) -> Result<IngestResult, AppError> {
+pub async fn ingest(ctx: &Ctx, event: IngestEvent<'_>) -> Result<IngestResult, AppError> {
+    let db = &ctx.db;
     let IngestEvent {
         source,
         connection,
@@ -119,11 +132,13 @@ pub async fn ingest(db: &Db, event: IngestEvent<'_>) -> Result<IngestResult, App
     let first = if incident.state == IncidentState::New
         && !exists(&db.read, &source.id, incident.sys_id.as_str()).await?
     {
-        Some(first_step(&db.read, source, routing_value.as_deref()).await?)
+        let clock = ctx.clock.as_ref();
+        Some(first_step(&db.read, source, routing_value.as_deref(), clock).await?)
     } else {
         None
     };
     let job = Ingest {
+        ctx: ctx.clone(),
         source: source.clone(),
         incident: incident.clone(),
         assignee: assignee.cloned(),
@@ -135,7 +150,7 @@ pub async fn ingest(db: &Db, event: IngestEvent<'_>) -> Result<IngestResult, App
     };
     let (result, queued_sync) = db.write(job).await?;
     if queued_sync {
-        sync::wake();
+        ctx.wake_sync();
     }
     Ok(result)
 }
@@ -143,6 +158,8 @@ pub async fn ingest(db: &Db, event: IngestEvent<'_>) -> Result<IngestResult, App
 /// The writing half of [`ingest`], with what it needs owned: on SQLite it runs on the writer
 /// thread, possibly in a transaction shared with other events ([`Db::write`]).
 struct Ingest {
+    /// The server's context: its clock stamps the rows, as it would outside the writer.
+    ctx: Ctx,
     source: alert_source::Model,
     incident: Incident,
     assignee: Option<people::Assignee>,
@@ -280,7 +297,8 @@ async fn create(
                 .one(txn)
                 .await?;
             let current = current.as_ref().unwrap_or(source);
-            fresh = first_step(txn, current, routing_value.as_deref()).await?;
+            let clock = job.ctx.clock.as_ref();
+            fresh = first_step(txn, current, routing_value.as_deref(), clock).await?;
             &fresh
         }
     };
@@ -290,12 +308,12 @@ async fn create(
         routing_value: routing_value.clone(),
         routing_field: settings.routing_field.clone(),
     };
-    let mut am = new_alert(source, incident, new);
+    let mut am = new_alert(source, incident, new, job.ctx.now());
     let alert_id = new_id();
     am.id = Set(alert_id.clone());
     // Level 1's assignee is Glidepath's choice: written to the incident like any later
     // escalation step.
-    let mut rows = Rows::default().with_connection(&source.id, settings.connection.clone());
+    let mut rows = Rows::new(&job.ctx).with_connection(&source.id, settings.connection.clone());
     let number = incident.number.as_deref().unwrap_or("an incident");
     let mut msg = format!(
         "Created from {number} (New, ServiceNow priority {})",
@@ -375,7 +393,7 @@ async fn update(
         _ => None,
     };
     // A change made in ServiceNow: nothing it sets in motion is written back.
-    let mut rows = Rows::from_servicenow();
+    let mut rows = Rows::from_servicenow(&job.ctx);
     job.note(&alert_id, &mut rows);
     if outcome == IngestOutcome::Unchanged
         && ticket.mod_count.is_none()
@@ -387,7 +405,7 @@ async fn update(
         }
         return Ok((IngestResult::Applied { outcome, alert_id }, false));
     }
-    let at = now();
+    let at = job.ctx.now();
     let current_policy = model.escalation_policy_id.clone();
     let before = model.clone();
     let mut am: alert::ActiveModel = model.into();
@@ -569,6 +587,7 @@ async fn first_step<C: ConnectionTrait>(
     conn: &C,
     source: &alert_source::Model,
     routing_value: Option<&str>,
+    clock: &dyn Clock,
 ) -> Result<FirstStep, AppError> {
     // The policy whose routing key is the incident's value gets the alert, else the source's own.
     let routed = match routing_value {
@@ -578,7 +597,7 @@ async fn first_step<C: ConnectionTrait>(
     let policy_id = routed
         .as_ref()
         .map_or(source.escalation_policy_id.clone(), |p| p.id.clone());
-    let step = escalation::prepare_first(conn, &policy_id).await?;
+    let step = escalation::prepare_first(conn, &policy_id, clock).await?;
     Ok(FirstStep {
         routed,
         policy_id,
@@ -598,8 +617,8 @@ fn new_alert(
     source: &alert_source::Model,
     incident: &Incident,
     new: NewAlert<'_>,
+    at: DateTime<Utc>,
 ) -> alert::ActiveModel {
-    let at = now();
     alert::ActiveModel {
         id: Set(String::new()),
         alert_source_id: Set(source.id.clone()),

@@ -10,7 +10,7 @@ use crate::entity::{alert, escalation_policy};
 use crate::error::AppError;
 use crate::service::notifications::{self, Event};
 use crate::service::rows::Rows;
-use crate::service::{Actor, escalation, now};
+use crate::service::{Actor, Ctx, escalation};
 
 /// Who causes a change, when, and the log line that says so.
 pub(super) struct Cause<'a> {
@@ -20,9 +20,10 @@ pub(super) struct Cause<'a> {
 }
 
 impl<'a> Cause<'a> {
-    pub fn new(actor: &'a Actor, message: String) -> Cause<'a> {
+    /// A cause at the clock's time now.
+    pub fn new(ctx: &Ctx, actor: &'a Actor, message: String) -> Cause<'a> {
         Cause {
-            at: now(),
+            at: ctx.now(),
             actor,
             message,
         }
