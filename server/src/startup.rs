@@ -18,7 +18,7 @@ use crate::engine::{
 };
 use crate::graphql::{self, AppSchema};
 use crate::http;
-use crate::service::auth::HashQueue;
+use crate::service::passwords::HashQueue;
 use crate::service::sync::RetryPolicy;
 use crate::service::users;
 use crate::service::{Ctx, Delivery};

@@ -1,13 +1,7 @@
 //! Passwords (argon2id), sessions and API tokens. Only SHA-256 hashes of tokens are stored: a token
 //! is 256 random bits, so a fast hash is enough, and a database dump reveals no usable token.
 
-use argon2::{
-    Algorithm, Argon2, Params, Version,
-    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
-};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Duration;
-use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, Set, Statement, sea_query::Expr,
@@ -15,7 +9,8 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::{Caller, new_id};
+use super::passwords::{dummy_hash, hash_password, verify_password};
+use super::{Caller, new_id, random_token};
 use crate::db::Db;
 use crate::domain::{Email, Role};
 use crate::entity::{auth_token, user};
@@ -25,109 +20,6 @@ use crate::service::Ctx;
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Longer input only costs hashing time.
 pub const MAX_PASSWORD_LEN: usize = 1024;
-
-/// argon2id with OWASP's minimum: 19 MiB of memory, 2 iterations, 1 lane.
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Bounds the argon2 work: at most `workers` hashes run at once (each takes 19 MiB and a core for
-/// tens of milliseconds) and at most `queue` more wait; anything beyond is refused at once with
-/// TOO_MANY_REQUESTS, without hashing. Every hash and verification goes through it.
-pub struct HashQueue {
-    running: tokio::sync::Semaphore,
-    admitted: std::sync::Arc<tokio::sync::Semaphore>,
-    dummy: tokio::sync::OnceCell<String>,
-}
-
-impl HashQueue {
-    /// `workers` 0 means one per CPU core.
-    pub fn new(workers: usize, queue: usize) -> HashQueue {
-        let workers = if workers == 0 {
-            std::thread::available_parallelism().map_or(1, usize::from)
-        } else {
-            workers
-        };
-        HashQueue {
-            running: tokio::sync::Semaphore::new(workers),
-            admitted: std::sync::Arc::new(tokio::sync::Semaphore::new(
-                workers.saturating_add(queue),
-            )),
-            dummy: tokio::sync::OnceCell::new(),
-        }
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, AppError> {
-        let Ok(_admitted) = self.admitted.clone().try_acquire_owned() else {
-            metrics::counter!("glidepath_password_hash_rejected_total").increment(1);
-            return Err(AppError::TooManyRequests(
-                "the server is busy checking passwords; try again shortly",
-            ));
-        };
-        let _running = self
-            .running
-            .acquire()
-            .await
-            .map_err(|e| anyhow::anyhow!("hash queue closed: {e}"))?;
-        // The permits are held until the blocking work ends, even when the caller goes away.
-        Ok(tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?)
-    }
-}
-
-pub async fn hash_password(
-    passwords: &HashQueue,
-    password: SecretString,
-) -> Result<String, AppError> {
-    passwords
-        .run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2()
-                .hash_password(password.expose_secret().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
-        })
-        .await?
-        .map_err(AppError::from)
-}
-
-async fn verify_password(
-    passwords: &HashQueue,
-    password: SecretString,
-    hash: String,
-) -> Result<bool, AppError> {
-    passwords
-        .run(move || {
-            let parsed =
-                PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-            Ok(argon2()
-                .verify_password(password.expose_secret().as_bytes(), &parsed)
-                .is_ok())
-        })
-        .await?
-}
-
-/// A hash of a password nobody has, verified when the e-mail is unknown so that the answer takes
-/// as long as for a known e-mail and says nothing about which accounts exist. Made once per
-/// queue.
-async fn dummy_hash(passwords: &HashQueue) -> Result<String, AppError> {
-    passwords
-        .dummy
-        .get_or_try_init(|| hash_password(passwords, SecretString::from(random_token())))
-        .await
-        .cloned()
-}
-
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
 
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use super::auth::HashQueue;
+use super::passwords::HashQueue;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::net_guard::Guard;

@@ -11,6 +11,7 @@ pub mod log;
 pub mod lookup;
 pub mod notifications;
 pub mod outbox;
+pub mod passwords;
 pub mod people;
 pub mod policies;
 pub mod reconcile;
@@ -85,6 +86,15 @@ impl Caller {
             email: self.email.clone(),
         }
     }
+}
+
+/// 256 random bits, URL-safe: integration keys, tokens, generated passwords.
+pub fn random_token() -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A new time-ordered id: sorting by id sorts by creation on every backend.

@@ -7,10 +7,7 @@ use sea_orm::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{
-    auth::{hash_token, random_token},
-    new_id, policies,
-};
+use super::{auth::hash_token, new_id, policies, random_token};
 use crate::db::{Db, for_update};
 pub use crate::domain::webhook_auth::WebhookAuth;
 use crate::domain::webhook_auth::{

@@ -6,7 +6,9 @@ use sea_orm::{
 };
 use secrecy::SecretString;
 
-use super::auth::{check_new_password, end_sessions, hash_password, random_token};
+use super::auth::{check_new_password, end_sessions};
+use super::passwords::hash_password;
+use super::random_token;
 use super::{Caller, new_id};
 use crate::db::{Db, for_update};
 use crate::domain::{Email, Role};
