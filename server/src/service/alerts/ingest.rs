@@ -363,7 +363,6 @@ async fn update(
 ) -> Result<Applied, AppError> {
     let Ingest {
         incident,
-        assignee,
         settings,
         routing_value,
         actor,
@@ -441,53 +440,24 @@ async fn update(
         }
         Some(RoutingUpdate::Reroute(change)) => {
             am.routing_value = Set(change.clone());
-            let target = match &change {
-                Some(value) if status_now != AlertStatus::Resolved => {
-                    policies::by_routing_key(txn, value).await?
-                }
-                _ => None,
+            let from = Move {
+                alert_id: &alert_id,
+                status: status_now,
+                from_policy_id: &current_policy,
             };
-            if let (Some(target), Some(field), Some(value)) =
-                (target, &settings.routing_field, &change)
-                && target.id != current_policy
+            if reroute_by_field(txn, job, change, from, &mut am, &mut rows).await?
+                && outcome == IngestOutcome::Unchanged
             {
-                let from = Move {
-                    alert_id: &alert_id,
-                    status: status_now,
-                    from_policy_id: &current_policy,
-                };
-                let why = Why {
-                    actor,
-                    by: "",
-                    reason: &format!(": {field} is now {value} in ServiceNow"),
-                };
-                transition::move_to_policy(txn, from, &target, why, &mut am, &mut rows).await?;
-                if outcome == IngestOutcome::Unchanged {
-                    outcome = IngestOutcome::Updated;
-                }
+                outcome = IngestOutcome::Updated;
             }
         }
         None => {}
     }
-    if let Some(Some(sys_id)) = &assigned {
-        let assignee = assignee.as_ref().filter(|a| a.sys_id == *sys_id);
-        let user = assignee.and_then(|a| a.user.as_ref());
-        // Glidepath's own assignment coming back (an accept or an escalation step wrote it):
-        // recorded, not logged again.
-        let own = user.is_some_and(|u| Some(&u.id) == before.assigned_to_id.as_ref());
-        if !own {
-            let label = assignee.map_or(sys_id.as_str(), |a| a.label.as_str());
-            let msg = format!("Assigned in ServiceNow to {label}");
-            rows.log(&alert_id, LogKind::TicketUpdated, msg, actor);
-            if let Some(user) = user
-                && status_now != AlertStatus::Resolved
-            {
-                am.assigned_to_id = Set(Some(user.id.clone()));
-            }
-            if outcome == IngestOutcome::Unchanged {
-                outcome = IngestOutcome::Updated;
-            }
-        }
+    if let Some(Some(sys_id)) = &assigned
+        && assign_from_servicenow(job, sys_id, &before, status_now, &mut am, &mut rows)
+        && outcome == IngestOutcome::Unchanged
+    {
+        outcome = IngestOutcome::Updated;
     }
     if let Some(id) = assigned {
         am.ticket_assignee = Set(id);
@@ -503,6 +473,65 @@ async fn update(
     am.update(txn).await?;
     let queued_sync = rows.write_appending(txn, append).await?;
     Ok((IngestResult::Applied { outcome, alert_id }, queued_sync))
+}
+
+/// A new value of the routing field: the alert moves to the policy the value names, if there is
+/// one and it is another (never a RESOLVED alert). Whether it moved.
+async fn reroute_by_field(
+    txn: &DatabaseTransaction,
+    job: &Ingest,
+    value: Option<String>,
+    from: Move<'_>,
+    am: &mut alert::ActiveModel,
+    rows: &mut Rows,
+) -> Result<bool, AppError> {
+    let (Some(value), Some(field)) = (value, &job.settings.routing_field) else {
+        return Ok(false);
+    };
+    if from.status == AlertStatus::Resolved {
+        return Ok(false);
+    }
+    let Some(target) = policies::by_routing_key(txn, &value).await? else {
+        return Ok(false);
+    };
+    if target.id == from.from_policy_id {
+        return Ok(false);
+    }
+    let why = Why {
+        actor: &job.actor,
+        by: "",
+        reason: &format!(": {field} is now {value} in ServiceNow"),
+    };
+    transition::move_to_policy(txn, from, &target, why, am, rows).await?;
+    Ok(true)
+}
+
+/// An `assigned_to` set in ServiceNow (`sys_id`): logged, and the alert's assignee when the
+/// `sys_user` maps to a Glidepath user and the alert is not RESOLVED. Glidepath's own assignment
+/// coming back (an accept or an escalation step wrote it) is recorded, not logged again. Whether
+/// it was logged.
+fn assign_from_servicenow(
+    job: &Ingest,
+    sys_id: &str,
+    before: &alert::Model,
+    status_now: AlertStatus,
+    am: &mut alert::ActiveModel,
+    rows: &mut Rows,
+) -> bool {
+    let assignee = job.assignee.as_ref().filter(|a| a.sys_id == sys_id);
+    let user = assignee.and_then(|a| a.user.as_ref());
+    if user.is_some_and(|u| Some(&u.id) == before.assigned_to_id.as_ref()) {
+        return false;
+    }
+    let label = assignee.map_or(sys_id, |a| a.label.as_str());
+    let msg = format!("Assigned in ServiceNow to {label}");
+    rows.log(&before.id, LogKind::TicketUpdated, msg, &job.actor);
+    if let Some(user) = user
+        && status_now != AlertStatus::Resolved
+    {
+        am.assigned_to_id = Set(Some(user.id.clone()));
+    }
+    true
 }
 
 /// Where a new alert goes and its level 1, read before the writing transaction.
