@@ -96,7 +96,7 @@ pub async fn receive(
         connection: source.connection.as_ref(),
         incident,
         body: &value,
-        key_note: source.key_note,
+        key_note: source.key_note(),
     };
     match inbound::apply(&state.ctx, event).await? {
         Outcome::Echo { alert_id } => {

@@ -4,6 +4,7 @@
 //! (`alerts::ingest`). The webhook first asks [`webhook_source`] whether the request may post to
 //! the source its integration key names.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::alerts::{self, IngestEvent, IngestResult};
@@ -18,9 +19,23 @@ use crate::service::Ctx;
 pub struct WebhookSource {
     pub source: alert_source::Model,
     pub connection: Option<servicenow_connection::Model>,
-    /// Said in the log of the alert the event reaches: the request used the previous integration
-    /// key, so ServiceNow still posts to the old URL.
-    pub key_note: Option<String>,
+    /// The request used the previous integration key, whose grace period ends then: ServiceNow
+    /// still posts to the old URL ([`WebhookSource::key_note`]).
+    pub previous_key_until: Option<DateTime<Utc>>,
+}
+
+impl WebhookSource {
+    /// For an event that came with the previous integration key: says so in the server's log,
+    /// and returns the line for the log of the alert the event reaches.
+    pub fn key_note(&self) -> Option<String> {
+        let valid_until = self.previous_key_until?;
+        tracing::info!(
+            alert_source = %self.source.id,
+            %valid_until,
+            "webhook event received with the previous integration key"
+        );
+        Some(log::previous_key_message(valid_until))
+    }
 }
 
 /// Why a webhook request is refused before its body is read.
@@ -55,21 +70,14 @@ pub async fn webhook_source(
         let kind = sources::webhook_auth_kind(&source)?;
         return Ok(Err(Refused::Unauthorized { reason, kind }));
     }
-    let key_note = match key_used {
+    let previous_key_until = match key_used {
         sources::KeyUsed::Current => None,
-        sources::KeyUsed::Previous { valid_until } => {
-            tracing::info!(
-                alert_source = %source.id,
-                %valid_until,
-                "webhook event received with the previous integration key"
-            );
-            Some(log::previous_key_message(valid_until))
-        }
+        sources::KeyUsed::Previous { valid_until } => Some(valid_until),
     };
     Ok(Ok(WebhookSource {
         source,
         connection,
-        key_note,
+        previous_key_until,
     }))
 }
 

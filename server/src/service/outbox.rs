@@ -7,6 +7,8 @@
 //! outcomes of sends that finish together are written in one transaction ([`as_they_finish`],
 //! [`settle_all`]).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 use sea_orm::{
@@ -20,6 +22,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::{Actor, log};
+use crate::clock::Clock;
 use crate::db::{AppendOnly, WriteJob};
 use crate::domain::LogKind;
 use crate::error::AppError;
@@ -116,11 +119,11 @@ where
     if settlements.is_empty() {
         return Ok(());
     }
-    let at = ctx.now();
+    let clock = Arc::clone(&ctx.clock);
     db.write(Settle {
         cols,
         settlements,
-        at,
+        clock,
     })
     .await
 }
@@ -128,8 +131,8 @@ where
 struct Settle<E: EntityTrait> {
     cols: &'static Columns<E>,
     settlements: Vec<Settlement<E::Column>>,
-    /// When the settlements were recorded: the time of their log entries.
-    at: DateTime<Utc>,
+    /// Stamps the log entries when the job runs (on SQLite's writer, after any wait).
+    clock: Arc<dyn Clock>,
 }
 
 impl<E> WriteJob for Settle<E>
@@ -156,7 +159,7 @@ where
                 let still_ours = update.exec(txn).await?.rows_affected == 1;
                 if still_ours && let Some((kind, message)) = &s.log {
                     let (id, message) = (&s.alert_id, message.clone());
-                    let entry = log::entry(self.at, id, *kind, message, &Actor::System);
+                    let entry = log::entry(self.clock.now(), id, *kind, message, &Actor::System);
                     append.logs.push(entry);
                 }
             }

@@ -87,8 +87,7 @@ impl Rows {
     /// and publishes this kind of change (see [`sync::outbox_rows`]).
     pub fn sync(&mut self, alert: &alert::Model, change: Change) {
         if !self.from_servicenow {
-            self.sync
-                .push(Pending::new(alert, change, self.clock.now()));
+            self.sync.push(Pending::new(alert, change));
         }
     }
 
@@ -133,7 +132,8 @@ impl Rows {
             .connection
             .as_ref()
             .map(|(source, c)| (source.as_str(), c.as_ref()));
-        let updates = sync::outbox_rows(conn, self.sync, known).await?;
+        let at = self.clock.now();
+        let updates = sync::outbox_rows(conn, self.sync, known, at).await?;
         // Someone a level or round already called stays a responder from their first level.
         alert_responder::Entity::insert_many(self.responders)
             .on_conflict(

@@ -64,14 +64,11 @@ pub struct Pending {
     incident_sys_id: String,
     ticket_state: i32,
     change: Change,
-    /// When the change was made.
-    at: DateTime<Utc>,
 }
 
 impl Pending {
-    pub fn new(alert: &alert::Model, change: Change, at: DateTime<Utc>) -> Pending {
+    pub fn new(alert: &alert::Model, change: Change) -> Pending {
         Pending {
-            at,
             id: new_id(),
             alert_id: alert.id.clone(),
             alert_source_id: alert.alert_source_id.clone(),
@@ -129,6 +126,7 @@ pub async fn outbox_rows<C: ConnectionTrait>(
     conn: &C,
     pending: Vec<Pending>,
     known: Option<(&str, Option<&servicenow_connection::Model>)>,
+    at: DateTime<Utc>,
 ) -> Result<Vec<row::ActiveModel>, AppError> {
     if pending.is_empty() {
         return Ok(Vec::new());
@@ -165,7 +163,7 @@ pub async fn outbox_rows<C: ConnectionTrait>(
         if !PublishFilters::of(c).allows(&p.change) {
             continue;
         }
-        if let Some(row) = outbox_row(conn, c, p).await? {
+        if let Some(row) = outbox_row(conn, c, p, at).await? {
             rows.push(row);
         }
     }
@@ -177,6 +175,7 @@ async fn outbox_row<C: ConnectionTrait>(
     conn: &C,
     c: &servicenow_connection::Model,
     p: Pending,
+    at: DateTime<Utc>,
 ) -> Result<Option<row::ActiveModel>, AppError> {
     let mut fields = IncidentFields::default();
     let mut assign_to = None;
@@ -244,7 +243,6 @@ async fn outbox_row<C: ConnectionTrait>(
     };
     let written_state = fields.written_state();
     let payload = IncidentPatch { assign_to, fields };
-    let at = p.at;
     Ok(Some(row::ActiveModel {
         id: Set(p.id),
         alert_id: Set(p.alert_id),

@@ -76,14 +76,19 @@ pub async fn resolve(
         let actor = caller.actor();
         let before = model.clone();
         let mut am: alert::ActiveModel = model.into();
-        let msg = match &comment {
+        let resolved_at = ctx.now();
+        let message = match &comment {
             Some(c) => {
                 insert_comment(txn, ctx.now(), &id, caller, c).await?;
                 format!("Resolved by {}: {c}", caller.email)
             }
             None => format!("Resolved by {}", caller.email),
         };
-        let cause = Cause::new(ctx, &actor, msg);
+        let cause = Cause {
+            at: resolved_at,
+            actor: &actor,
+            message,
+        };
         transition::resolve(txn, &before, &mut am, cause, &mut rows).await?;
         let change = Change::Resolve {
             user_id: caller.user_id.clone(),
