@@ -1,5 +1,6 @@
 //! The escalation steps under a fake clock: nothing moves until the clock does, and each step is
-//! taken once however often the engine looks. The clock is the context's, not the process's.
+//! taken once however often the engine looks. The clock is the server context's, not the
+//! process's: two servers' contexts in one process share no clock and no sync wake-up.
 
 use std::sync::Arc;
 
@@ -13,83 +14,88 @@ use glidepath::service::{escalation, policies, sources, users};
 use secrecy::SecretString;
 use serde_json::json;
 
-async fn user(ctx: &Ctx, name: &str) -> anyhow::Result<String> {
-    let created = users::create_user(
-        ctx,
-        users::NewUser {
-            email: format!("{name}@example.com"),
-            name: name.to_string(),
-            password: SecretString::from("a-long-password".to_string()),
-            role: Role::Responder,
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(created.id)
+fn err(e: glidepath::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{e:?}")
 }
 
-#[tokio::test]
-async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
-    let clock = Arc::new(FakeClock::new(Utc::now()));
+/// A server's service context on a fresh SQLite file (in `dir`), with alice and bob, a policy
+/// whose level 1 (alice) times out after five minutes and level 2 (bob) after ten, repeated
+/// `repeat` times, and a New incident's alert on it.
+struct Server {
+    ctx: Ctx,
+    dir: std::path::PathBuf,
+    bob: String,
+    alert_id: String,
+}
+
+async fn server_with_an_alert(clock: Arc<FakeClock>, repeat: i32) -> anyhow::Result<Server> {
     let dir = std::env::temp_dir().join(format!("glidepath-fake-clock-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}", dir.join("test.db").display());
     let db = Db::connect(&url).await?;
     db.migrate(&url).await?;
     let cipher = Arc::new(glidepath::secrets::Cipher::from_key(&[7u8; 32]));
-    let ctx = Ctx::with_defaults(db.clone(), cipher, clock.clone());
-    let err = |e: glidepath::error::AppError| anyhow::anyhow!("{e:?}");
-
-    let (a, b) = (user(&ctx, "alice").await?, user(&ctx, "bob").await?);
-    let policy = policies::create(
-        &ctx,
-        policies::NewPolicy {
-            name: "Network".into(),
-            routing_key: None,
-            rules: vec![
-                policies::NewRule {
-                    escalation_timeout_minutes: 5,
-                    user_ids: vec![a.clone()],
-                },
-                policies::NewRule {
-                    escalation_timeout_minutes: 10,
-                    user_ids: vec![b.clone()],
-                },
-            ],
-            repeat: 1,
-        },
-    )
-    .await
-    .map_err(err)?;
-    let source = sources::create(
-        &ctx,
-        sources::NewSource {
-            name: "prod".into(),
-            escalation_policy_id: policy.id.clone(),
-        },
-    )
-    .await
-    .map_err(err)?;
+    let ctx = Ctx::with_defaults(db, cipher, clock);
+    let mut ids = Vec::new();
+    for name in ["alice", "bob"] {
+        let user = users::NewUser {
+            email: format!("{name}@example.com"),
+            name: name.to_string(),
+            password: SecretString::from("a-long-password".to_string()),
+            role: Role::Responder,
+        };
+        ids.push(users::create_user(&ctx, user).await.map_err(err)?.id);
+    }
+    let rule = |minutes, id: &String| policies::NewRule {
+        escalation_timeout_minutes: minutes,
+        user_ids: vec![id.clone()],
+    };
+    let policy = policies::NewPolicy {
+        name: "Network".into(),
+        routing_key: None,
+        rules: vec![rule(5, &ids[0]), rule(10, &ids[1])],
+        repeat,
+    };
+    let policy = policies::create(&ctx, policy).await.map_err(err)?;
+    let source = sources::NewSource {
+        name: "prod".into(),
+        escalation_policy_id: policy.id.clone(),
+    };
+    let source = sources::create(&ctx, source).await.map_err(err)?;
     let body = json!({
         "sys_id": "0123456789abcdef0123456789abcdef", "state": "1", "number": "INC1",
     });
     let incident = Incident::parse(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let IngestResult::Applied { alert_id, .. } = alerts::ingest(
-        &ctx,
-        IngestEvent {
-            source: &source,
-            connection: None,
-            incident: &incident,
-            assignee: None,
-            body: &body,
-            key_note: None,
-        },
-    )
-    .await
-    .map_err(err)?
+    let event = IngestEvent {
+        source: &source,
+        connection: None,
+        incident: &incident,
+        assignee: None,
+        body: &body,
+        key_note: None,
+    };
+    let IngestResult::Applied { alert_id, .. } = alerts::ingest(&ctx, event).await.map_err(err)?
     else {
         anyhow::bail!("the incident was not applied");
     };
+    Ok(Server {
+        ctx,
+        dir,
+        bob: ids[1].clone(),
+        alert_id,
+    })
+}
+
+#[tokio::test]
+async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
+    let clock = Arc::new(FakeClock::new(Utc::now()));
+    let Server {
+        ctx,
+        dir,
+        bob: b,
+        alert_id,
+    } = server_with_an_alert(clock.clone(), 1).await?;
+    let db = ctx.db.clone();
     let position = |m: &glidepath::entity::alert::Model| {
         (m.escalation_level, m.escalation_round, m.next_escalation_at)
     };
@@ -146,5 +152,66 @@ async fn steps_follow_the_fake_clock() -> anyhow::Result<()> {
         .collect();
     assert_eq!(names, vec!["alice", "bob"]);
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::test]
+async fn each_server_escalates_by_its_own_clock() -> anyhow::Result<()> {
+    let start = Utc::now();
+    let (clock_a, clock_b) = (
+        Arc::new(FakeClock::new(start)),
+        Arc::new(FakeClock::new(start)),
+    );
+    let a = server_with_an_alert(clock_a.clone(), 0).await?;
+    let b = server_with_an_alert(clock_b.clone(), 0).await?;
+    let level = async |server: &Server| -> anyhow::Result<i32> {
+        let alert = alerts::get(&server.ctx.db, &server.alert_id)
+            .await
+            .map_err(err)?;
+        alert
+            .map(|a| a.escalation_level)
+            .ok_or_else(|| anyhow::anyhow!("alert gone"))
+    };
+
+    clock_a.advance(TimeDelta::minutes(5));
+    assert_eq!(escalation::run_due(&a.ctx, 100).await.map_err(err)?, 1);
+    assert_eq!(
+        escalation::run_due(&b.ctx, 100).await.map_err(err)?,
+        0,
+        "server B's clock did not move"
+    );
+    assert_eq!(level(&a).await?, 2);
+    assert_eq!(level(&b).await?, 1);
+
+    clock_b.advance(TimeDelta::minutes(5));
+    assert_eq!(escalation::run_due(&b.ctx, 100).await.map_err(err)?, 1);
+    assert_eq!(level(&b).await?, 2);
+    for server in [a, b] {
+        let _ = std::fs::remove_dir_all(&server.dir);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn waking_one_servers_sync_worker_leaves_the_other_asleep() -> anyhow::Result<()> {
+    let a = server_with_an_alert(Arc::new(FakeClock::new(Utc::now())), 0).await?;
+    let b = server_with_an_alert(Arc::new(FakeClock::new(Utc::now())), 0).await?;
+    a.ctx.wake_sync();
+    let wait = std::time::Duration::from_millis(200);
+    assert!(
+        tokio::time::timeout(wait, b.ctx.sync_wake.notified())
+            .await
+            .is_err(),
+        "server B's sync worker was woken by server A"
+    );
+    assert!(
+        tokio::time::timeout(wait, a.ctx.sync_wake.notified())
+            .await
+            .is_ok(),
+        "server A's wake-up was lost"
+    );
+    for server in [a, b] {
+        let _ = std::fs::remove_dir_all(&server.dir);
+    }
     Ok(())
 }

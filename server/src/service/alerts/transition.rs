@@ -38,11 +38,8 @@ pub(super) async fn accept(
     cause: Cause<'_>,
     rows: &mut Rows,
 ) -> Result<(), AppError> {
-    am.status = Set(AlertStatus::Accepted);
     am.accepted_at = Set(Some(cause.at));
-    escalation::stop(am);
-    rows.log(&before.id, LogKind::Accepted, cause.message, cause.actor);
-    notifications::status_changed(txn, before, Event::Accepted, cause.actor, rows).await
+    settle(txn, before, am, Settled::Accepted, cause, rows).await
 }
 
 /// → RESOLVED (final): escalation stops, and whoever is told of status changes is told.
@@ -53,11 +50,35 @@ pub(super) async fn resolve(
     cause: Cause<'_>,
     rows: &mut Rows,
 ) -> Result<(), AppError> {
-    am.status = Set(AlertStatus::Resolved);
     am.resolved_at = Set(Some(cause.at));
+    settle(txn, before, am, Settled::Resolved, cause, rows).await
+}
+
+/// The two status changes that end escalation.
+#[derive(Clone, Copy)]
+enum Settled {
+    Accepted,
+    Resolved,
+}
+
+/// What accepting and resolving share: the status, the end of escalation, the log entry, the
+/// notifications.
+async fn settle(
+    txn: &DatabaseTransaction,
+    before: &alert::Model,
+    am: &mut alert::ActiveModel,
+    to: Settled,
+    cause: Cause<'_>,
+    rows: &mut Rows,
+) -> Result<(), AppError> {
+    let (status, kind, event) = match to {
+        Settled::Accepted => (AlertStatus::Accepted, LogKind::Accepted, Event::Accepted),
+        Settled::Resolved => (AlertStatus::Resolved, LogKind::Resolved, Event::Resolved),
+    };
+    am.status = Set(status);
     escalation::stop(am);
-    rows.log(&before.id, LogKind::Resolved, cause.message, cause.actor);
-    notifications::status_changed(txn, before, Event::Resolved, cause.actor, rows).await
+    rows.log(&before.id, kind, cause.message, cause.actor);
+    notifications::status_changed(txn, before, event, cause.actor, rows).await
 }
 
 /// LOW → HIGH.
