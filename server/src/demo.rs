@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use servicenow_sim::{Config as SimConfig, RunningSimulator, Simulator};
 
 use crate::config::ServeConfig;
+use crate::domain::SourceId;
 use crate::service::{
     policies,
     servicenow::{self, ConnectionInput},
@@ -134,7 +135,7 @@ pub async fn wire(
     };
     servicenow::configure(
         ctx,
-        &source.id,
+        &SourceId::from(source.id.as_str()),
         ConnectionInput {
             instance_url: sim.url(),
             username: SIM_USER.into(),

@@ -3,11 +3,13 @@
 
 pub mod alert;
 pub mod escalation;
+pub mod ids;
 pub mod incident;
 pub mod user;
 pub mod webhook_auth;
 
 pub use alert::{AlertStatus, IngestDecision, IngestOutcome, LogKind, Priority, TicketChange};
+pub use ids::{AlertId, PolicyId, SourceId, UserId};
 pub use incident::{
     Incident, IncidentError, IncidentState, PriorityMapping, SysId, field_value, is_field_name,
 };

@@ -12,6 +12,7 @@ use super::types::{
     User, WebhookAuthKind,
 };
 use crate::domain::webhook_auth::WebhookAuth;
+use crate::domain::{AlertId, PolicyId, SourceId, UserId};
 use crate::http::client_addr::ClientAddr;
 use crate::service::{
     alerts, auth, notifications, policies,
@@ -305,7 +306,8 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let db = &ctx.state()?.ctx.db;
-            let temporary = auth::reset_password(&ctx.state()?.ctx, &user_id).await?;
+            let temporary =
+                auth::reset_password(&ctx.state()?.ctx, &UserId::from(user_id.as_str())).await?;
             let user = users::get(db, &user_id)
                 .await?
                 .ok_or(AppError::NotFound("user"))?;
@@ -324,7 +326,13 @@ impl MutationRoot {
             let caller = ctx.caller()?;
             require_admin(caller)?;
             Ok(User(
-                users::set_disabled(&ctx.state()?.ctx.db, caller, &id, true).await?,
+                users::set_disabled(
+                    &ctx.state()?.ctx.db,
+                    caller,
+                    &UserId::from(id.as_str()),
+                    true,
+                )
+                .await?,
             ))
         })
         .await
@@ -336,7 +344,13 @@ impl MutationRoot {
             let caller = ctx.caller()?;
             require_admin(caller)?;
             Ok(User(
-                users::set_disabled(&ctx.state()?.ctx.db, caller, &id, false).await?,
+                users::set_disabled(
+                    &ctx.state()?.ctx.db,
+                    caller,
+                    &UserId::from(id.as_str()),
+                    false,
+                )
+                .await?,
             ))
         })
         .await
@@ -348,7 +362,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             require_admin(caller)?;
-            users::delete_user(&ctx.state()?.ctx.db, caller, &id).await?;
+            users::delete_user(&ctx.state()?.ctx.db, caller, &UserId::from(id.as_str())).await?;
             Ok(true)
         })
         .await
@@ -385,7 +399,12 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             Ok(User(
-                users::update_role(&ctx.state()?.ctx.db, &id, role.into()).await?,
+                users::update_role(
+                    &ctx.state()?.ctx.db,
+                    &UserId::from(id.as_str()),
+                    role.into(),
+                )
+                .await?,
             ))
         })
         .await
@@ -416,7 +435,8 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let input = new_policy(input.name, input.routing_key, input.rules, input.repeat);
-            let policy = policies::update(&ctx.state()?.ctx.db, &id, input).await?;
+            let policy =
+                policies::update(&ctx.state()?.ctx.db, &PolicyId::from(id.as_str()), input).await?;
             Ok(EscalationPolicy(policy))
         })
         .await
@@ -427,7 +447,7 @@ impl MutationRoot {
     async fn delete_escalation_policy(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         gql(async move {
             require_admin(ctx.caller()?)?;
-            policies::delete(&ctx.state()?.ctx, &id).await?;
+            policies::delete(&ctx.state()?.ctx, &PolicyId::from(id.as_str())).await?;
             Ok(true)
         })
         .await
@@ -500,7 +520,7 @@ impl MutationRoot {
             let state = ctx.state()?;
             servicenow::configure(
                 &state.ctx,
-                &alert_source_id,
+                &SourceId::from(alert_source_id.as_str()),
                 ConnectionInput {
                     instance_url: input.instance_url,
                     username: input.username,
@@ -534,7 +554,12 @@ impl MutationRoot {
                 .into_iter()
                 .map(|m| (m.service_now_priority, m.alert_priority.into()))
                 .collect();
-            servicenow::set_priority_mapping(&state.ctx, &alert_source_id, mappings).await?;
+            servicenow::set_priority_mapping(
+                &state.ctx,
+                &SourceId::from(alert_source_id.as_str()),
+                mappings,
+            )
+            .await?;
             source(state, &alert_source_id).await
         })
         .await
@@ -551,7 +576,12 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            servicenow::set_routing_field(&state.ctx, &alert_source_id, field).await?;
+            servicenow::set_routing_field(
+                &state.ctx,
+                &SourceId::from(alert_source_id.as_str()),
+                field,
+            )
+            .await?;
             source(state, &alert_source_id).await
         })
         .await
@@ -570,7 +600,12 @@ impl MutationRoot {
             require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
             let auth = input.into_auth()?;
-            let saved = sources::set_webhook_auth(&state.ctx, &alert_source_id, auth).await?;
+            let saved = sources::set_webhook_auth(
+                &state.ctx,
+                &SourceId::from(alert_source_id.as_str()),
+                auth,
+            )
+            .await?;
             Ok(AlertSource(saved))
         })
         .await
@@ -590,9 +625,12 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let rotated =
-                sources::rotate_integration_key(&state.ctx, &alert_source_id, grace_minutes)
-                    .await?;
+            let rotated = sources::rotate_integration_key(
+                &state.ctx,
+                &SourceId::from(alert_source_id.as_str()),
+                grace_minutes,
+            )
+            .await?;
             Ok(AlertSource(rotated))
         })
         .await
@@ -615,7 +653,9 @@ impl MutationRoot {
         gql(async move {
             require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let outcome = servicenow::test_connection(&state.ctx, &alert_source_id).await?;
+            let outcome =
+                servicenow::test_connection(&state.ctx, &SourceId::from(alert_source_id.as_str()))
+                    .await?;
             Ok(ServiceNowTestResult {
                 ok: outcome.ok,
                 message: outcome.message,
@@ -628,7 +668,9 @@ impl MutationRoot {
     async fn accept_alert(&self, ctx: &Context<'_>, id: ID) -> Result<Alert> {
         gql(async move {
             let caller = ctx.caller()?;
-            Ok(Alert(alerts::accept(&ctx.state()?.ctx, caller, &id).await?))
+            Ok(Alert(
+                alerts::accept(&ctx.state()?.ctx, caller, &AlertId::from(id.as_str())).await?,
+            ))
         })
         .await
     }
@@ -643,7 +685,13 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             Ok(Alert(
-                alerts::resolve(&ctx.state()?.ctx, caller, &id, comment).await?,
+                alerts::resolve(
+                    &ctx.state()?.ctx,
+                    caller,
+                    &AlertId::from(id.as_str()),
+                    comment,
+                )
+                .await?,
             ))
         })
         .await
@@ -659,7 +707,13 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             Ok(Alert(
-                alerts::reroute(&ctx.state()?.ctx, caller, &id, &escalation_policy_id).await?,
+                alerts::reroute(
+                    &ctx.state()?.ctx,
+                    caller,
+                    &AlertId::from(id.as_str()),
+                    &PolicyId::from(escalation_policy_id.as_str()),
+                )
+                .await?,
             ))
         })
         .await
@@ -670,7 +724,8 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             Ok(Alert(
-                alerts::raise_priority(&ctx.state()?.ctx, caller, &id).await?,
+                alerts::raise_priority(&ctx.state()?.ctx, caller, &AlertId::from(id.as_str()))
+                    .await?,
             ))
         })
         .await
@@ -682,7 +737,7 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             let state = ctx.state()?;
-            sync::retry(&state.ctx, caller, &alert_id).await?;
+            sync::retry(&state.ctx, caller, &AlertId::from(alert_id.as_str())).await?;
             alerts::get(&state.ctx.db, &alert_id)
                 .await?
                 .map(Alert)
@@ -713,7 +768,12 @@ impl MutationRoot {
                 assignment: filters.assignment,
                 reroute: filters.reroute,
             };
-            sync::set_publish_filters(&ctx.state()?.ctx, &alert_source_id, filters).await?;
+            sync::set_publish_filters(
+                &ctx.state()?.ctx,
+                &SourceId::from(alert_source_id.as_str()),
+                filters,
+            )
+            .await?;
             sources::get(db, &alert_source_id)
                 .await?
                 .map(AlertSource)
@@ -726,7 +786,13 @@ impl MutationRoot {
         gql(async move {
             let caller = ctx.caller()?;
             Ok(Comment(
-                alerts::comment(&ctx.state()?.ctx, caller, &alert_id, &body).await?,
+                alerts::comment(
+                    &ctx.state()?.ctx,
+                    caller,
+                    &AlertId::from(alert_id.as_str()),
+                    &body,
+                )
+                .await?,
             ))
         })
         .await

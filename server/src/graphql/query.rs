@@ -7,6 +7,7 @@ use super::types::{
     Alert, AlertConnection, AlertSource, AlertStatusGql, ApiToken, EscalationPolicy, PageInfo,
     PriorityGql, ServiceNowChoice, ServiceNowField, ServiceNowReferenceOption, User,
 };
+use crate::domain::SourceId;
 use crate::error::AppError;
 use crate::service::{alerts, auth, policies, servicenow, sources, users};
 
@@ -112,7 +113,9 @@ impl QueryRoot {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let choices = servicenow::priorities(&state.ctx, &alert_source_id).await?;
+            let choices =
+                servicenow::priorities(&state.ctx, &SourceId::from(alert_source_id.as_str()))
+                    .await?;
             Ok(choices
                 .into_iter()
                 .map(|c| ServiceNowChoice {
@@ -133,7 +136,8 @@ impl QueryRoot {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let fields = servicenow::fields(&state.ctx, &alert_source_id).await?;
+            let fields =
+                servicenow::fields(&state.ctx, &SourceId::from(alert_source_id.as_str())).await?;
             Ok(fields
                 .into_iter()
                 .map(|f| ServiceNowField {
@@ -158,8 +162,12 @@ impl QueryRoot {
         gql(async move {
             users::require_admin(ctx.caller()?)?;
             let state = ctx.state()?;
-            let options =
-                servicenow::reference_options(&state.ctx, &alert_source_id, &field).await?;
+            let options = servicenow::reference_options(
+                &state.ctx,
+                &SourceId::from(alert_source_id.as_str()),
+                &field,
+            )
+            .await?;
             Ok(options
                 .into_iter()
                 .map(|o| ServiceNowReferenceOption {

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::passwords::{dummy_hash, hash_password, verify_password};
 use super::{Caller, new_id, random_token};
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::domain::{Email, Role};
 use crate::entity::{auth_token, user};
 use crate::error::AppError;
@@ -423,7 +424,7 @@ pub fn check_new_password(field: &str, password: &SecretString) -> Result<(), Ap
 
 /// Sets a generated one-time password (returned to the ADMIN once), requires the user to change
 /// it at the next sign-in, and ends their sessions.
-pub async fn reset_password(ctx: &Ctx, user_id: &str) -> Result<SecretString, AppError> {
+pub async fn reset_password(ctx: &Ctx, user_id: &UserId) -> Result<SecretString, AppError> {
     let db = &ctx.db;
     let Some(found) = user::Entity::find_by_id(user_id.to_string())
         .one(&db.read)

@@ -11,6 +11,7 @@ use sea_orm::{
 use super::new_id;
 use crate::db::{Db, for_update};
 use crate::domain::AlertStatus;
+use crate::domain::PolicyId;
 use crate::domain::escalation::MAX_REPEAT;
 use crate::entity::{
     alert, alert_source, escalation_policy, escalation_rule, escalation_rule_user, user,
@@ -166,7 +167,7 @@ pub async fn create(ctx: &Ctx, input: NewPolicy) -> Result<escalation_policy::Mo
 /// from the level they reached, with the new rules.
 pub async fn update(
     db: &Db,
-    id: &str,
+    id: &PolicyId,
     input: NewPolicy,
 ) -> Result<escalation_policy::Model, AppError> {
     let (name, routing_key) = validate(db, &input).await?;
@@ -215,7 +216,7 @@ fn name_some(kind: &str, names: Vec<String>, total: u64) -> String {
 }
 
 /// Deletes a policy that no alert source and no open alert uses.
-pub async fn delete(ctx: &Ctx, id: &str) -> Result<(), AppError> {
+pub async fn delete(ctx: &Ctx, id: &PolicyId) -> Result<(), AppError> {
     let db = &ctx.db;
     let txn = db.begin_write().await?;
     let Some(policy) = find_live_locked(&txn, db, id).await? else {

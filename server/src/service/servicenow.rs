@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::sources;
 use crate::db::Db;
+use crate::domain::SourceId;
 use crate::domain::{Priority, PriorityMapping, is_field_name};
 use crate::entity::servicenow_connection;
 use crate::error::AppError;
@@ -54,7 +55,7 @@ pub async fn get(
 
 pub async fn configure(
     ctx: &Ctx,
-    source_id: &str,
+    source_id: &SourceId,
     input: ConnectionInput,
 ) -> Result<servicenow_connection::Model, AppError> {
     let db = &ctx.db;
@@ -201,7 +202,7 @@ pub struct TestOutcome {
 }
 
 /// Reads one row of every table Glidepath needs and says what failed, by table name.
-pub async fn test_connection(ctx: &Ctx, source_id: &str) -> Result<TestOutcome, AppError> {
+pub async fn test_connection(ctx: &Ctx, source_id: &SourceId) -> Result<TestOutcome, AppError> {
     let client = match client(ctx, source_id).await {
         Ok(c) => c,
         Err(AppError::Upstream(message)) => return Ok(TestOutcome { ok: false, message }),
@@ -313,7 +314,7 @@ const PAGE: u32 = 200;
 /// The incident priority choices, one per value: the rows repeat per language, the `en` one is
 /// kept (or the first seen when a value has no `en` row); sorted by value, numerically when both
 /// are numbers.
-pub async fn priorities(ctx: &Ctx, source_id: &str) -> Result<Vec<Choice>, AppError> {
+pub async fn priorities(ctx: &Ctx, source_id: &SourceId) -> Result<Vec<Choice>, AppError> {
     let connector = &*ctx.servicenow;
     let client = client(ctx, source_id).await?;
     let query = TableQuery {
@@ -367,7 +368,7 @@ async fn connection(db: &Db, source_id: &str) -> Result<servicenow_connection::M
 /// returns to the default rule. Values left out keep the default.
 pub async fn set_priority_mapping(
     ctx: &Ctx,
-    source_id: &str,
+    source_id: &SourceId,
     mappings: Vec<(String, Priority)>,
 ) -> Result<(), AppError> {
     let db = &ctx.db;
@@ -414,7 +415,7 @@ pub async fn set_priority_mapping(
 /// name's form is checked: the instance need not be reachable to change it.
 pub async fn set_routing_field(
     ctx: &Ctx,
-    source_id: &str,
+    source_id: &SourceId,
     field: Option<String>,
 ) -> Result<(), AppError> {
     let db = &ctx.db;
@@ -498,7 +499,7 @@ async fn dictionary(
 }
 
 /// The incident's fields (its own and those inherited from task), sorted by label.
-pub async fn fields(ctx: &Ctx, source_id: &str) -> Result<Vec<Field>, AppError> {
+pub async fn fields(ctx: &Ctx, source_id: &SourceId) -> Result<Vec<Field>, AppError> {
     let connector = &*ctx.servicenow;
     let client = client(ctx, source_id).await?;
     let mut fields: Vec<Field> = connector
@@ -525,7 +526,7 @@ pub struct ReferenceOption {
 /// table), up to 1000, sorted by name: so a policy's routing key can be picked by group name.
 pub async fn reference_options(
     ctx: &Ctx,
-    source_id: &str,
+    source_id: &SourceId,
     field: &str,
 ) -> Result<Vec<ReferenceOption>, AppError> {
     let connector = &*ctx.servicenow;

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{auth::hash_token, new_id, policies, random_token};
 use crate::db::{Db, for_update};
+use crate::domain::SourceId;
 pub use crate::domain::webhook_auth::WebhookAuth;
 use crate::domain::webhook_auth::{
     Presented, WebhookAuthKind, basic_matches, bearer_matches, check_password, check_token,
@@ -147,7 +148,7 @@ pub const MAX_GRACE_MINUTES: i32 = 7 * 24 * 60;
 /// valid beside the new one. Only the old key's hash is kept.
 pub async fn rotate_integration_key(
     ctx: &Ctx,
-    source_id: &str,
+    source_id: &SourceId,
     grace_minutes: i32,
 ) -> Result<alert_source::Model, AppError> {
     let db = &ctx.db;
@@ -258,7 +259,7 @@ pub fn check_webhook_auth(
 /// Sets (or with `None` removes) the source's webhook authentication; the secret is encrypted.
 pub async fn set_webhook_auth(
     ctx: &Ctx,
-    source_id: &str,
+    source_id: &SourceId,
     auth: WebhookAuth,
 ) -> Result<alert_source::Model, AppError> {
     let db = &ctx.db;

@@ -19,6 +19,7 @@ use sea_orm::{
 use super::log;
 use super::{Caller, new_id, outbox, servicenow};
 use crate::db::{Db, for_update};
+use crate::domain::{AlertId, SourceId};
 use crate::domain::{Incident, IncidentState, LogKind, PriorityMapping};
 use crate::entity::servicenow_sync_update::{self as row, SyncKind, SyncStatus};
 use crate::entity::{alert, servicenow_connection, user};
@@ -524,7 +525,7 @@ pub fn status(rows: &[row::Model]) -> Option<(SyncStatus, &row::Model)> {
 }
 
 /// Queues the alert's failed updates again, in their original order.
-pub async fn retry(ctx: &Ctx, caller: &Caller, alert_id: &str) -> Result<(), AppError> {
+pub async fn retry(ctx: &Ctx, caller: &Caller, alert_id: &AlertId) -> Result<(), AppError> {
     let db = &ctx.db;
     let txn = db.begin_write().await?;
     let query = alert::Entity::find_by_id(alert_id.to_string());
@@ -560,7 +561,7 @@ pub async fn retry(ctx: &Ctx, caller: &Caller, alert_id: &str) -> Result<(), App
 /// Sets which kinds of change the source's connection writes to ServiceNow (ADMIN).
 pub async fn set_publish_filters(
     ctx: &Ctx,
-    source_id: &str,
+    source_id: &SourceId,
     filters: PublishFilters,
 ) -> Result<(), AppError> {
     let db = &ctx.db;

@@ -11,6 +11,7 @@ use super::passwords::hash_password;
 use super::random_token;
 use super::{Caller, new_id};
 use crate::db::{Db, for_update};
+use crate::domain::UserId;
 use crate::domain::{Email, Role};
 use crate::entity::user;
 use crate::error::AppError;
@@ -90,7 +91,7 @@ async fn admins_and_user(
 /// Changes a user's role (the caller is an ADMIN). The last ADMIN cannot be made a RESPONDER,
 /// or nobody could manage users and configuration any more. All admin rows are locked first on
 /// PostgreSQL (SQLite has one writer), so two concurrent demotions cannot both pass the count.
-pub async fn update_role(db: &Db, id: &str, role: Role) -> Result<user::Model, AppError> {
+pub async fn update_role(db: &Db, id: &UserId, role: Role) -> Result<user::Model, AppError> {
     let txn = db.begin_write().await?;
     let (admins, found) = admins_and_user(db, &txn, id).await?;
     if found.role == role.as_str() {
@@ -136,7 +137,7 @@ fn check_removable(
 pub async fn set_disabled(
     db: &Db,
     caller: &Caller,
-    id: &str,
+    id: &UserId,
     disabled: bool,
 ) -> Result<user::Model, AppError> {
     let txn = db.begin_write().await?;
@@ -164,7 +165,7 @@ pub async fn set_disabled(
 /// escalation-level memberships and responder rows go with them; alert history stays readable:
 /// log entries keep the actor's e-mail (`actor_label`), comments their author's
 /// (`author_label`), and the references themselves become NULL.
-pub async fn delete_user(db: &Db, caller: &Caller, id: &str) -> Result<(), AppError> {
+pub async fn delete_user(db: &Db, caller: &Caller, id: &UserId) -> Result<(), AppError> {
     let txn = db.begin_write().await?;
     let (admins, found) = admins_and_user(db, &txn, id).await?;
     check_removable(caller, &found, &admins, "delete")?;

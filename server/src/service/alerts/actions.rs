@@ -9,6 +9,7 @@ use super::transition::{self, Cause, Move, Why};
 use crate::db::for_update;
 use crate::domain::LogKind;
 use crate::domain::alert::{check_accept, check_raise, check_reroute, check_resolve};
+use crate::domain::{AlertId, PolicyId};
 use crate::entity::{alert, alert_comment};
 use crate::error::AppError;
 use crate::service::Ctx;
@@ -35,7 +36,11 @@ where
     Ok(updated)
 }
 
-pub async fn accept(ctx: &Ctx, caller: &Caller, alert_id: &str) -> Result<alert::Model, AppError> {
+pub async fn accept(
+    ctx: &Ctx,
+    caller: &Caller,
+    alert_id: &AlertId,
+) -> Result<alert::Model, AppError> {
     act(ctx, alert_id, async |txn, model| {
         check_accept(model.status)?;
         let mut rows = Rows::new(ctx);
@@ -60,7 +65,7 @@ pub async fn accept(ctx: &Ctx, caller: &Caller, alert_id: &str) -> Result<alert:
 pub async fn resolve(
     ctx: &Ctx,
     caller: &Caller,
-    alert_id: &str,
+    alert_id: &AlertId,
     comment: Option<String>,
 ) -> Result<alert::Model, AppError> {
     let comment = comment
@@ -104,8 +109,8 @@ pub async fn resolve(
 pub async fn reroute(
     ctx: &Ctx,
     caller: &Caller,
-    alert_id: &str,
-    policy_id: &str,
+    alert_id: &AlertId,
+    policy_id: &PolicyId,
 ) -> Result<alert::Model, AppError> {
     let db = &ctx.db;
     let Some(target) = policies::get(db, policy_id).await? else {
@@ -143,7 +148,7 @@ pub async fn reroute(
 pub async fn raise_priority(
     ctx: &Ctx,
     caller: &Caller,
-    alert_id: &str,
+    alert_id: &AlertId,
 ) -> Result<alert::Model, AppError> {
     act(ctx, alert_id, async |txn, model| {
         check_raise(model.status, model.priority)?;
@@ -200,7 +205,7 @@ async fn insert_comment(
 pub async fn comment(
     ctx: &Ctx,
     caller: &Caller,
-    alert_id: &str,
+    alert_id: &AlertId,
     body: &str,
 ) -> Result<alert_comment::Model, AppError> {
     let db = &ctx.db;
