@@ -142,6 +142,9 @@ pub async fn wire(
             password: Some(SecretString::from(SIM_PASSWORD)),
             bidirectional: false,
             close_code: None,
+            auth_method: None,
+            client_id: None,
+            client_secret: None,
         },
     )
     .await

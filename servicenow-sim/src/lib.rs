@@ -3,12 +3,14 @@
 //! incident insert and update to webhooks, and injectable faults.
 
 pub mod faults;
+pub mod oauth;
 pub mod query;
 mod seed;
 pub mod server;
 pub mod store;
 
 pub use faults::{FaultMode, Faults};
+pub use oauth::{OAuth, OAuthSettings, TokenRequest};
 pub use seed::{BETH_ANGLIN_SYS_ID, GLIDEPATH_USER_SYS_ID, NETWORK_GROUP_SYS_ID};
 pub use server::{Config, RunningSimulator, Simulator};
 pub use store::{Delivery, Record, RequestRecord, SimState, SnError, priority_for};

@@ -3,12 +3,13 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -17,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::faults::{FaultMode, Faults, HIBERNATE_PAGE};
+use crate::oauth::OAuth;
 use crate::query::Query;
 use crate::store::{Record, RequestRecord, SimState, SnError, record_from_json, reference_table};
 
@@ -51,8 +53,8 @@ impl Default for Config {
 
 struct AppCtx {
     state: SimState,
-    user: String,
-    password: String,
+    /// Table API authentication and the OAuth token endpoint.
+    oauth: Arc<OAuth>,
 }
 
 /// The parsed request body, left on the request so the logging layer can record it.
@@ -67,6 +69,7 @@ pub struct RunningSimulator {
     server: actix_web::dev::ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
     proxy_task: JoinHandle<()>,
+    oauth: Arc<OAuth>,
 }
 
 impl Simulator {
@@ -82,15 +85,18 @@ impl Simulator {
             config.denied_tables.clone(),
             config.business_rule_delay,
         );
+        let oauth = Arc::new(OAuth::new(&config.user, &config.password));
         let ctx = web::Data::new(AppCtx {
             state: state.clone(),
-            user: config.user,
-            password: config.password,
+            oauth: Arc::clone(&oauth),
         });
+        let oauth_data = web::Data::new(Arc::clone(&oauth));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(ctx.clone())
+                .app_data(oauth_data.clone())
                 .wrap_fn(fault_layer)
+                .configure(crate::oauth::routes)
                 .route("/__sim/faults", web::post().to(set_faults))
                 .route("/__sim/faults", web::get().to(get_faults))
                 .route("/__sim/requests", web::get().to(get_requests))
@@ -122,6 +128,7 @@ impl Simulator {
             server: handle,
             server_task,
             proxy_task,
+            oauth,
         })
     }
 }
@@ -142,6 +149,11 @@ impl RunningSimulator {
 
     pub fn set_fault(&self, faults: Faults) {
         self.state.set_fault(faults);
+    }
+
+    /// The instance's OAuth: settings, token revocation, the token requests seen.
+    pub fn oauth(&self) -> Arc<OAuth> {
+        Arc::clone(&self.oauth)
     }
 
     pub async fn stop(self) {
@@ -250,13 +262,6 @@ fn basic_credentials(value: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-fn header_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(basic_credentials)
-}
-
 type LayerFuture =
     Pin<Box<dyn Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>>>>;
 
@@ -265,9 +270,9 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
     S::Future: 'static,
 {
-    let state = req
-        .app_data::<web::Data<AppCtx>>()
-        .map(|ctx| ctx.state.clone());
+    let app = req.app_data::<web::Data<AppCtx>>();
+    let state = app.map(|ctx| ctx.state.clone());
+    let user = app.and_then(|ctx| ctx.oauth.request_user(req.headers()));
     let path = req.path().to_string();
     let Some(state) = state.filter(|_| !path.starts_with("/__sim")) else {
         let fut = srv.call(req);
@@ -275,7 +280,6 @@ where
     };
     let method = req.method().to_string();
     let query = req.query_string().to_string();
-    let user = header_credentials(req.headers()).map(|(user, _)| user);
     let (latency, mode) = state.take_http_fault();
     let early = match mode {
         FaultMode::Error => {
@@ -361,14 +365,7 @@ fn error_response(err: &SnError) -> HttpResponse {
 }
 
 fn authenticate(req: &HttpRequest, ctx: &AppCtx) -> Result<String, SnError> {
-    match header_credentials(req.headers()) {
-        Some((user, password)) if user == ctx.user && password == ctx.password => Ok(user),
-        _ => Err(SnError::new(
-            401,
-            "User Not Authenticated",
-            Some("Required to provide Auth information".into()),
-        )),
-    }
+    ctx.oauth.authenticate(req.headers())
 }
 
 struct Params {

@@ -99,8 +99,9 @@ impl SyncWorker {
     }
 
     async fn client(&self, source_id: &str) -> Result<Arc<Client>, Outcome> {
-        match servicenow::client(&self.ctx, source_id).await {
-            Ok(c) => Ok(Arc::new(c)),
+        match servicenow::connect(&self.ctx, source_id, false).await {
+            Ok(Ok(c)) => Ok(Arc::new(c)),
+            Ok(Err(e)) => Err(classify(e, self.ctx.now())),
             Err(AppError::NotFound(what)) => Err(Outcome::Failed(format!("{what} not found"))),
             Err(AppError::Upstream(why)) => Err(Outcome::Retry {
                 error: why,
@@ -137,6 +138,7 @@ fn copy(o: &Outcome) -> Outcome {
             error: error.clone(),
             not_before: *not_before,
         },
+        Outcome::Wait(e) => Outcome::Wait(e.clone()),
     }
 }
 
@@ -151,10 +153,13 @@ pub fn classify(e: SnError, now: DateTime<Utc>) -> Outcome {
             error: e.to_string(),
             not_before: retry_after.map(|s| now + chrono::TimeDelta::seconds(s as i64)),
         },
+        // The connection waits for an admin: the update waits with it, its attempt not counted.
+        SnError::NeedsAttention(_) | SnError::Reconfigured => Outcome::Wait(e.to_string()),
         SnError::Timeout(_)
         | SnError::Unreachable(_)
         | SnError::NotServiceNow
-        | SnError::TooLarge => retry(e.to_string()),
+        | SnError::TooLarge
+        | SnError::Internal(_) => retry(e.to_string()),
         SnError::Server { status, .. } if status >= 500 || status == 408 => retry(e.to_string()),
         SnError::Forbidden { .. } => Outcome::Failed(
             "ServiceNow refused the update (403): the user may not write this incident".into(),
@@ -226,6 +231,10 @@ mod tests {
         }));
         assert!(!retried(SnError::Unauthorized));
         assert!(!retried(SnError::NotFound));
+        assert!(matches!(
+            classify(SnError::NeedsAttention("x".into()), Utc::now()),
+            Outcome::Wait(_)
+        ));
     }
 
     #[test]

@@ -14,5 +14,6 @@ pub mod notification;
 pub mod notification_rule;
 pub mod servicenow_connection;
 pub mod servicenow_journal_seen;
+pub mod servicenow_oauth_token;
 pub mod servicenow_sync_update;
 pub mod user;

@@ -36,6 +36,34 @@ pub struct Model {
     pub close_code: Option<String>,
     /// While set and in the future, one process polls this instance's journal.
     pub journal_lease_until: Option<DateTimeUtc>,
+    /// How Glidepath signs in to the instance.
+    pub auth_method: AuthMethod,
+    /// The OAuth client (Application Registry) of the OAuth methods.
+    pub oauth_client_id: Option<String>,
+    /// Its secret, encrypted with `service::servicenow::client_secret_context`.
+    pub oauth_client_secret_encrypted: Option<String>,
+    /// A new value whenever the credentials change: tokens obtained under another are not used.
+    pub auth_version: String,
+    /// Why the connection needs an admin (every grant Glidepath could try was refused); while
+    /// set, nothing is sent to the instance and outbound updates wait.
+    pub auth_attention: Option<String>,
+    pub auth_attention_at: Option<DateTimeUtc>,
+}
+
+/// How Glidepath signs in to the instance's Table API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum AuthMethod {
+    /// Basic auth with the user name and password on every request.
+    #[sea_orm(string_value = "BASIC")]
+    Basic,
+    /// OAuth 2.0 password grant (client id and secret, user name and password), renewed with
+    /// the refresh token.
+    #[sea_orm(string_value = "OAUTH_PASSWORD")]
+    OauthPassword,
+    /// OAuth 2.0 client credentials grant (client id and secret; the OAuth application user).
+    #[sea_orm(string_value = "OAUTH_CLIENT_CREDENTIALS")]
+    OauthClientCredentials,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

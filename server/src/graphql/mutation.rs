@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::ContextExt;
 use super::types::{
     Alert, AlertSource, Comment, CreatedApiToken, EscalationPolicy, IntegrationType, LoginPayload,
-    NotificationKind, NotificationRule, PasswordReset, PriorityGql, RoleGql, ServiceNowTestResult,
-    User, WebhookAuthKind,
+    NotificationKind, NotificationRule, PasswordReset, PriorityGql, RoleGql, ServiceNowAuthMethod,
+    ServiceNowTestResult, User, WebhookAuthKind,
 };
 use crate::domain::webhook_auth::WebhookAuth;
 use crate::domain::{AlertId, PolicyId, SourceId, UserId};
@@ -31,10 +31,21 @@ use crate::error::AppError;
 pub struct ServiceNowConnectionInput {
     /// `https://<instance>.service-now.com` (or a host in GLIDEPATH_SERVICENOW_HOSTS).
     instance_url: String,
+    /// The API user (BASIC, OAUTH_PASSWORD) or the OAuth application user
+    /// (OAUTH_CLIENT_CREDENTIALS): the name ServiceNow records on Glidepath's updates.
     username: String,
-    /// Required for a new connection; omit it to keep the stored one.
+    /// Required for a new BASIC or OAUTH_PASSWORD connection; omit it to keep the stored one.
     #[graphql(secret)]
     password: Option<String>,
+    /// How Glidepath signs in; omit it to keep the stored method (BASIC for a new connection).
+    auth_method: Option<ServiceNowAuthMethod>,
+    /// The OAuth client id (Application Registry); required for the OAuth methods, omit it to
+    /// keep the stored one.
+    client_id: Option<String>,
+    /// The OAuth client secret; required for the OAuth methods, omit it to keep the stored one.
+    /// Write-only.
+    #[graphql(secret)]
+    client_secret: Option<String>,
     #[graphql(default)]
     bidirectional: bool,
     /// The `close_code` written when Glidepath resolves an incident; omit it to keep the stored
@@ -525,6 +536,9 @@ impl MutationRoot {
                     instance_url: input.instance_url,
                     username: input.username,
                     password: input.password.map(SecretString::from),
+                    auth_method: input.auth_method.map(Into::into),
+                    client_id: input.client_id,
+                    client_secret: input.client_secret.map(SecretString::from),
                     bidirectional: input.bidirectional,
                     close_code: input.close_code,
                 },
@@ -645,6 +659,8 @@ impl MutationRoot {
     }
 
     /// Calls the instance with the stored credentials and reports what works and what does not.
+    /// A connection that needs attention is tried again (a new OAuth grant); when the instance
+    /// accepts it now, the mark is cleared and the updates that waited are sent.
     async fn test_service_now_connection(
         &self,
         ctx: &Context<'_>,
@@ -659,6 +675,7 @@ impl MutationRoot {
             Ok(ServiceNowTestResult {
                 ok: outcome.ok,
                 message: outcome.message,
+                needs_attention: outcome.needs_attention,
             })
         })
         .await

@@ -23,6 +23,7 @@ use crate::state::AppState;
 
 pub const HTTP_DURATION: &str = "glidepath_http_request_duration_seconds";
 pub const WEBHOOK_EVENTS: &str = "glidepath_webhook_events_total";
+use crate::service::oauth::{NEEDING_ATTENTION, TOKEN_REQUESTS};
 
 /// Installs the process-wide recorder once; later calls (several apps in one process) share it.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
@@ -47,6 +48,14 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         "HTTP request latency"
     );
     metrics::describe_counter!(WEBHOOK_EVENTS, "ServiceNow webhook events by outcome");
+    metrics::describe_counter!(
+        TOKEN_REQUESTS,
+        "OAuth token requests to ServiceNow instances by grant and outcome"
+    );
+    metrics::describe_gauge!(
+        NEEDING_ATTENTION,
+        "ServiceNow connections whose OAuth credentials the instance refuses"
+    );
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
@@ -76,6 +85,13 @@ pub async fn render(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
                 header::HeaderValue::from_static("Bearer realm=\"glidepath-metrics\""),
             );
             return response;
+        }
+    }
+    // Read from the database when asked, so every process sharing it says the same.
+    match crate::service::oauth::needing_attention(&state.ctx.db).await {
+        Ok(n) => metrics::gauge!(NEEDING_ATTENTION).set(n as f64),
+        Err(e) => {
+            tracing::warn!(error = ?e, "cannot count the ServiceNow connections needing attention")
         }
     }
     HttpResponse::Ok()

@@ -10,6 +10,7 @@ pub mod journal;
 pub mod log;
 pub mod lookup;
 pub mod notifications;
+pub mod oauth;
 pub mod outbox;
 pub mod passwords;
 pub mod people;

@@ -11,11 +11,14 @@ use sea_orm::{
 use secrecy::ExposeSecret;
 
 use crate::db::for_update;
-use crate::entity::{alert_source, notification, notification_rule, servicenow_connection};
+use crate::entity::{
+    alert_source, notification, notification_rule, servicenow_connection, servicenow_oauth_token,
+};
 use crate::error::AppError;
 use crate::secrets::Cipher;
 use crate::service::Ctx;
 use crate::service::notifications::{self, delivery_context, is_plain_webhook, target_context};
+use crate::service::oauth;
 use crate::service::servicenow::password_context;
 use crate::service::sources::{key_context, webhook_secret_context};
 
@@ -81,12 +84,53 @@ pub async fn reencrypt_all(ctx: &Ctx) -> Result<Rekeyed, AppError> {
         .all(&txn)
         .await?
     {
-        let context = password_context(&conn.alert_source_id);
-        if let Some(password) = done.reseal(cipher, &conn.password_encrypted, &context)? {
-            let mut row = conn.into_active_model();
-            row.password_encrypted = Set(password);
-            row.update(&txn).await?;
+        let id = conn.alert_source_id.clone();
+        // A client credentials connection may have no password.
+        let password = match conn.password_encrypted.as_str() {
+            "" => None,
+            stored => done.reseal(cipher, stored, &password_context(&id))?,
+        };
+        let secret = match &conn.oauth_client_secret_encrypted {
+            Some(stored) => done.reseal(cipher, stored, &oauth::client_secret_context(&id))?,
+            None => None,
+        };
+        if password.is_none() && secret.is_none() {
+            continue;
         }
+        let mut row = conn.into_active_model();
+        if let Some(password) = password {
+            row.password_encrypted = Set(password);
+        }
+        if let Some(secret) = secret {
+            row.oauth_client_secret_encrypted = Set(Some(secret));
+        }
+        row.update(&txn).await?;
+    }
+    for tokens in for_update(servicenow_oauth_token::Entity::find(), backend)
+        .all(&txn)
+        .await?
+    {
+        let id = tokens.alert_source_id.clone();
+        let access = done.reseal(
+            cipher,
+            &tokens.access_token_encrypted,
+            &oauth::access_token_context(&id),
+        )?;
+        let refresh = match &tokens.refresh_token_encrypted {
+            Some(stored) => done.reseal(cipher, stored, &oauth::refresh_token_context(&id))?,
+            None => None,
+        };
+        if access.is_none() && refresh.is_none() {
+            continue;
+        }
+        let mut row = tokens.into_active_model();
+        if let Some(access) = access {
+            row.access_token_encrypted = Set(access);
+        }
+        if let Some(refresh) = refresh {
+            row.refresh_token_encrypted = Set(Some(refresh));
+        }
+        row.update(&txn).await?;
     }
     // Webhook targets of notification rules, and their copies on deliveries.
     for rule in for_update(

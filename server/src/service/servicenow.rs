@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::{ActiveEnum, ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveEnum, ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -11,10 +11,11 @@ use super::sources;
 use crate::db::Db;
 use crate::domain::SourceId;
 use crate::domain::{Priority, PriorityMapping, is_field_name};
-use crate::entity::servicenow_connection;
+use crate::entity::servicenow_connection::{self, AuthMethod};
+use crate::entity::servicenow_oauth_token;
 use crate::error::AppError;
 use crate::service::Ctx;
-use crate::servicenow::client::{Client, Record, SnError, TableQuery};
+use crate::servicenow::client::{Auth, Client, Record, SnError, TableQuery};
 use crate::servicenow::time as sn_time;
 
 /// The tables Glidepath reads; the API user needs read access to each.
@@ -29,9 +30,19 @@ pub const REQUIRED_TABLES: [&str; 6] = [
 
 pub struct ConnectionInput {
     pub instance_url: String,
+    /// The API user (basic auth and the password grant) or the OAuth application user (client
+    /// credentials): the name ServiceNow records on Glidepath's updates.
     pub username: String,
-    /// `None` keeps the stored password; refused when the URL or the user name changes.
+    /// `None` keeps the stored password; refused when the URL or the user name changes. Not
+    /// needed for the client credentials grant.
     pub password: Option<SecretString>,
+    /// `None` keeps the stored method (basic auth for a new connection).
+    pub auth_method: Option<AuthMethod>,
+    /// The OAuth client id; `None` keeps the stored one.
+    pub client_id: Option<String>,
+    /// The OAuth client secret; `None` keeps the stored one, refused when the URL or the client
+    /// id changes.
+    pub client_secret: Option<SecretString>,
     pub bidirectional: bool,
     /// `None` keeps the stored code; an empty string restores the default.
     pub close_code: Option<String>,
@@ -88,6 +99,28 @@ pub async fn configure(
         Some(p) => Some(cipher.encrypt(p.expose_secret(), &password_context(source_id))?),
         None => None,
     };
+    let client_id = match input.client_id.as_deref().map(str::trim) {
+        Some(id) if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) => {
+            return Err(AppError::validation(
+                "clientId",
+                "must be 1 to 200 characters, without control characters",
+            ));
+        }
+        other => other.map(str::to_string),
+    };
+    let client_secret = match &input.client_secret {
+        Some(p) if p.expose_secret().is_empty() || p.expose_secret().len() > 1000 => {
+            return Err(AppError::validation(
+                "clientSecret",
+                "must be 1 to 1000 characters",
+            ));
+        }
+        Some(p) => Some(cipher.encrypt(
+            p.expose_secret(),
+            &super::oauth::client_secret_context(source_id),
+        )?),
+        None => None,
+    };
     let close_code = match input.close_code.as_deref().map(str::trim) {
         None => None,
         Some("") => Some(None),
@@ -107,13 +140,49 @@ pub async fn configure(
             // created from now on page anyone, and a poll of the old instance still running
             // (its lease cleared) writes nothing back.
             let moved = row.instance_url != instance_url;
+            let method = input.auth_method.unwrap_or(row.auth_method);
+            let renamed = row.username != username;
             // The stored password goes only to the instance and user it was entered for.
-            if password.is_none() && (moved || row.username != username) {
+            let keep_password = password.is_none() && !moved && !renamed;
+            if password.is_none()
+                && (moved || renamed || row.password_encrypted.is_empty())
+                && method != AuthMethod::OauthClientCredentials
+            {
                 return Err(AppError::validation(
                     "password",
-                    "must be entered again when the instance URL or user name changes",
+                    if row.password_encrypted.is_empty() {
+                        "is required for this authentication method"
+                    } else {
+                        "must be entered again when the instance URL or user name changes"
+                    },
                 ));
             }
+            // Likewise the client secret, with the instance and client id.
+            let client_id = client_id.or_else(|| row.oauth_client_id.clone());
+            let new_client = client_id != row.oauth_client_id;
+            let keep_secret = client_secret.is_none() && !moved && !new_client;
+            let secret_stored = row.oauth_client_secret_encrypted.is_some();
+            if method != AuthMethod::Basic {
+                if client_id.is_none() {
+                    return Err(AppError::validation("clientId", "is required for OAuth"));
+                }
+                if client_secret.is_none() && !(keep_secret && secret_stored) {
+                    return Err(AppError::validation(
+                        "clientSecret",
+                        if secret_stored {
+                            "must be entered again when the instance URL or client id changes"
+                        } else {
+                            "is required for OAuth"
+                        },
+                    ));
+                }
+            }
+            let credentials_changed = moved
+                || renamed
+                || password.is_some()
+                || method != row.auth_method
+                || new_client
+                || client_secret.is_some();
             let mut active: servicenow_connection::ActiveModel = row.into();
             if moved {
                 let since = sn_time::format(at);
@@ -124,8 +193,25 @@ pub async fn configure(
             }
             active.instance_url = Set(instance_url);
             active.username = Set(username);
-            if let Some(p) = password {
-                active.password_encrypted = Set(p);
+            match password {
+                Some(p) => active.password_encrypted = Set(p),
+                // Client credentials need none: one entered for another instance or user goes.
+                None if !keep_password => active.password_encrypted = Set(String::new()),
+                None => {}
+            }
+            active.auth_method = Set(method);
+            active.oauth_client_id = Set(client_id);
+            match client_secret {
+                Some(s) => active.oauth_client_secret_encrypted = Set(Some(s)),
+                None if !keep_secret => active.oauth_client_secret_encrypted = Set(None),
+                None => {}
+            }
+            if credentials_changed {
+                // Tokens obtained with the old credentials are never used again, and the
+                // connection gets another chance.
+                active.auth_version = Set(super::new_id());
+                active.auth_attention = Set(None);
+                active.auth_attention_at = Set(None);
             }
             active.bidirectional = Set(input.bidirectional);
             if let Some(code) = close_code {
@@ -135,12 +221,28 @@ pub async fn configure(
             active.update(&db.write).await?
         }
         None => {
-            let Some(password) = password else {
-                return Err(AppError::validation(
-                    "password",
-                    "is required for a new connection",
-                ));
+            let method = input.auth_method.unwrap_or(AuthMethod::Basic);
+            let password = match password {
+                Some(p) => p,
+                None if method == AuthMethod::OauthClientCredentials => String::new(),
+                None => {
+                    return Err(AppError::validation(
+                        "password",
+                        "is required for a new connection",
+                    ));
+                }
             };
+            if method != AuthMethod::Basic {
+                if client_id.is_none() {
+                    return Err(AppError::validation("clientId", "is required for OAuth"));
+                }
+                if client_secret.is_none() {
+                    return Err(AppError::validation(
+                        "clientSecret",
+                        "is required for OAuth",
+                    ));
+                }
+            }
             servicenow_connection::ActiveModel {
                 alert_source_id: Set(source_id.to_string()),
                 instance_url: Set(instance_url),
@@ -164,11 +266,25 @@ pub async fn configure(
                 poll_lease_until: Set(None),
                 poll_cursor: Set(None),
                 poll_since: Set(Some(sn_time::format(at))),
+                auth_method: Set(method),
+                oauth_client_id: Set(client_id),
+                oauth_client_secret_encrypted: Set(client_secret),
+                auth_version: Set(super::new_id()),
+                auth_attention: Set(None),
+                auth_attention_at: Set(None),
             }
             .insert(&db.write)
             .await?
         }
     };
+    // Tokens of other credentials are of no use any more.
+    servicenow_oauth_token::Entity::delete_many()
+        .filter(servicenow_oauth_token::Column::AlertSourceId.eq(source_id.to_string()))
+        .filter(servicenow_oauth_token::Column::AuthVersion.ne(saved.auth_version.clone()))
+        .exec(&db.write)
+        .await?;
+    // Updates that waited for the credentials go now.
+    ctx.wake_sync();
     Ok(saved)
 }
 
@@ -179,8 +295,20 @@ fn refused_reason(e: SnError) -> String {
     }
 }
 
-/// A client for the source's instance; NOT_FOUND when the source has no connection.
+/// A client for the source's instance; NOT_FOUND when the source has no connection, and
+/// BAD_GATEWAY while the connection needs attention (its OAuth credentials were refused).
 pub async fn client(ctx: &Ctx, source_id: &str) -> Result<Client, AppError> {
+    Ok(connect(ctx, source_id, false).await??)
+}
+
+/// [`client`], with what the instance side causes (the connection needing attention, the
+/// instance URL refused or unreachable) kept apart as an `SnError`, for the sync worker. With
+/// `retry_attention`, a connection that needs attention gets a client that tries a grant again.
+pub async fn connect(
+    ctx: &Ctx,
+    source_id: &str,
+    retry_attention: bool,
+) -> Result<Result<Client, SnError>, AppError> {
     let db = &ctx.db;
     let cipher = &*ctx.cipher;
     let connector = &*ctx.servicenow;
@@ -190,23 +318,44 @@ pub async fn client(ctx: &Ctx, source_id: &str) -> Result<Client, AppError> {
     let conn = get(db, source_id)
         .await?
         .ok_or(AppError::NotFound("ServiceNow connection"))?;
-    let password = cipher.decrypt(&conn.password_encrypted, &password_context(source_id))?;
-    Ok(connector
-        .client(&conn.instance_url, &conn.username, password)
-        .await?)
+    if let Some(why) = &conn.auth_attention
+        && !retry_attention
+    {
+        return Ok(Err(SnError::NeedsAttention(why.clone())));
+    }
+    let auth = match conn.auth_method {
+        AuthMethod::Basic => Auth::Basic {
+            username: conn.username.clone(),
+            password: cipher.decrypt(&conn.password_encrypted, &password_context(source_id))?,
+        },
+        AuthMethod::OauthPassword | AuthMethod::OauthClientCredentials => {
+            Auth::Bearer(super::oauth::source(ctx, &conn, retry_attention)?)
+        }
+    };
+    Ok(connector.client(&conn.instance_url, auth).await)
 }
 
 pub struct TestOutcome {
     pub ok: bool,
     pub message: String,
+    /// The connection needs attention after the test (its OAuth credentials were refused).
+    pub needs_attention: bool,
 }
 
 /// Reads one row of every table Glidepath needs and says what failed, by table name.
+///
+/// A connection that needs attention is tried again (a new grant): when the instance accepts it
+/// now, the mark is cleared and the updates that waited are sent.
 pub async fn test_connection(ctx: &Ctx, source_id: &SourceId) -> Result<TestOutcome, AppError> {
-    let client = match client(ctx, source_id).await {
+    let client = match connect(ctx, source_id, true).await? {
         Ok(c) => c,
-        Err(AppError::Upstream(message)) => return Ok(TestOutcome { ok: false, message }),
-        Err(other) => return Err(other),
+        Err(e) => {
+            return Ok(TestOutcome {
+                ok: false,
+                needs_attention: matches!(e, SnError::NeedsAttention(_)),
+                message: e.to_string(),
+            });
+        }
     };
     let probe = TableQuery {
         fields: vec!["sys_id".into()],
@@ -222,6 +371,7 @@ pub async fn test_connection(ctx: &Ctx, source_id: &SourceId) -> Result<TestOutc
             Err(e) => {
                 return Ok(TestOutcome {
                     ok: false,
+                    needs_attention: matches!(e, SnError::NeedsAttention(_)),
                     message: e.to_string(),
                 });
             }
@@ -230,6 +380,7 @@ pub async fn test_connection(ctx: &Ctx, source_id: &SourceId) -> Result<TestOutc
     if denied.is_empty() {
         Ok(TestOutcome {
             ok: true,
+            needs_attention: false,
             message: format!(
                 "connected; the user can read {}",
                 REQUIRED_TABLES.join(", ")
@@ -238,6 +389,7 @@ pub async fn test_connection(ctx: &Ctx, source_id: &SourceId) -> Result<TestOutc
     } else {
         Ok(TestOutcome {
             ok: false,
+            needs_attention: false,
             message: format!(
                 "the ServiceNow user has no read access to {} (403)",
                 denied.join(", ")

@@ -300,11 +300,23 @@ pub async fn claim_due(
     outbox::claim_due(
         ctx,
         &COLUMNS,
-        Condition::all().add(first_of_its_alert()),
+        Condition::all()
+            .add(first_of_its_alert())
+            .add(connection_usable()),
         limit,
         claim_until,
     )
     .await
+}
+
+/// The update's connection does not wait for an admin (`auth_attention`): updates of one that
+/// does stay queued, untried, until its credentials are fixed.
+fn connection_usable() -> Expr {
+    Expr::cust(
+        "NOT EXISTS (SELECT 1 FROM servicenow_connections attention \
+         WHERE attention.alert_source_id = servicenow_sync_updates.alert_source_id \
+         AND attention.auth_attention IS NOT NULL)",
+    )
 }
 
 /// The update is the earliest pending one of its alert.
@@ -324,6 +336,7 @@ pub async fn next_attempt(db: &Db) -> Result<Option<DateTime<Utc>>, AppError> {
     Ok(row::Entity::find()
         .filter(row::Column::Status.eq(SyncStatus::Pending))
         .filter(first_of_its_alert())
+        .filter(connection_usable())
         .order_by_asc(row::Column::NextAttemptAt)
         .one(&db.read)
         .await?
@@ -342,6 +355,9 @@ pub enum Outcome {
         error: String,
         not_before: Option<DateTime<Utc>>,
     },
+    /// Not tried: the connection needs an admin. The update stays queued with its attempt not
+    /// counted, and goes once the connection is usable again.
+    Wait(String),
 }
 
 fn kind_label(kind: SyncKind) -> &'static str {
@@ -413,6 +429,14 @@ fn settlement(
                 Some((LogKind::SyncFailed, msg)),
             )
         }
+        Outcome::Wait(error) => (
+            vec![
+                (row::Column::Attempts, Expr::value(claimed.attempts - 1)),
+                (row::Column::LastError, Expr::value(error)),
+                (row::Column::NextAttemptAt, Expr::value(Some(at))),
+            ],
+            None,
+        ),
         Outcome::Retry { error, not_before } => {
             let mut next = at + outbox::backoff(claimed.attempts, retry.base, retry.cap, 0.5);
             if let Some(nb) = not_before {

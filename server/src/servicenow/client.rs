@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use url::{Host, Url};
 
+use super::oauth::TokenSource;
 use crate::net_guard::{AddrClass, classify};
 
 /// Requests in flight per instance: a shared instance is not ours to flood.
@@ -52,6 +53,27 @@ pub enum SnError {
     TooLarge,
     #[error("refused instance address: {0}")]
     Refused(String),
+    /// The connection's OAuth credentials were refused: nothing is sent until an admin fixes
+    /// them (the message says what the instance answered).
+    #[error("the ServiceNow connection needs attention: {0}")]
+    NeedsAttention(String),
+    /// The connection's credentials changed while a request was on its way.
+    #[error("the ServiceNow connection was reconfigured meanwhile")]
+    Reconfigured,
+    /// Glidepath's own side failed (the database, while keeping the tokens).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// How a client signs its requests.
+pub enum Auth {
+    /// Basic auth with the user name and password on every request.
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    /// `Authorization: Bearer` with the access token the source gives.
+    Bearer(Arc<dyn TokenSource>),
 }
 
 /// Which instances may be called; from `GLIDEPATH_SERVICENOW_HOSTS` and
@@ -145,6 +167,8 @@ pub struct Connector {
     permits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// The `sys_user` look-ups of every instance this connector reaches, cached.
     pub users: super::users::UserMap,
+    /// The OAuth access token of every connection, as this process last knew it.
+    pub tokens: super::oauth::TokenCache,
 }
 
 impl Connector {
@@ -153,6 +177,7 @@ impl Connector {
             policy,
             permits: Mutex::new(HashMap::new()),
             users: super::users::UserMap::default(),
+            tokens: super::oauth::TokenCache::default(),
         }
     }
 
@@ -179,12 +204,7 @@ impl Connector {
 
     /// A client for one instance: checks the URL, resolves the host, checks every address and
     /// pins the connection to them.
-    pub async fn client(
-        &self,
-        instance_url: &str,
-        username: &str,
-        password: SecretString,
-    ) -> Result<Client, SnError> {
+    pub async fn client(&self, instance_url: &str, auth: Auth) -> Result<Client, SnError> {
         let base = self.policy.check_url(instance_url)?;
         let host = base
             .host()
@@ -227,8 +247,7 @@ impl Connector {
         Ok(Client {
             http,
             base,
-            username: username.to_string(),
-            password,
+            auth,
             permits,
             timeout: self.policy.timeout,
         })
@@ -261,10 +280,17 @@ pub struct TableQuery {
 pub struct Client {
     http: reqwest::Client,
     base: Url,
-    username: String,
-    password: SecretString,
+    auth: Auth,
     permits: Arc<Semaphore>,
     timeout: Duration,
+}
+
+/// An answer read whole (within [`MAX_BODY`]).
+struct Answer {
+    status: reqwest::StatusCode,
+    /// The body as JSON, when it says it is JSON and parses.
+    parsed: Option<Value>,
+    retry_after: Option<u64>,
 }
 
 impl Client {
@@ -366,8 +392,108 @@ impl Client {
         object(self.send(table, self.http.patch(url).json(body)).await?)
     }
 
-    /// Sends one request and returns the `result` of its answer.
+    /// Sends one request and returns the `result` of its answer. With OAuth, a 401 renews the
+    /// access token once and sends the request once more.
     async fn send(&self, table: &str, request: reqwest::RequestBuilder) -> Result<Value, SnError> {
+        let Auth::Bearer(source) = &self.auth else {
+            return self.send_once(table, request, None).await;
+        };
+        let again = request.try_clone();
+        let token = source.token(self).await?;
+        match self.send_once(table, request, Some(&token)).await {
+            Err(SnError::Unauthorized) => {
+                let Some(again) = again else {
+                    return Err(SnError::Unauthorized);
+                };
+                let fresh = source.rejected(self, &token).await?;
+                match self.send_once(table, again, Some(&fresh)).await {
+                    Err(SnError::Unauthorized) => Err(source
+                        .refused_again(
+                            "the Table API refused a token the instance had just issued (401): \
+                             check the OAuth application user's roles"
+                                .into(),
+                        )
+                        .await),
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// One attempt of a Table API request, signed with `bearer` or the basic credentials.
+    async fn send_once(
+        &self,
+        table: &str,
+        request: reqwest::RequestBuilder,
+        bearer: Option<&SecretString>,
+    ) -> Result<Value, SnError> {
+        let request = match (&self.auth, bearer) {
+            (_, Some(token)) => request.bearer_auth(token.expose_secret()),
+            (Auth::Basic { username, password }, None) => {
+                request.basic_auth(username, Some(password.expose_secret()))
+            }
+            (Auth::Bearer(_), None) => request,
+        };
+        let request = request.header(reqwest::header::ACCEPT, "application/json");
+        let Answer {
+            status,
+            parsed,
+            retry_after,
+        } = self.exchange(request).await?;
+        match status.as_u16() {
+            200..=299 => match parsed {
+                Some(Value::Object(mut map)) => map.remove("result").ok_or(SnError::NotServiceNow),
+                _ => Err(SnError::NotServiceNow),
+            },
+            401 => Err(SnError::Unauthorized),
+            403 => Err(SnError::Forbidden {
+                table: table.to_string(),
+            }),
+            404 => Err(SnError::NotFound),
+            429 => Err(SnError::RateLimited { retry_after }),
+            code if (300..400).contains(&code) => Err(SnError::Server {
+                status: code,
+                message: "redirect not followed (is the instance URL right?)".into(),
+            }),
+            code => Err(SnError::Server {
+                status: code,
+                message: parsed.as_ref().and_then(error_message).unwrap_or_else(|| {
+                    status
+                        .canonical_reason()
+                        .unwrap_or("unexpected answer")
+                        .to_string()
+                }),
+            }),
+        }
+    }
+
+    /// `POST {instance}/{path}` with a form-encoded body (which may hold secrets): the status
+    /// and the JSON answer, if it is JSON.
+    pub(super) async fn post_form(
+        &self,
+        path: &str,
+        body: SecretString,
+    ) -> Result<(u16, Option<Value>), SnError> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|_| SnError::Refused("the instance URL cannot take a path".into()))?;
+        let request = self
+            .http
+            .post(url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body.expose_secret().to_string());
+        let answer = self.exchange(request).await?;
+        Ok((answer.status.as_u16(), answer.parsed))
+    }
+
+    /// Sends a request under the instance's permit and reads the whole answer.
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Answer, SnError> {
         // Held until the body is read: the instance is busy until then.
         // Waiting for a permit counts against the request timeout: a busy instance must not
         // hold a caller forever.
@@ -375,9 +501,6 @@ impl Client {
             .await
             .map_err(|_| SnError::Timeout(self.timeout.as_millis() as u64))?
             .map_err(|_| SnError::Unreachable("the client is shutting down".into()))?;
-        let request = request
-            .basic_auth(&self.username, Some(self.password.expose_secret()))
-            .header(reqwest::header::ACCEPT, "application/json");
         let mut response = request.send().await.map_err(|e| self.transport(e))?;
         let status = response.status();
         let is_json = response
@@ -404,31 +527,11 @@ impl Client {
         } else {
             None
         };
-        match status.as_u16() {
-            200..=299 => match parsed {
-                Some(Value::Object(mut map)) => map.remove("result").ok_or(SnError::NotServiceNow),
-                _ => Err(SnError::NotServiceNow),
-            },
-            401 => Err(SnError::Unauthorized),
-            403 => Err(SnError::Forbidden {
-                table: table.to_string(),
-            }),
-            404 => Err(SnError::NotFound),
-            429 => Err(SnError::RateLimited { retry_after }),
-            code if (300..400).contains(&code) => Err(SnError::Server {
-                status: code,
-                message: "redirect not followed (is the instance URL right?)".into(),
-            }),
-            code => Err(SnError::Server {
-                status: code,
-                message: parsed.as_ref().and_then(error_message).unwrap_or_else(|| {
-                    status
-                        .canonical_reason()
-                        .unwrap_or("unexpected answer")
-                        .to_string()
-                }),
-            }),
-        }
+        Ok(Answer {
+            status,
+            parsed,
+            retry_after,
+        })
     }
 
     fn transport(&self, e: reqwest::Error) -> SnError {

@@ -3,6 +3,7 @@
 pub mod business_rule;
 pub mod client;
 pub mod incident;
+pub mod oauth;
 pub mod sync;
 pub mod time;
 pub mod users;

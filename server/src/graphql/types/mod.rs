@@ -16,8 +16,8 @@ pub use alert::{Alert, AlertConnection, Comment};
 pub use notification::{NotificationKind, NotificationRule};
 pub use policy::EscalationPolicy;
 pub use source::{
-    AlertSource, IntegrationType, ServiceNowChoice, ServiceNowField, ServiceNowReferenceOption,
-    ServiceNowTestResult, WebhookAuthKind,
+    AlertSource, IntegrationType, ServiceNowAuthMethod, ServiceNowChoice, ServiceNowField,
+    ServiceNowReferenceOption, ServiceNowTestResult, WebhookAuthKind,
 };
 pub use user::{ApiToken, CreatedApiToken, LoginPayload, PasswordReset, User};
 

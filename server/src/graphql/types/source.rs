@@ -251,6 +251,43 @@ impl ServiceNowConnection {
     async fn routing_field(&self) -> Option<&str> {
         self.0.routing_field.as_deref()
     }
+    /// How Glidepath signs in to the instance.
+    async fn auth_method(&self) -> ServiceNowAuthMethod {
+        self.0.auth_method.into()
+    }
+    /// The OAuth client id (not a secret); null without one.
+    async fn client_id(&self) -> Option<&str> {
+        self.0.oauth_client_id.as_deref()
+    }
+    /// Whether an OAuth client secret is stored; the secret itself is write-only.
+    async fn client_secret_set(&self) -> bool {
+        self.0.oauth_client_secret_encrypted.is_some()
+    }
+    /// True while the instance refuses every OAuth grant Glidepath can try: nothing is sent to
+    /// it and outbound updates wait until an admin fixes the credentials.
+    async fn needs_attention(&self) -> bool {
+        self.0.auth_attention.is_some()
+    }
+    /// What the instance answered, while the connection needs attention.
+    async fn attention_reason(&self) -> Option<&str> {
+        self.0.auth_attention.as_deref()
+    }
+    /// Since when the connection needs attention.
+    async fn attention_since(&self) -> Option<DateTime<Utc>> {
+        self.0.auth_attention_at
+    }
+}
+
+/// How Glidepath signs in to a ServiceNow instance.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "servicenow_connection::AuthMethod")]
+pub enum ServiceNowAuthMethod {
+    /// Basic auth (user name and password) on every request.
+    Basic,
+    /// OAuth 2.0 password grant, renewed with the refresh token.
+    OauthPassword,
+    /// OAuth 2.0 client credentials grant (Washington DC and later, when enabled).
+    OauthClientCredentials,
 }
 
 #[derive(SimpleObject)]
@@ -325,4 +362,6 @@ impl SyncUpdate {
 pub struct ServiceNowTestResult {
     pub ok: bool,
     pub message: String,
+    /// The instance refused the connection's OAuth credentials: it needs an admin.
+    pub needs_attention: bool,
 }
