@@ -43,6 +43,7 @@ operations!(
     SourceDetail,
     ConfigureServiceNow,
     TestServiceNowConnection,
+    ServiceNowAuth,
     PolicyList,
     CreatePolicy,
     UpdatePolicy,
