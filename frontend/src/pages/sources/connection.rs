@@ -51,6 +51,13 @@ pub(super) fn Connection(
     let client_secret_set = RwSignal::new(false);
     // Why the instance refuses the connection, while it does.
     let attention = RwSignal::new(None::<String>);
+    // The form opens when the connection needs attention, and stays open once fixed.
+    let expanded = RwSignal::new(false);
+    Effect::new(move || {
+        if attention.get().is_some() {
+            expanded.set(true);
+        }
+    });
     let error = RwSignal::new(None::<String>);
     let notice = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -166,14 +173,7 @@ pub(super) fn Connection(
 
     let initial = method.get_untracked();
     view! {
-        {move || attention.get().map(|reason| view! {
-            <div class="card message error" id="sn-attention" role="alert">
-                <strong>"The ServiceNow connection needs attention. "</strong>
-                "The instance refuses its OAuth credentials, so nothing is sent to it and ticket updates wait. Fix the credentials below (or on the ServiceNow side, then test the connection): the waiting updates are sent then, each once."
-                <p class="muted">{reason}</p>
-            </div>
-        })}
-        <details class="card advanced" open=move || attention.get().is_some()>
+        <details class="card advanced" id="sn-connection" open=expanded>
             <summary><h2 class="inline">"Advanced: ServiceNow connection"</h2></summary>
             <p class="muted">"Optional. With a connection, Glidepath reads from your instance's Table API, and with two-way sync writes alert changes back to the ticket."</p>
             <form class="stack" on:submit=save>
@@ -217,5 +217,42 @@ pub(super) fn Connection(
                 </div>
             </form>
         </details>
+    }
+}
+
+/// A warning at the top of the source's page while the instance refuses the connection's OAuth
+/// credentials; it follows the server (polled) and links to the connection form.
+#[component]
+pub(super) fn AttentionBanner(source_id: String) -> impl IntoView {
+    let attention = RwSignal::new(None::<String>);
+    let source_id = StoredValue::new(source_id);
+    let load = move || {
+        let variables = service_now_auth::Variables {
+            id: source_id.get_value(),
+        };
+        spawn_local(async move {
+            if let Ok(answer) = api::run::<ServiceNowAuth>(variables).await {
+                let c = answer.alert_source.and_then(|s| s.service_now);
+                attention.set(c.and_then(|c| {
+                    c.needs_attention
+                        .then(|| c.attention_reason.unwrap_or_default())
+                }));
+            }
+        });
+    };
+    load();
+    poll(load);
+    move || {
+        attention.get().map(|reason| {
+            view! {
+                <div class="message error" id="sn-attention" role="alert">
+                    <strong>"The ServiceNow connection needs attention. "</strong>
+                    "The instance refuses its OAuth credentials, so nothing is sent to it and ticket updates wait. Fix them in "
+                    <a href="#sn-connection">"the ServiceNow connection"</a>
+                    " (or on the ServiceNow side, then test the connection): the waiting updates are sent then, each once."
+                    <p>{reason}</p>
+                </div>
+            }
+        })
     }
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
-use super::connection::Connection;
+use super::connection::{AttentionBanner, Connection};
 use super::instance_settings::InstanceSettings;
 use super::rotate_key::RotateKey;
 use super::webhook_auth::WebhookAuthForm;
@@ -78,6 +78,7 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
     view! {
         <div class="page-head"><h1>{source.name.clone()}</h1></div>
         <p class="muted lead">{format!("Alerts from this source escalate to {}.", source.escalation_policy.name)}</p>
+        {(admin && source.service_now.is_some()).then(|| view! { <AttentionBanner source_id=source.id.clone() /> })}
         <section class="card" aria-labelledby="webhook-title">
             <h2 id="webhook-title">"Webhook URL"</h2>
             <p class="muted">"Treat it like a password: whoever has it can create alerts."</p>
