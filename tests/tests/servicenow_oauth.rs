@@ -530,3 +530,87 @@ async fn oauth_needs_a_client_id_and_secret_and_only_admins_configure_it() {
         .await;
     assert_eq!(expect_error_code(&answer), "FORBIDDEN", "{answer}");
 }
+
+#[tokio::test]
+async fn the_journal_poll_reads_with_the_same_token() {
+    let w = oauth_world(
+        "OAUTH_PASSWORD",
+        1800,
+        options().env("GLIDEPATH_SERVICENOW_JOURNAL_POLL_SECONDS", "1"),
+    )
+    .await;
+    let (sys_id, alert_id) = w.incident().await;
+    w.sim
+        .state()
+        .update_incident(
+            &sys_id,
+            &[("work_notes", "Rebooted the switch")],
+            "beth.anglin",
+        )
+        .expect("work note");
+    let comments = eventually(SETTLE, "the work note imported", || async {
+        let data = w
+            .app
+            .gql(
+                &w.token,
+                "query($id: ID!) { alert(id: $id) { comments { body } } }",
+                json!({ "id": alert_id }),
+            )
+            .await;
+        let comments = data["alert"]["comments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (!comments.is_empty()).then_some(comments)
+    })
+    .await;
+    assert_eq!(comments[0]["body"], "Rebooted the switch");
+    assert_eq!(
+        w.sim.oauth().granted("password"),
+        1,
+        "one token for the sync and the poll"
+    );
+    no_table_request_refused(&w);
+}
+
+const OLD_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+const NEW_KEY: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
+#[tokio::test]
+async fn rotate_secrets_reseals_the_client_secret_and_the_tokens() {
+    let w = oauth_world(
+        "OAUTH_PASSWORD",
+        1800,
+        oauth_options().env("GLIDEPATH_SECRET_KEY", OLD_KEY),
+    )
+    .await;
+    let result = test_connection(&w.app, &w.token, &w.source.id).await;
+    assert_eq!(result["ok"], true, "{result}");
+    let output = run_glidepath(
+        &["rotate-secrets"],
+        &[
+            ("GLIDEPATH_DATABASE_URL", w.app.database().url()),
+            ("GLIDEPATH_SECRET_KEY", NEW_KEY),
+            ("GLIDEPATH_SECRET_KEY_PREVIOUS", OLD_KEY),
+        ],
+        w.app.database().dir(),
+    )
+    .await;
+    let log = strip_ansi(&String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "rotate-secrets failed: {log}");
+    // The integration key, the password, the client secret, the access and the refresh token.
+    assert!(log.contains("reencrypted=5"), "{log}");
+    assert!(!log.contains(DEFAULT_CLIENT_SECRET) && !log.contains(SIM_PASSWORD));
+
+    // A process with the new key alone uses the stored token: no new grant.
+    let fresh = w
+        .app
+        .spawn_sibling_with(oauth_options().env("GLIDEPATH_SECRET_KEY", NEW_KEY))
+        .await;
+    let token = fresh.admin_token().await;
+    let result = test_connection(&fresh, &token, &w.source.id).await;
+    assert_eq!(result["ok"], true, "{result}");
+    let oauth = w.sim.oauth();
+    assert_eq!(oauth.granted("password"), 1);
+    assert_eq!(oauth.granted("refresh_token"), 0);
+}
