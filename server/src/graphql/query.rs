@@ -93,6 +93,7 @@ impl QueryRoot {
     }
 
     /// On-call schedules, by name.
+    #[graphql(complexity = "super::types::LIST_COST * child_complexity")]
     async fn schedules(&self, ctx: &Context<'_>) -> Result<Vec<Schedule>> {
         gql(async move {
             ctx.caller()?;
