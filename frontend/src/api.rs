@@ -68,6 +68,12 @@ operations!(
     DisableUser,
     EnableUser,
     DeleteUser,
+    ScheduleList,
+    ScheduleTimeline,
+    MyShifts,
+    CreateSchedule,
+    CreateScheduleOverride,
+    DeleteScheduleOverride,
 );
 
 /// A failed operation, in words for people; `code` is the server's `extensions.code`.

@@ -147,6 +147,7 @@ fn Shell() -> impl IntoView {
                 <A href="/alerts">"Alerts"</A>
                 <A href="/sources">"Alert sources"</A>
                 <A href="/policies">"Escalation policies"</A>
+                <A href="/schedules">"Schedules"</A>
                 <A href="/users">"Users"</A>
                 <A href="/account">"My account"</A>
             </nav>
@@ -165,6 +166,7 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/sources") view=pages::sources::SourceList />
                 <Route path=path!("/sources/:id") view=pages::sources::SourceDetail />
                 <Route path=path!("/policies") view=pages::policies::PolicyList />
+                <Route path=path!("/schedules") view=pages::schedules::ScheduleList />
                 <Route path=path!("/users") view=pages::users::UserList />
                 <Route path=path!("/account") view=pages::account::Account />
             </Routes>

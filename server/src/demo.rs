@@ -109,6 +109,7 @@ pub async fn wire(
                 rules: vec![policies::NewRule {
                     escalation_timeout_minutes: 5,
                     user_ids: vec![admin.id.clone()],
+                    schedule_ids: Vec::new(),
                 }],
                 repeat: 0,
             },

@@ -249,6 +249,14 @@ fn build_server(
                 "/api/v1/events/servicenow/{integration_key}",
                 web::post().to(http::servicenow_webhook::receive),
             )
+            .route(
+                "/api/v1/schedules/{file}",
+                web::get().to(http::calendar::schedule_feed),
+            )
+            .route(
+                "/api/v1/users/{id}/shifts.ics",
+                web::get().to(http::calendar::user_feed),
+            )
             .service(
                 web::resource("/graphql")
                     .route(web::post().to(http::graphql::execute))

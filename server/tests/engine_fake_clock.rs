@@ -49,6 +49,7 @@ async fn server_with_an_alert(clock: Arc<FakeClock>, repeat: i32) -> anyhow::Res
     let rule = |minutes, id: &String| policies::NewRule {
         escalation_timeout_minutes: minutes,
         user_ids: vec![id.clone()],
+        schedule_ids: Vec::new(),
     };
     let policy = policies::NewPolicy {
         name: "Network".into(),

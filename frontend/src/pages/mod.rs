@@ -3,6 +3,7 @@ pub mod alert_detail;
 pub mod alerts;
 pub mod login;
 pub mod policies;
+pub mod schedules;
 pub mod sources;
 pub mod sync;
 pub mod users;

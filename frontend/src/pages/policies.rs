@@ -12,6 +12,7 @@ use crate::ui::{Empty, ErrorMessage, Loading};
 
 type Policy = policy_list::PolicyListEscalationPolicies;
 type User = policy_list::PolicyListUsers;
+type ScheduleRef = policy_list::PolicyListSchedules;
 
 /// One level being edited; signals so rows keep their inputs while others move.
 #[derive(Clone, Copy)]
@@ -19,6 +20,8 @@ struct LevelDraft {
     key: u64,
     minutes: RwSignal<String>,
     users: RwSignal<Vec<String>>,
+    /// On-call schedules the level pages.
+    schedules: RwSignal<Vec<String>>,
 }
 
 #[derive(Clone, Copy)]
@@ -48,13 +51,14 @@ impl Draft {
         }
     }
 
-    fn add_level(&self, minutes: String, users: Vec<String>) {
+    fn add_level(&self, minutes: String, users: Vec<String>, schedules: Vec<String>) {
         let key = self.next_key.get_value();
         self.next_key.set_value(key + 1);
         let level = self.owner.get_value().with(|| LevelDraft {
             key,
             minutes: RwSignal::new(minutes),
             users: RwSignal::new(users),
+            schedules: RwSignal::new(schedules),
         });
         self.levels.update(|l| l.push(level));
     }
@@ -80,10 +84,11 @@ impl Draft {
                     self.add_level(
                         rule.escalation_timeout_minutes.to_string(),
                         rule.users.iter().map(|u| u.id.clone()).collect(),
+                        rule.schedules.iter().map(|s| s.id.clone()).collect(),
                     );
                 }
             }
-            None => self.add_level("15".into(), Vec::new()),
+            None => self.add_level("15".into(), Vec::new(), Vec::new()),
         }
     }
 
@@ -139,6 +144,7 @@ pub fn PolicyList() -> impl IntoView {
         <ErrorMessage error=error />
         {move || editing.get().then(|| {
             let users = data.with(|d| d.as_ref().map(|d| d.users.clone()).unwrap_or_default());
+            let schedules = data.with(|d| d.as_ref().map(|d| d.schedules.clone()).unwrap_or_default());
             // A source routing by a ServiceNow field offers that field's records as routing keys.
             let routing = data.with(|d| {
                 d.as_ref().and_then(|d| {
@@ -148,7 +154,7 @@ pub fn PolicyList() -> impl IntoView {
                     })
                 })
             });
-            view! { <PolicyForm draft=draft users=users routing=routing on_done=Callback::new(move |saved: bool| {
+            view! { <PolicyForm draft=draft users=users schedules=schedules routing=routing on_done=Callback::new(move |saved: bool| {
                 editing.set(false);
                 if saved { load(); }
             }) /> }
@@ -182,7 +188,9 @@ pub fn PolicyList() -> impl IntoView {
                                 <ol class="levels">
                                     {p.rules.iter().map(|r| view! {
                                         <li>
-                                            <span>{r.users.iter().map(|u| if u.name.is_empty() { u.email.clone() } else { u.name.clone() }).collect::<Vec<_>>().join(", ")}</span>
+                                            <span>{r.users.iter().map(|u| if u.name.is_empty() { u.email.clone() } else { u.name.clone() })
+                                                .chain(r.schedules.iter().map(|s| format!("on call in {}", s.name)))
+                                                .collect::<Vec<_>>().join(", ")}</span>
                                             <span class="muted">{format!(" — escalate after {} min", r.escalation_timeout_minutes)}</span>
                                         </li>
                                     }).collect_view()}
@@ -205,6 +213,7 @@ pub fn PolicyList() -> impl IntoView {
 fn PolicyForm(
     draft: Draft,
     users: Vec<User>,
+    schedules: Vec<ScheduleRef>,
     routing: Option<(String, String)>,
     on_done: Callback<bool>,
 ) -> impl IntoView {
@@ -228,6 +237,7 @@ fn PolicyForm(
     }
     let busy = RwSignal::new(false);
     let users = StoredValue::new(users);
+    let schedules = StoredValue::new(schedules);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -247,7 +257,11 @@ fn PolicyForm(
                 )));
                 return;
             };
-            rules.push((minutes, level.users.get_untracked()));
+            rules.push((
+                minutes,
+                level.users.get_untracked(),
+                level.schedules.get_untracked(),
+            ));
         }
         let name = draft.name.get_untracked().trim().to_string();
         let key = draft.routing_key.get_untracked().trim().to_string();
@@ -264,9 +278,10 @@ fn PolicyForm(
                         repeat,
                         rules: rules
                             .into_iter()
-                            .map(|(m, u)| create_policy::EscalationRuleInput {
+                            .map(|(m, u, s)| create_policy::EscalationRuleInput {
                                 escalation_timeout_minutes: m,
                                 user_ids: u,
+                                schedule_ids: s,
                             })
                             .collect(),
                     },
@@ -281,9 +296,10 @@ fn PolicyForm(
                         repeat,
                         rules: rules
                             .into_iter()
-                            .map(|(m, u)| update_policy::EscalationRuleInput {
+                            .map(|(m, u, s)| update_policy::EscalationRuleInput {
                                 escalation_timeout_minutes: m,
                                 user_ids: u,
+                                schedule_ids: s,
                             })
                             .collect(),
                     },
@@ -357,6 +373,31 @@ fn PolicyForm(
                                         }
                                     }).collect_view()}
                                 </div>
+                                {(!schedules.get_value().is_empty()).then(|| view! {
+                                    <div class="checks" role="group" aria-label=move || format!("Schedules paged at level {}", number())>
+                                        {schedules.get_value().into_iter().map(|sch| {
+                                            let sid = sch.id.clone();
+                                            let sid_change = sch.id.clone();
+                                            let check_id = format!("level-{}-schedule-{}", level.key, sch.id);
+                                            let label_for = check_id.clone();
+                                            view! {
+                                                <label class="check" for=label_for>
+                                                    <input id=check_id type="checkbox"
+                                                        prop:checked=move || level.schedules.with(|s| s.contains(&sid))
+                                                        on:change=move |ev| {
+                                                            let on = event_target_checked(&ev);
+                                                            let sid = sid_change.clone();
+                                                            level.schedules.update(|s| {
+                                                                s.retain(|x| *x != sid);
+                                                                if on { s.push(sid); }
+                                                            });
+                                                        } />
+                                                    {format!(" whoever is on call in {}", sch.name)}
+                                                </label>
+                                            }
+                                        }).collect_view()}
+                                    </div>
+                                })}
                                 <div class="button-row">
                                     <button type="button" class="button small" on:click=move |_| draft.move_level(level.key, -1)>"Move up"</button>
                                     <button type="button" class="button small" on:click=move |_| draft.move_level(level.key, 1)>"Move down"</button>
@@ -365,7 +406,7 @@ fn PolicyForm(
                             </div>
                         }
                     } />
-                    <button type="button" class="button small" on:click=move |_| draft.add_level("15".into(), Vec::new())>"Add level"</button>
+                    <button type="button" class="button small" on:click=move |_| draft.add_level("15".into(), Vec::new(), Vec::new())>"Add level"</button>
                 </fieldset>
                 <label for="policy-repeat">"Repeat the levels this many more times (0–20)"</label>
                 <input id="policy-repeat" type="number" min="0" max="20" prop:value=draft.repeat

@@ -12,6 +12,8 @@ pub struct Level {
     pub timeout_minutes: i32,
     /// In the order the policy lists them; the first becomes the assignee.
     pub user_ids: Vec<String>,
+    /// Schedules whose on-call users the level pages too, resolved when the level starts.
+    pub schedule_ids: Vec<String>,
 }
 
 /// One escalation step to write.
@@ -22,6 +24,7 @@ pub struct Step {
     /// 0 for the first walk through the levels, 1 for the first repeat, …
     pub round: i32,
     pub user_ids: Vec<String>,
+    pub schedule_ids: Vec<String>,
     /// `None` when this is the last step: escalation ends with it.
     pub next_at: Option<DateTime<Utc>>,
 }
@@ -76,6 +79,7 @@ fn step_at(
         level: i32::try_from(index + 1).ok()?,
         round,
         user_ids: level.user_ids.clone(),
+        schedule_ids: level.schedule_ids.clone(),
         next_at: (!is_last).then(|| now + minutes(level.timeout_minutes)),
     })
 }
@@ -91,6 +95,7 @@ mod tests {
             .map(|(i, t)| Level {
                 timeout_minutes: *t,
                 user_ids: vec![format!("u{}a", i + 1), format!("u{}b", i + 1)],
+                schedule_ids: Vec::new(),
             })
             .collect()
     }

@@ -5,6 +5,7 @@ pub mod alert;
 pub mod escalation;
 pub mod ids;
 pub mod incident;
+pub mod schedule;
 pub mod user;
 pub mod webhook_auth;
 

@@ -8,19 +8,21 @@ use secrecy::{ExposeSecret, SecretString};
 use super::ContextExt;
 use super::types::{
     Alert, AlertSource, Comment, CreatedApiToken, EscalationPolicy, IntegrationType, LoginPayload,
-    NotificationKind, NotificationRule, PasswordReset, PriorityGql, RoleGql, ServiceNowAuthMethod,
-    ServiceNowTestResult, User, WebhookAuthKind,
+    NotificationKind, NotificationRule, OverrideKindGql, PasswordReset, PriorityGql, RoleGql,
+    Schedule, ScheduleOverride, ServiceNowAuthMethod, ServiceNowTestResult, TurnUnitGql, User,
+    WebhookAuthKind,
 };
 use crate::domain::webhook_auth::WebhookAuth;
 use crate::domain::{AlertId, PolicyId, SourceId, UserId};
 use crate::http::client_addr::ClientAddr;
 use crate::service::{
-    alerts, auth, notifications, policies,
+    alerts, auth, notifications, policies, schedules,
     servicenow::{self, ConnectionInput},
     sources::{self, NewSource},
     sync,
     users::{self, NewUser, require_admin},
 };
+use chrono::{DateTime, Utc};
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
 use super::error::gql;
@@ -120,7 +122,87 @@ pub struct CreateUserInput {
 #[derive(InputObject)]
 pub struct EscalationRuleInput {
     escalation_timeout_minutes: i32,
+    #[graphql(default)]
     user_ids: Vec<ID>,
+    /// On-call schedules the level pages: whoever is on call when the level starts.
+    #[graphql(default)]
+    schedule_ids: Vec<ID>,
+}
+
+/// A window of local time in which a restricted layer applies.
+#[derive(InputObject)]
+pub struct RestrictionInput {
+    /// 1 (Monday) to 7 (Sunday): the days the window opens on.
+    days: Vec<i32>,
+    /// `HH:MM`, local time.
+    start: String,
+    /// `HH:MM`; at or before `start` means the next day (`18:00`–`08:00` is a night).
+    end: String,
+}
+
+/// A rotation: users take turns in order, the first turn beginning at `start`.
+#[derive(InputObject)]
+pub struct ScheduleLayerInput {
+    name: String,
+    user_ids: Vec<ID>,
+    /// Local date and time of the first hand-off in the schedule's time zone, `YYYY-MM-DDTHH:MM`.
+    start: String,
+    turn_unit: TurnUnitGql,
+    #[graphql(default = 1)]
+    turn_count: i32,
+    /// Empty: the layer applies all the time.
+    #[graphql(default)]
+    restrictions: Vec<RestrictionInput>,
+}
+
+/// The whole schedule as it should be: layers are replaced, not merged (overrides stay).
+#[derive(InputObject)]
+pub struct ScheduleInput {
+    name: String,
+    /// IANA time zone, such as `Europe/Berlin`.
+    time_zone: String,
+    /// Bottom first: a later layer wins where both apply.
+    layers: Vec<ScheduleLayerInput>,
+}
+
+#[derive(InputObject)]
+pub struct ScheduleOverrideInput {
+    user_id: ID,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    #[graphql(default_with = "OverrideKindGql::Replace")]
+    kind: OverrideKindGql,
+}
+
+fn new_schedule(input: ScheduleInput) -> schedules::NewSchedule {
+    schedules::NewSchedule {
+        name: input.name,
+        time_zone: input.time_zone,
+        layers: input
+            .layers
+            .into_iter()
+            .map(|l| schedules::NewLayer {
+                name: l.name,
+                user_ids: l.user_ids.into_iter().map(|id| id.0).collect(),
+                start: l.start,
+                turn_unit: l.turn_unit.into(),
+                turn_count: l.turn_count,
+                restrictions: l
+                    .restrictions
+                    .into_iter()
+                    .map(|w| schedules::WindowSpec {
+                        days: w
+                            .days
+                            .into_iter()
+                            .map(|d| u8::try_from(d).unwrap_or(0))
+                            .collect(),
+                        start: w.start,
+                        end: w.end,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 #[derive(InputObject)]
@@ -157,6 +239,7 @@ fn new_policy(
             .map(|r| policies::NewRule {
                 escalation_timeout_minutes: r.escalation_timeout_minutes,
                 user_ids: r.user_ids.into_iter().map(|id| id.0).collect(),
+                schedule_ids: r.schedule_ids.into_iter().map(|id| id.0).collect(),
             })
             .collect(),
         repeat,
@@ -460,6 +543,117 @@ impl MutationRoot {
             require_admin(ctx.caller()?)?;
             policies::delete(&ctx.state()?.ctx, &PolicyId::from(id.as_str())).await?;
             Ok(true)
+        })
+        .await
+    }
+
+    /// Creates an on-call schedule (ADMIN).
+    async fn create_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> Result<Schedule> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let model = schedules::create(&ctx.state()?.ctx, new_schedule(input)).await?;
+            Ok(Schedule(model))
+        })
+        .await
+    }
+
+    /// Replaces a schedule's name, time zone and layers (ADMIN); its overrides stay.
+    async fn update_schedule(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ScheduleInput,
+    ) -> Result<Schedule> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            let model = schedules::update(&ctx.state()?.ctx, &id.0, new_schedule(input)).await?;
+            Ok(Schedule(model))
+        })
+        .await
+    }
+
+    /// Deletes a schedule (ADMIN); refused (CONFLICT, naming them) while escalation policies
+    /// page it. Returns true.
+    async fn delete_schedule(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        gql(async move {
+            require_admin(ctx.caller()?)?;
+            schedules::delete(&ctx.state()?.ctx, &id.0).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Puts a user on call for a time range, instead of (REPLACE) or beside (ADD) whoever is.
+    /// An ADMIN may make any override; anyone else a REPLACE override of a range in which they
+    /// are on call throughout (handing it to a colleague).
+    async fn create_schedule_override(
+        &self,
+        ctx: &Context<'_>,
+        schedule_id: ID,
+        input: ScheduleOverrideInput,
+    ) -> Result<ScheduleOverride> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            let model = schedules::create_override(
+                &ctx.state()?.ctx,
+                caller,
+                &schedule_id.0,
+                schedules::NewOverride {
+                    user_id: input.user_id.0,
+                    start: input.start,
+                    end: input.end,
+                    kind: input.kind.into(),
+                },
+            )
+            .await?;
+            Ok(ScheduleOverride(model))
+        })
+        .await
+    }
+
+    /// Deletes an override (its creator or an ADMIN). Returns true.
+    async fn delete_schedule_override(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        gql(async move {
+            let caller = ctx.caller()?;
+            schedules::delete_override(&ctx.state()?.ctx, caller, &id.0).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// A new secret address for a schedule's iCalendar feed (ADMIN); the previous address stops
+    /// working. The address is shown once.
+    async fn rotate_schedule_feed(&self, ctx: &Context<'_>, schedule_id: ID) -> Result<String> {
+        gql(async move {
+            let state = ctx.state()?;
+            let kind = schedules::FeedKind::Schedule;
+            let token =
+                schedules::rotate_feed(&state.ctx, ctx.caller()?, kind, &schedule_id.0).await?;
+            let base = state.public_url.as_str().trim_end_matches('/');
+            Ok(format!(
+                "{base}/api/v1/schedules/{}.ics?token={token}",
+                schedule_id.0
+            ))
+        })
+        .await
+    }
+
+    /// A new secret address for a user's iCalendar feed of their shifts: the caller's own, or
+    /// with `userId` another user's (ADMIN). The previous address stops working; the address is
+    /// shown once.
+    async fn rotate_user_feed(&self, ctx: &Context<'_>, user_id: Option<ID>) -> Result<String> {
+        gql(async move {
+            let state = ctx.state()?;
+            let caller = ctx.caller()?;
+            let owner = user_id
+                .map(|id| id.0)
+                .unwrap_or_else(|| caller.user_id.clone());
+            let kind = schedules::FeedKind::User;
+            let token = schedules::rotate_feed(&state.ctx, caller, kind, &owner).await?;
+            let base = state.public_url.as_str().trim_end_matches('/');
+            Ok(format!(
+                "{base}/api/v1/users/{owner}/shifts.ics?token={token}"
+            ))
         })
         .await
     }

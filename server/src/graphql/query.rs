@@ -4,12 +4,13 @@ use async_graphql::{Context, ID, Object};
 
 use super::ContextExt;
 use super::types::{
-    Alert, AlertConnection, AlertSource, AlertStatusGql, ApiToken, EscalationPolicy, PageInfo,
-    PriorityGql, ServiceNowChoice, ServiceNowField, ServiceNowReferenceOption, User,
+    Alert, AlertConnection, AlertSource, AlertStatusGql, ApiToken, EscalationPolicy, OnCallEntry,
+    PageInfo, PriorityGql, Schedule, ServiceNowChoice, ServiceNowField, ServiceNowReferenceOption,
+    User,
 };
 use crate::domain::SourceId;
 use crate::error::AppError;
-use crate::service::{alerts, auth, policies, servicenow, sources, users};
+use crate::service::{alerts, auth, escalation, policies, schedules, servicenow, sources, users};
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
 use super::error::gql;
@@ -86,6 +87,55 @@ impl QueryRoot {
                 .await?
                 .into_iter()
                 .map(EscalationPolicy)
+                .collect())
+        })
+        .await
+    }
+
+    /// On-call schedules, by name.
+    #[graphql(complexity = "super::types::LIST_COST * child_complexity")]
+    async fn schedules(&self, ctx: &Context<'_>) -> Result<Vec<Schedule>> {
+        gql(async move {
+            ctx.caller()?;
+            Ok(schedules::list(&ctx.state()?.ctx.db)
+                .await?
+                .into_iter()
+                .map(Schedule)
+                .collect())
+        })
+        .await
+    }
+
+    async fn schedule(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Schedule>> {
+        gql(async move {
+            ctx.caller()?;
+            Ok(schedules::get(&ctx.state()?.ctx.db.read, &id.0)
+                .await?
+                .map(Schedule))
+        })
+        .await
+    }
+
+    /// Whom each level of an escalation policy would page if it started now: its users and
+    /// whoever its schedules put on call (disabled users left out).
+    async fn who_is_on_call(
+        &self,
+        ctx: &Context<'_>,
+        escalation_policy_id: ID,
+    ) -> Result<Vec<OnCallEntry>> {
+        gql(async move {
+            ctx.caller()?;
+            let c = &ctx.state()?.ctx;
+            if policies::get(&c.db, &escalation_policy_id.0)
+                .await?
+                .is_none()
+            {
+                return Err(AppError::NotFound("escalation policy"));
+            }
+            Ok(escalation::who_is_on_call(c, &escalation_policy_id.0)
+                .await?
+                .into_iter()
+                .map(|e| OnCallEntry::new(e.level, e.user, e.schedule))
                 .collect())
         })
         .await

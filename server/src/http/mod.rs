@@ -1,6 +1,7 @@
 //! HTTP handlers: parse the request, call the service layer, shape the answer. No SQL here.
 
 pub mod assets;
+pub mod calendar;
 pub mod client_addr;
 pub mod error;
 pub mod graphql;

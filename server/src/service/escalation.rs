@@ -10,15 +10,15 @@ use sea_orm::{
 
 use super::rows::Rows;
 use super::sync::{Change, UserRef};
-use super::{Actor, new_id, notifications};
+use super::{Actor, new_id, notifications, schedules};
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::domain::AlertStatus;
 use crate::domain::LogKind;
 use crate::domain::escalation::{Level, Step, first_step, next_step};
 use crate::entity::{
-    alert, alert_responder, escalation_policy, escalation_rule, escalation_rule_user,
-    notification_rule, user,
+    alert, alert_responder, escalation_policy, escalation_rule, escalation_rule_schedule,
+    escalation_rule_user, notification_rule, user,
 };
 use crate::error::AppError;
 use crate::service::Ctx;
@@ -59,6 +59,7 @@ pub async fn plan<C: ConnectionTrait>(conn: &C, policy_id: &str) -> Result<Plan,
         .await?;
     let mut repeat = 0;
     let mut levels: Vec<Level> = Vec::new();
+    let mut rule_ids: Vec<String> = Vec::new();
     let mut last_rule: Option<String> = None;
     for row in rows {
         repeat = row.try_get_by_index::<i32>(0)?;
@@ -69,7 +70,9 @@ pub async fn plan<C: ConnectionTrait>(conn: &C, policy_id: &str) -> Result<Plan,
             levels.push(Level {
                 timeout_minutes: row.try_get_by_index::<i32>(2)?,
                 user_ids: Vec::new(),
+                schedule_ids: Vec::new(),
             });
+            rule_ids.push(rule_id.clone());
             last_rule = Some(rule_id);
         }
         if let (Some(user_id), Some(level)) = (
@@ -77,6 +80,19 @@ pub async fn plan<C: ConnectionTrait>(conn: &C, policy_id: &str) -> Result<Plan,
             levels.last_mut(),
         ) {
             level.user_ids.push(user_id);
+        }
+    }
+    if !rule_ids.is_empty() {
+        // The schedules each level pages, in the level's order.
+        let links = escalation_rule_schedule::Entity::find()
+            .filter(escalation_rule_schedule::Column::RuleId.is_in(rule_ids.iter().cloned()))
+            .order_by_asc(escalation_rule_schedule::Column::Position)
+            .all(conn)
+            .await?;
+        for link in links {
+            if let Some(i) = rule_ids.iter().position(|r| *r == link.rule_id) {
+                levels[i].schedule_ids.push(link.schedule_id);
+            }
         }
     }
     Ok(Plan { levels, repeat })
@@ -92,6 +108,8 @@ pub struct PreparedStep {
     /// Disabled users the step passed over (e-mails), in this level or in levels skipped because
     /// nobody in them was enabled.
     skipped: Vec<String>,
+    /// What each schedule of the step (and of levels passed over) resolved to, for the log.
+    resolved: Vec<String>,
 }
 
 /// Level 1 of a policy, read through `conn` (the read pool, or the caller's transaction);
@@ -117,10 +135,39 @@ async fn prepare<C: ConnectionTrait>(
     clock: &dyn Clock,
 ) -> Result<PreparedStep, AppError> {
     let mut skipped = Vec::new();
+    let mut resolved = Vec::new();
     loop {
+        // Each schedule target pages whoever is on call now; the log names schedule and person.
+        let mut user_ids = step.user_ids.clone();
+        for schedule_id in &step.schedule_ids {
+            let Some((name, on_call)) =
+                schedules::resolve_at(conn, schedule_id, clock.now()).await?
+            else {
+                continue;
+            };
+            if on_call.is_empty() {
+                resolved.push(format!(
+                    "schedule {name:?} (level {}): nobody on call",
+                    step.level
+                ));
+                continue;
+            }
+            let mut names = Vec::new();
+            for c in on_call {
+                names.push(c.user.clone());
+                if !user_ids.contains(&c.user) {
+                    user_ids.push(c.user);
+                }
+            }
+            resolved.push(format!(
+                "schedule {name:?} (level {}): {}",
+                step.level,
+                names.join(", ")
+            ));
+        }
         // The users with their notification rules, in one statement.
         let found = user::Entity::find()
-            .filter(user::Column::Id.is_in(step.user_ids.iter().cloned()))
+            .filter(user::Column::Id.is_in(user_ids.iter().cloned()))
             .find_with_related(notification_rule::Entity)
             .all(conn)
             .await?;
@@ -148,13 +195,27 @@ async fn prepare<C: ConnectionTrait>(
                 continue;
             }
         }
-        users.sort_by_key(|u| step.user_ids.iter().position(|id| *id == u.id));
+        users.sort_by_key(|u| user_ids.iter().position(|id| *id == u.id));
         rules.sort_by(|a, b| a.id.cmp(&b.id));
+        // Schedules are logged with e-mails, not ids.
+        let emails: Vec<(String, String)> = users
+            .iter()
+            .map(|u| (u.id.clone(), u.email.clone()))
+            .collect();
+        let resolved = resolved
+            .into_iter()
+            .map(|line| {
+                emails
+                    .iter()
+                    .fold(line, |line, (id, email)| line.replace(id.as_str(), email))
+            })
+            .collect();
         return Ok(PreparedStep {
             step,
             users,
             rules,
             skipped,
+            resolved,
         });
     }
 }
@@ -202,6 +263,7 @@ fn apply(
         users,
         rules,
         skipped,
+        resolved,
     } = prepared;
     let at = rows.clock().now();
     let alert = am.clone().try_into_model()?;
@@ -238,6 +300,9 @@ fn apply(
     msg.push_str(&format!(": responders {}", emails.join(", ")));
     if let Some(first) = emails.first() {
         msg.push_str(&format!("; assigned to {first}"));
+    }
+    for line in resolved {
+        msg.push_str(&format!("; {line}"));
     }
     if !skipped.is_empty() {
         let skipped = skipped.join(", ");
@@ -328,4 +393,49 @@ pub async fn responders(db: &Db, alert_id: &str) -> Result<Vec<user::Model>, App
         .await?;
     users.sort_by_key(|u| ids.iter().position(|id| *id == u.id));
     Ok(users)
+}
+
+/// Someone a level would page now.
+pub struct OnCallEntry {
+    pub level: i32,
+    pub user: user::Model,
+    /// The schedule that puts them on call; `None` for a user the level names.
+    pub schedule: Option<crate::entity::schedule::Model>,
+}
+
+/// Whom each level of a policy would page if it started now (disabled users left out).
+pub async fn who_is_on_call(ctx: &Ctx, policy_id: &str) -> Result<Vec<OnCallEntry>, AppError> {
+    let conn = &ctx.db.read;
+    let now = ctx.now();
+    let plan = plan(conn, policy_id).await?;
+    let mut out = Vec::new();
+    for (i, level) in plan.levels.iter().enumerate() {
+        let number = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        let mut wanted: Vec<(String, Option<crate::entity::schedule::Model>)> =
+            level.user_ids.iter().map(|u| (u.clone(), None)).collect();
+        for schedule_id in &level.schedule_ids {
+            let Some(model) = schedules::get(conn, schedule_id).await? else {
+                continue;
+            };
+            if let Some((_, on_call)) = schedules::resolve_at(conn, schedule_id, now).await? {
+                wanted.extend(on_call.into_iter().map(|c| (c.user, Some(model.clone()))));
+            }
+        }
+        let ids: Vec<String> = wanted.iter().map(|(u, _)| u.clone()).collect();
+        let found = user::Entity::find()
+            .filter(user::Column::Id.is_in(ids))
+            .filter(user::Column::Disabled.eq(false))
+            .all(conn)
+            .await?;
+        for (user_id, schedule) in wanted {
+            if let Some(u) = found.iter().find(|u| u.id == user_id) {
+                out.push(OnCallEntry {
+                    level: number,
+                    user: u.clone(),
+                    schedule,
+                });
+            }
+        }
+    }
+    Ok(out)
 }

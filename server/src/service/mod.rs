@@ -18,6 +18,7 @@ pub mod policies;
 pub mod reconcile;
 pub mod rekey;
 pub mod rows;
+pub mod schedules;
 pub mod servicenow;
 pub mod sources;
 pub mod sync;

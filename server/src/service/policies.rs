@@ -14,7 +14,8 @@ use crate::domain::AlertStatus;
 use crate::domain::PolicyId;
 use crate::domain::escalation::MAX_REPEAT;
 use crate::entity::{
-    alert, alert_source, escalation_policy, escalation_rule, escalation_rule_user, user,
+    alert, alert_source, escalation_policy, escalation_rule, escalation_rule_schedule,
+    escalation_rule_user, schedule, user,
 };
 use crate::error::AppError;
 use crate::service::Ctx;
@@ -22,6 +23,8 @@ use crate::service::Ctx;
 pub struct NewRule {
     pub escalation_timeout_minutes: i32,
     pub user_ids: Vec<String>,
+    /// On-call schedules the level pages beside its users (resolved when the level starts).
+    pub schedule_ids: Vec<String>,
 }
 
 pub struct NewPolicy {
@@ -36,6 +39,7 @@ pub struct NewPolicy {
 pub struct Rule {
     pub escalation_timeout_minutes: i32,
     pub users: Vec<user::Model>,
+    pub schedules: Vec<schedule::Model>,
 }
 
 const MAX_TIMEOUT_MINUTES: i32 = 7 * 24 * 60;
@@ -76,10 +80,27 @@ async fn validate(db: &Db, input: &NewPolicy) -> Result<(String, Option<String>)
                 format!("must be between 1 and {MAX_TIMEOUT_MINUTES}"),
             ));
         }
-        if rule.user_ids.is_empty() {
+        if rule.user_ids.is_empty() && rule.schedule_ids.is_empty() {
             return Err(AppError::validation(
                 format!("rules[{i}].userIds"),
-                "a rule needs at least one user",
+                "a rule needs at least one user or schedule",
+            ));
+        }
+        let unique: HashSet<&String> = rule.schedule_ids.iter().collect();
+        if unique.len() != rule.schedule_ids.len() {
+            return Err(AppError::validation(
+                format!("rules[{i}].scheduleIds"),
+                "a schedule appears twice",
+            ));
+        }
+        let found = schedule::Entity::find()
+            .filter(schedule::Column::Id.is_in(rule.schedule_ids.iter().cloned()))
+            .all(&db.read)
+            .await?;
+        if found.len() != rule.schedule_ids.len() {
+            return Err(AppError::validation(
+                format!("rules[{i}].scheduleIds"),
+                "names a schedule that does not exist",
             ));
         }
         let unique: HashSet<&String> = rule.user_ids.iter().collect();
@@ -131,6 +152,15 @@ async fn insert_rules(
             escalation_rule_user::ActiveModel {
                 rule_id: Set(rule_id.clone()),
                 user_id: Set(user_id.clone()),
+                position: Set(position as i32),
+            }
+            .insert(txn)
+            .await?;
+        }
+        for (position, schedule_id) in rule.schedule_ids.iter().enumerate() {
+            escalation_rule_schedule::ActiveModel {
+                rule_id: Set(rule_id.clone()),
+                schedule_id: Set(schedule_id.clone()),
                 position: Set(position as i32),
             }
             .insert(txn)
@@ -333,9 +363,21 @@ pub async fn rules(db: &Db, policy_id: &str) -> Result<Vec<Rule>, AppError> {
             .all(&db.read)
             .await?;
         users.sort_by_key(|u| ids.iter().position(|id| *id == u.id));
+        let links = escalation_rule_schedule::Entity::find()
+            .filter(escalation_rule_schedule::Column::RuleId.eq(rule.id.clone()))
+            .order_by_asc(escalation_rule_schedule::Column::Position)
+            .all(&db.read)
+            .await?;
+        let ids: Vec<String> = links.iter().map(|l| l.schedule_id.clone()).collect();
+        let mut schedules = schedule::Entity::find()
+            .filter(schedule::Column::Id.is_in(ids.clone()))
+            .all(&db.read)
+            .await?;
+        schedules.sort_by_key(|s| ids.iter().position(|id| *id == s.id));
         out.push(Rule {
             escalation_timeout_minutes: rule.escalation_timeout_minutes,
             users,
+            schedules,
         });
     }
     Ok(out)

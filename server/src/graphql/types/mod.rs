@@ -4,6 +4,7 @@
 mod alert;
 mod notification;
 mod policy;
+mod schedule;
 mod source;
 mod user;
 
@@ -15,6 +16,9 @@ use crate::error::AppError;
 pub use alert::{Alert, AlertConnection, Comment};
 pub use notification::{NotificationKind, NotificationRule};
 pub use policy::EscalationPolicy;
+pub use schedule::{
+    OnCallEntry, OverrideKindGql, Schedule, ScheduleOverride, TurnUnitGql, UserShift,
+};
 pub use source::{
     AlertSource, IntegrationType, ServiceNowAuthMethod, ServiceNowChoice, ServiceNowField,
     ServiceNowReferenceOption, ServiceNowTestResult, WebhookAuthKind,

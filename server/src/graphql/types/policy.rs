@@ -2,7 +2,7 @@
 
 use async_graphql::{ID, Object, SimpleObject};
 
-use super::{Result, User, corrupt};
+use super::{Result, Schedule, User, corrupt};
 use crate::entity::escalation_policy;
 use crate::error::AppError;
 use crate::graphql::ContextExt;
@@ -13,6 +13,8 @@ use crate::service::policies;
 pub struct EscalationRule {
     escalation_timeout_minutes: i32,
     users: Vec<User>,
+    /// On-call schedules the level pages: whoever is on call when the level starts.
+    schedules: Vec<Schedule>,
 }
 
 pub struct EscalationPolicy(pub escalation_policy::Model);
@@ -41,6 +43,7 @@ impl EscalationPolicy {
                 .map(|r| EscalationRule {
                     escalation_timeout_minutes: r.escalation_timeout_minutes,
                     users: r.users.into_iter().map(User).collect(),
+                    schedules: r.schedules.into_iter().map(Schedule).collect(),
                 })
                 .collect())
         })

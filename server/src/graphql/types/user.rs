@@ -3,12 +3,12 @@
 use async_graphql::{ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::{NotificationRule, Result, RoleGql, corrupt};
+use super::{NotificationRule, Result, RoleGql, UserShift, corrupt};
 use crate::domain;
 use crate::entity::user;
 use crate::graphql::ContextExt;
 use crate::graphql::error::gql;
-use crate::service::notifications;
+use crate::service::{notifications, schedules};
 
 pub struct User(pub user::Model);
 
@@ -43,6 +43,22 @@ impl User {
     /// An admin reset the password; the user must change it before anything else.
     async fn must_change_password(&self) -> bool {
         self.0.must_change_password
+    }
+    /// The user's shifts in every schedule over `[from, to)` (at most 31 days), by start.
+    async fn on_call_shifts(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UserShift>> {
+        gql(async move {
+            let found = schedules::user_shifts(&ctx.state()?.ctx.db, &self.0.id, from, to).await?;
+            Ok(found
+                .into_iter()
+                .map(|(schedule, shift)| UserShift::new(schedule, shift))
+                .collect())
+        })
+        .await
     }
     /// How the user is told; visible to the user and to admins.
     async fn notification_rules(

@@ -1,0 +1,347 @@
+//! On-call schedules: `schedules` (a name and an IANA time zone), their `schedule_layers` (a
+//! rotation each: users in order as a JSON array of ids, the local start, the turn, restrictions
+//! as JSON), `schedule_overrides`, `escalation_rule_schedules` (the schedules an escalation level
+//! pages, beside its users) and `calendar_feeds` (the hashed secret of each iCalendar feed).
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Schedules::Table)
+                    .col(
+                        ColumnDef::new(Schedules::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Schedules::Name).string().not_null())
+                    .col(ColumnDef::new(Schedules::TimeZone).string().not_null())
+                    .col(
+                        ColumnDef::new(Schedules::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ScheduleLayers::Table)
+                    .col(
+                        ColumnDef::new(ScheduleLayers::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ScheduleLayers::ScheduleId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ScheduleLayers::Position)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ScheduleLayers::Name).string().not_null())
+                    // The local date and time of the first hand-off, `YYYY-MM-DDTHH:MM`: a wall
+                    // clock reading, not an instant.
+                    .col(
+                        ColumnDef::new(ScheduleLayers::StartLocal)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ScheduleLayers::TurnUnit).string().not_null())
+                    .col(
+                        ColumnDef::new(ScheduleLayers::TurnCount)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ScheduleLayers::UserIds).text().not_null())
+                    .col(
+                        ColumnDef::new(ScheduleLayers::Restrictions)
+                            .text()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from_tbl(ScheduleLayers::Table)
+                            .from_col(ScheduleLayers::ScheduleId)
+                            .to_tbl(Schedules::Table)
+                            .to_col(Schedules::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_schedule_layers_schedule")
+                    .table(ScheduleLayers::Table)
+                    .col(ScheduleLayers::ScheduleId)
+                    .col(ScheduleLayers::Position)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ScheduleOverrides::Table)
+                    .col(
+                        ColumnDef::new(ScheduleOverrides::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ScheduleOverrides::ScheduleId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ScheduleOverrides::UserId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ScheduleOverrides::Kind).string().not_null())
+                    .col(
+                        ColumnDef::new(ScheduleOverrides::StartsAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ScheduleOverrides::EndsAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ScheduleOverrides::CreatedBy)
+                            .string_len(36)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(ScheduleOverrides::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from_tbl(ScheduleOverrides::Table)
+                            .from_col(ScheduleOverrides::ScheduleId)
+                            .to_tbl(Schedules::Table)
+                            .to_col(Schedules::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from_tbl(ScheduleOverrides::Table)
+                            .from_col(ScheduleOverrides::UserId)
+                            .to_tbl(Users::Table)
+                            .to_col(Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_schedule_overrides_schedule_end")
+                    .table(ScheduleOverrides::Table)
+                    .col(ScheduleOverrides::ScheduleId)
+                    .col(ScheduleOverrides::EndsAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(EscalationRuleSchedules::Table)
+                    .col(
+                        ColumnDef::new(EscalationRuleSchedules::RuleId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EscalationRuleSchedules::ScheduleId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EscalationRuleSchedules::Position)
+                            .integer()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(EscalationRuleSchedules::RuleId)
+                            .col(EscalationRuleSchedules::ScheduleId),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from_tbl(EscalationRuleSchedules::Table)
+                            .from_col(EscalationRuleSchedules::RuleId)
+                            .to_tbl(EscalationRules::Table)
+                            .to_col(EscalationRules::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    // A schedule a policy pages cannot be deleted (the service says which
+                    // policies use it).
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from_tbl(EscalationRuleSchedules::Table)
+                            .from_col(EscalationRuleSchedules::ScheduleId)
+                            .to_tbl(Schedules::Table)
+                            .to_col(Schedules::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_escalation_rule_schedules_schedule")
+                    .table(EscalationRuleSchedules::Table)
+                    .col(EscalationRuleSchedules::ScheduleId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(CalendarFeeds::Table)
+                    .col(
+                        ColumnDef::new(CalendarFeeds::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    // `SCHEDULE` or `USER`: whose shifts the feed lists.
+                    .col(ColumnDef::new(CalendarFeeds::Kind).string().not_null())
+                    .col(
+                        ColumnDef::new(CalendarFeeds::OwnerId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(CalendarFeeds::TokenHash).string().not_null())
+                    .col(
+                        ColumnDef::new(CalendarFeeds::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_calendar_feeds_owner")
+                    .table(CalendarFeeds::Table)
+                    .col(CalendarFeeds::Kind)
+                    .col(CalendarFeeds::OwnerId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(CalendarFeeds::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(EscalationRuleSchedules::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_table(Table::drop().table(ScheduleOverrides::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(ScheduleLayers::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Schedules::Table).to_owned())
+            .await?;
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum Schedules {
+    Table,
+    Id,
+    Name,
+    TimeZone,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ScheduleLayers {
+    Table,
+    Id,
+    ScheduleId,
+    Position,
+    Name,
+    StartLocal,
+    TurnUnit,
+    TurnCount,
+    UserIds,
+    Restrictions,
+}
+
+#[derive(DeriveIden)]
+enum ScheduleOverrides {
+    Table,
+    Id,
+    ScheduleId,
+    UserId,
+    Kind,
+    StartsAt,
+    EndsAt,
+    CreatedBy,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum EscalationRuleSchedules {
+    Table,
+    RuleId,
+    ScheduleId,
+    Position,
+}
+
+#[derive(DeriveIden)]
+enum EscalationRules {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum CalendarFeeds {
+    Table,
+    Id,
+    Kind,
+    OwnerId,
+    TokenHash,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+}
