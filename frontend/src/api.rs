@@ -54,6 +54,7 @@ operations!(
     RevokeApiToken,
     UpdateUserRole,
     SourceScript,
+    SourceEvents,
     ServiceNowOptions,
     SetPriorityMapping,
     SetRoutingField,

@@ -14,6 +14,8 @@ mod m20261205_000001_secure_notification_targets;
 mod m20261205_000002_integration_key_rotation;
 mod m20261205_000003_account_lifecycle;
 mod m20261205_000004_login_throttle;
+mod m20261206_200001_webhook_event_hours;
+mod m20261206_200002_journal_fetches;
 
 pub struct Migrator;
 
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000004_login_throttle::Migration),
             Box::new(m20261205_000001_secure_notification_targets::Migration),
             Box::new(m20261205_000002_integration_key_rotation::Migration),
+            Box::new(m20261206_200001_webhook_event_hours::Migration),
+            Box::new(m20261206_200002_journal_fetches::Migration),
         ]
     }
 }

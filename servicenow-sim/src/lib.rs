@@ -7,6 +7,7 @@ pub mod query;
 mod seed;
 pub mod server;
 pub mod store;
+pub mod update_set;
 
 pub use faults::{FaultMode, Faults};
 pub use seed::{BETH_ANGLIN_SYS_ID, GLIDEPATH_USER_SYS_ID, NETWORK_GROUP_SYS_ID};

@@ -16,3 +16,4 @@ pub mod servicenow_connection;
 pub mod servicenow_journal_seen;
 pub mod servicenow_sync_update;
 pub mod user;
+pub mod webhook_event_hour;

@@ -18,6 +18,7 @@ pub mod reconcile;
 pub mod rekey;
 pub mod rows;
 pub mod servicenow;
+pub mod source_events;
 pub mod sources;
 pub mod sync;
 pub mod users;

@@ -5,4 +5,5 @@ pub mod client;
 pub mod incident;
 pub mod sync;
 pub mod time;
+pub mod update_set;
 pub mod users;
