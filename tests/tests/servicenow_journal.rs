@@ -209,3 +209,39 @@ async fn a_work_note_arrives_with_its_webhook_event_not_at_the_next_poll() {
         ]
     );
 }
+
+#[tokio::test]
+async fn journal_reads_asked_for_by_webhook_events_are_shared_by_processes() {
+    if backend() != Backend::Postgres {
+        eprintln!("skipped: several processes share a database only on PostgreSQL");
+        return;
+    }
+    // The journal poll runs only at start: every note comes in through a webhook event's read,
+    // claimed by whichever process gets to it first, and each is imported once.
+    let w = World::start().await;
+    let _sibling = w.app.spawn_sibling().await;
+    let (sys_id, alert_id) = w.incident().await;
+    let state = w.sim.state();
+    for i in 0..6 {
+        state
+            .update_incident(
+                &sys_id,
+                &[("work_notes", &format!("shared {i}"))],
+                "beth.anglin",
+            )
+            .expect("work note");
+    }
+    wait_comments(&w, &alert_id, 6).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let bodies: Vec<Value> = comments(&w, &alert_id)
+        .await
+        .iter()
+        .map(|c| c["body"].clone())
+        .collect();
+    assert_eq!(
+        bodies,
+        (0..6)
+            .map(|i| json!(format!("shared {i}")))
+            .collect::<Vec<_>>()
+    );
+}

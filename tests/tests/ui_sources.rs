@@ -308,6 +308,10 @@ async fn the_setup_page_waits_for_the_first_event_and_flips_when_it_arrives() {
         )
         .await;
     browser
+        .execute("document.getElementById('events-title').scrollIntoView()")
+        .await;
+    browser.screenshot("source-waiting-for-events").await;
+    browser
         .execute("document.getElementById('setup-title').scrollIntoView()")
         .await;
     browser.screenshot("source-update-set").await;
