@@ -191,3 +191,63 @@ async fn responders_see_the_activity_too() {
     assert_eq!(a["lastEventOutcome"], "CREATED");
     assert_eq!(counts(&a)[0], 1);
 }
+
+#[tokio::test]
+async fn the_clean_up_drops_old_hours_but_keeps_each_sources_latest() {
+    let app =
+        spawn_app_with_options(SpawnOptions::default().env("GLIDEPATH_TOKEN_CLEANUP_SECONDS", "1"))
+            .await;
+    let token = app.admin_token().await;
+    let busy = app.setup_source().await;
+    let idle = app.setup_source().await;
+    app.post_event(&busy.integration_key, &fixture("incident-new.json"))
+        .await;
+    // Hours from ten and eleven days ago: the busy source's go, the idle source's latest stays
+    // (its last event is still known).
+    let day = 86_400;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let old = (now - 10 * day) / 3600 * 3600;
+    let older = old - day;
+    for (source, hour) in [(&busy, old), (&idle, old), (&idle, older)] {
+        app.execute_sql(&format!(
+            "INSERT INTO webhook_event_hours (alert_source_id, hour, created, accepted, resolved, \
+               updated, unchanged, rejected, last_event_at, last_outcome) \
+             VALUES ('{}', {hour}, 1, 0, 0, 0, 0, 0, {}, 'created')",
+            source.id,
+            hour * 1000
+        ))
+        .await;
+    }
+    let count = |id: String| {
+        let app = &app;
+        async move {
+            app.query_i64(&format!(
+                "SELECT COUNT(*) FROM webhook_event_hours WHERE alert_source_id = '{id}'"
+            ))
+            .await
+        }
+    };
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the clean-up of old hours",
+        || async {
+            (count(busy.id.clone()).await == 1 && count(idle.id.clone()).await == 1).then_some(())
+        },
+    )
+    .await;
+    let a = activity(&app, &token, &busy).await;
+    assert_eq!(counts(&a)[0], 1, "the current hour stays: {a}");
+    let i = activity(&app, &token, &idle).await;
+    assert_eq!(
+        counts(&i),
+        [0; 6],
+        "old hours are not in the last 24 hours: {i}"
+    );
+    assert!(
+        i["lastEventAt"].is_string(),
+        "the last event is still known: {i}"
+    );
+}
