@@ -6,6 +6,7 @@ mod baseline;
 mod driver;
 mod escalation;
 mod glidepath;
+mod journal_lag;
 mod report;
 mod sync_lag;
 mod workload;
@@ -123,6 +124,29 @@ struct Args {
     /// With --sync-lag: latency the simulated instance adds to every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     instance_latency_ms: u64,
+
+    /// Measure the inbound journal lag (work note written in a simulated instance → comment
+    /// visible through GraphQL), with the webhook event and with the periodic poll alone,
+    /// instead of the webhook and escalation lag.
+    #[arg(long, conflicts_with_all = ["escalation_only", "sync_lag"])]
+    journal_lag: bool,
+
+    /// With --journal-lag: work notes written with the webhook on (one every 50 ms).
+    #[arg(long, default_value_t = 400)]
+    journal_notes: usize,
+
+    /// With --journal-lag: work notes written for the poll-only baseline (spread over two poll
+    /// intervals).
+    #[arg(long, default_value_t = 60)]
+    journal_baseline_notes: usize,
+
+    /// With --journal-lag: incidents the notes are spread over.
+    #[arg(long, default_value_t = 20)]
+    journal_incidents: usize,
+
+    /// With --journal-lag: the server's journal poll interval (its default is 60).
+    #[arg(long, default_value_t = 60)]
+    journal_poll_seconds: u64,
 }
 
 fn default_bin() -> PathBuf {
@@ -187,6 +211,9 @@ async fn run(args: Args) -> Result<ExitCode> {
 
     if args.sync_lag {
         return run_sync_lag(&args).await;
+    }
+    if args.journal_lag {
+        return run_journal_lag(&args).await;
     }
 
     let warmup = build_plan(&args, args.warmup, args.seed.wrapping_add(1), 9_000_000)?;
@@ -308,6 +335,57 @@ async fn run(args: Args) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn run_journal_lag(args: &Args) -> Result<ExitCode> {
+    if args.journal_notes == 0
+        || args.journal_baseline_notes == 0
+        || args.journal_incidents == 0
+        || args.journal_poll_seconds == 0
+    {
+        bail!("the --journal-* settings must be at least 1");
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("glidepath-bench-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let client = driver::client(4)?;
+    let spec = journal_lag::Spec {
+        incidents: args.journal_incidents,
+        notes: args.journal_notes,
+        baseline_notes: args.journal_baseline_notes,
+        poll_seconds: args.journal_poll_seconds,
+    };
+    println!(
+        "journal lag: {} notes (webhook on) and {} (poll only) over {} incidents, journal poll every {} s",
+        spec.notes, spec.baseline_notes, spec.incidents, spec.poll_seconds
+    );
+    let lag = journal_lag::run(&args.bin, temp.path(), &client, &spec).await?;
+    let machine = report::Machine::detect().describe();
+    let date = chrono::Utc::now().format("%Y-%m-%d");
+    for (name, phase) in [
+        ("webhook event", &lag.with_webhook),
+        ("periodic poll only (baseline)", &lag.poll_only),
+    ] {
+        println!(
+            "{name}: {} notes; lag p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            phase.notes,
+            phase.quantile_ms(0.5),
+            phase.quantile_ms(0.99),
+            phase.quantile_ms(1.0)
+        );
+        if args.markdown {
+            println!(
+                "| {date} | {machine} | {name} | {} | {} | {:.0} | {:.0} | {:.0} |",
+                phase.notes,
+                spec.poll_seconds,
+                phase.quantile_ms(0.5),
+                phase.quantile_ms(0.99),
+                phase.quantile_ms(1.0)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_sync_lag(args: &Args) -> Result<ExitCode> {

@@ -55,6 +55,7 @@ operations!(
     RevokeApiToken,
     UpdateUserRole,
     SourceScript,
+    SourceEvents,
     ServiceNowOptions,
     SetPriorityMapping,
     SetRoutingField,

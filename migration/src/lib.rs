@@ -15,6 +15,8 @@ mod m20261205_000002_integration_key_rotation;
 mod m20261205_000003_account_lifecycle;
 mod m20261205_000004_login_throttle;
 mod m20261206_100001_servicenow_oauth;
+mod m20261206_200001_webhook_event_hours;
+mod m20261206_200002_journal_fetches;
 mod m20261206_300001_schedules;
 
 pub struct Migrator;
@@ -37,6 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_integration_key_rotation::Migration),
             Box::new(m20261206_100001_servicenow_oauth::Migration),
             Box::new(m20261206_300001_schedules::Migration),
+            Box::new(m20261206_200001_webhook_event_hours::Migration),
+            Box::new(m20261206_200002_journal_fetches::Migration),
         ]
     }
 }

@@ -4,9 +4,11 @@
 //! The simulator runs in the same process (`servicenow-sim`). Before the server is built, the
 //! configuration is adjusted: a demo SQLite file unless a database URL was given, a known admin
 //! password unless one was given, and loopback plain-http instances allowed. After it is built,
-//! an escalation policy (the admin at level 1), an alert source with a connection to the
-//! simulator, and the simulator's business rule pointing at the source's webhook are set up
-//! (reused on later starts).
+//! an escalation policy (the admin at level 1), an alert source with a two-way connection to the
+//! simulator, a simulator user with the admin's e-mail (so assignments map both ways), and the
+//! simulator's business rule pointing at the source's webhook are set up (reused on later
+//! starts). What Glidepath writes back (accept, work notes, resolve) can be read from the
+//! simulator with the `curl` the demo prints.
 
 use std::net::SocketAddr;
 
@@ -65,6 +67,34 @@ pub async fn prepare(config: &mut ServeConfig) -> anyhow::Result<RunningSimulato
     config.allow_insecure_servicenow = true;
     config.servicenow_hosts.push("127.0.0.1".into());
     Ok(sim)
+}
+
+/// The simulator's user that stands for the demo admin (same e-mail).
+const SIM_ADMIN_USER: &str = "glidepath.admin";
+
+/// Gives the simulator a user with the admin's e-mail, so Glidepath's assignments map to it.
+fn add_sim_user(sim: &RunningSimulator, email: &str) -> anyhow::Result<()> {
+    let state = sim.state();
+    let exists = state
+        .rows("sys_user")
+        .iter()
+        .any(|u| u.get("user_name").map(String::as_str) == Some(SIM_ADMIN_USER));
+    if exists {
+        return Ok(());
+    }
+    let user = servicenow_sim::store::to_record(&[
+        ("user_name", SIM_ADMIN_USER),
+        ("first_name", "Glidepath"),
+        ("last_name", "Admin"),
+        ("name", "Glidepath Admin"),
+        ("email", email),
+        ("active", "true"),
+        ("locked_out", "false"),
+    ]);
+    state
+        .insert("sys_user", &user, "admin")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
 }
 
 /// A listen address only this machine reaches: a loopback IP or `localhost`, with a port.
@@ -141,7 +171,7 @@ pub async fn wire(
             instance_url: sim.url(),
             username: SIM_USER.into(),
             password: Some(SecretString::from(SIM_PASSWORD)),
-            bidirectional: false,
+            bidirectional: true,
             close_code: None,
             auth_method: None,
             client_id: None,
@@ -150,6 +180,8 @@ pub async fn wire(
     )
     .await
     .map_err(fail("connect the alert source to the simulator"))?;
+    add_sim_user(sim, &config.admin_email)
+        .map_err(|e| anyhow::anyhow!("demo: cannot add the admin to the simulator: {e:?}"))?;
     let key = sources::integration_key(&ctx.cipher, &source).map_err(fail("read the key"))?;
     let webhook = state.webhook_url(key.expose_secret());
     sim.state().set_webhooks(vec![webhook]);
@@ -172,7 +204,16 @@ Create an incident in the simulator; its business rule posts it to Glidepath, wh
     -X POST {sim_url}/api/now/table/incident \
     -d '{{"short_description":"Core router down","impact":"1","urgency":"1"}}'
 
-Then move it along (use the sys_id from the answer): In Progress accepts the alert, Resolved resolves it:
+Work the alert in the web UI (accept it, add a comment, resolve it): the sync writes each change
+to the incident. Read it back (use the sys_id from the answer above) to see the state, the
+assignee ({SIM_ADMIN_USER}, the simulator's user with your e-mail) and the close notes,
+and its journal for the work notes:
+  curl -s -u {SIM_USER}:{SIM_PASSWORD} \
+    '{sim_url}/api/now/table/incident/SYS_ID?sysparm_fields=number,state,assigned_to,close_code,close_notes&sysparm_exclude_reference_link=true'
+  curl -s -u {SIM_USER}:{SIM_PASSWORD} \
+    '{sim_url}/api/now/table/sys_journal_field?sysparm_query=element_id=SYS_ID&sysparm_fields=element,value,sys_created_by'
+
+Or move it along in ServiceNow: In Progress accepts the alert, Resolved resolves it:
   curl -s -u {SIM_USER}:{SIM_PASSWORD} -H 'content-type: application/json' \
     -X PATCH {sim_url}/api/now/table/incident/SYS_ID -d '{{"state":"2"}}'
 "#,

@@ -84,6 +84,7 @@ impl Application {
             })),
             clock: Arc::new(SystemClock::new(config.time_scale)),
             sync_wake: Arc::new(Notify::new()),
+            journal_wake: Arc::new(Notify::new()),
             delivery: Arc::new(Delivery {
                 smtp_configured: config.smtp_url.is_some(),
                 webhook_guard,

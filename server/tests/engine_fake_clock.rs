@@ -74,6 +74,7 @@ async fn server_with_an_alert(clock: Arc<FakeClock>, repeat: i32) -> anyhow::Res
         assignee: None,
         body: &body,
         key_note: None,
+        received: None,
     };
     let IngestResult::Applied { alert_id, .. } = alerts::ingest(&ctx, event).await.map_err(err)?
     else {

@@ -8,6 +8,7 @@ pub mod query;
 mod seed;
 pub mod server;
 pub mod store;
+pub mod update_set;
 
 pub use faults::{FaultMode, Faults};
 pub use oauth::{OAuth, OAuthSettings, TokenRequest};

@@ -51,8 +51,8 @@ impl Default for Config {
     }
 }
 
-struct AppCtx {
-    state: SimState,
+pub(crate) struct AppCtx {
+    pub(crate) state: SimState,
     /// Table API authentication and the OAuth token endpoint.
     oauth: Arc<OAuth>,
 }
@@ -101,6 +101,10 @@ impl Simulator {
                 .route("/__sim/faults", web::get().to(get_faults))
                 .route("/__sim/requests", web::get().to(get_requests))
                 .route("/__sim/deliveries", web::get().to(get_deliveries))
+                .route(
+                    "/__sim/update_sets",
+                    web::post().to(crate::update_set::import_handler),
+                )
                 .route("/api/now/table/{table}", web::get().to(list_records))
                 .route("/api/now/table/{table}", web::post().to(create_record))
                 .route("/api/now/table/{table}/{sys_id}", web::get().to(get_record))
@@ -355,7 +359,7 @@ where
     }
 }
 
-fn error_response(err: &SnError) -> HttpResponse {
+pub(crate) fn error_response(err: &SnError) -> HttpResponse {
     let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = HttpResponse::build(status);
     if err.status == 401 {

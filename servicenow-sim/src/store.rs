@@ -239,6 +239,8 @@ pub(crate) struct Store {
 struct Inner {
     store: Mutex<Store>,
     webhooks: Mutex<Vec<String>>,
+    /// Business rules installed from update sets (`update_set`).
+    rules: Mutex<Vec<crate::update_set::InstalledRule>>,
     base_url: String,
     business_rule_delay: Duration,
     runtime: tokio::runtime::Handle,
@@ -576,6 +578,7 @@ impl SimState {
                     denied_tables: denied_tables.into_iter().collect(),
                 }),
                 webhooks: Mutex::new(webhooks),
+                rules: Mutex::new(Vec::new()),
                 base_url,
                 business_rule_delay,
                 runtime: tokio::runtime::Handle::current(),
@@ -621,6 +624,22 @@ impl SimState {
             .webhooks
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = urls;
+    }
+
+    /// Installs a business rule, replacing the one with its `sys_id`.
+    pub fn install_rule(&self, rule: crate::update_set::InstalledRule) {
+        let mut rules = self.inner.rules.lock().unwrap_or_else(|e| e.into_inner());
+        rules.retain(|r| r.sys_id != rule.sys_id);
+        rules.push(rule);
+    }
+
+    /// The business rules installed from update sets.
+    pub fn installed_rules(&self) -> Vec<crate::update_set::InstalledRule> {
+        self.inner
+            .rules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn set_fault(&self, faults: Faults) {
@@ -822,12 +841,19 @@ impl SimState {
 
     /// Async insert/update rule: one POST per webhook, after the transaction, no retry.
     fn run_business_rule(&self, record: &Record) {
-        let webhooks = self
+        let mut webhooks: Vec<(String, Option<String>)> = self
             .inner
             .webhooks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
+            .iter()
+            .map(|url| (url.clone(), None))
+            .collect();
+        webhooks.extend(
+            self.installed_rules()
+                .into_iter()
+                .map(|r| (r.endpoint, r.authorization)),
+        );
         if webhooks.is_empty() {
             return;
         }
@@ -838,15 +864,17 @@ impl SimState {
         let delay = self.inner.business_rule_delay;
         self.inner.runtime.spawn(async move {
             tokio::time::sleep(delay).await;
-            for url in webhooks {
-                let result = state
+            for (url, authorization) in webhooks {
+                let mut request = state
                     .inner
                     .client
                     .post(&url)
                     .header("Accept", "application/json")
-                    .json(&body)
-                    .send()
-                    .await;
+                    .json(&body);
+                if let Some(authorization) = authorization {
+                    request = request.header("Authorization", authorization);
+                }
+                let result = request.send().await;
                 let (status, error) = match result {
                     Ok(resp) => (Some(resp.status().as_u16()), None),
                     Err(e) => (None, Some(e.to_string())),

@@ -150,6 +150,67 @@ impl Drop for TestDatabase {
 }
 
 impl TestApp {
+    /// The result of a query that returns one integer (`SELECT COUNT(*) …`), read from the
+    /// test database directly.
+    pub async fn query_i64(&self, sql: &str) -> i64 {
+        match backend() {
+            Backend::Sqlite => {
+                let path = self.database().dir().join("glidepath.db");
+                let out = std::process::Command::new("sqlite3")
+                    .arg("-cmd")
+                    .arg(".timeout 5000")
+                    .arg(&path)
+                    .arg(sql)
+                    .output()
+                    .expect("run sqlite3");
+                assert!(out.status.success(), "sqlite3 failed: {sql}");
+                String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not an integer from {sql}"))
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(self.database().url())
+                    .await
+                    .expect("connect to the test database");
+                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("run SQL");
+                n
+            }
+        }
+    }
+
+    /// Runs SQL on the test database directly (rows a test needs that the API cannot make,
+    /// such as old ones).
+    pub async fn execute_sql(&self, sql: &str) {
+        match backend() {
+            Backend::Sqlite => {
+                let path = self.database().dir().join("glidepath.db");
+                let status = std::process::Command::new("sqlite3")
+                    .arg("-cmd")
+                    .arg(".timeout 5000")
+                    .arg(&path)
+                    .arg(sql)
+                    .status()
+                    .expect("run sqlite3");
+                assert!(status.success(), "sqlite3 failed: {sql}");
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(self.database().url())
+                    .await
+                    .expect("connect to the test database");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&mut conn)
+                    .await
+                    .expect("run SQL");
+            }
+        }
+    }
+
     /// Everything the database holds, as bytes: the SQLite files (with the WAL), or every row of
     /// every table on PostgreSQL as JSON. What a stolen backup would reveal.
     pub async fn database_dump(&self) -> Vec<u8> {

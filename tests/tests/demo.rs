@@ -8,12 +8,18 @@ use glidepath_tests::*;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-#[tokio::test]
-async fn demo_mode_wires_the_simulator_to_an_alert_source() {
-    let dir = tempfile::tempdir().unwrap();
+/// A running `glidepath serve --demo` in `dir`, with what it printed up to its last instruction.
+struct Demo {
+    child: tokio::process::Child,
+    printed: Vec<String>,
+    app_url: String,
+    sim_url: String,
+}
+
+async fn start_demo(dir: &std::path::Path) -> Demo {
     let mut child = tokio::process::Command::new(binary_path())
         .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_remove("GLIDEPATH_DATABASE_URL")
         .env_remove("GLIDEPATH_ADMIN_PASSWORD")
         .env_remove("GLIDEPATH_ADMIN_EMAIL")
@@ -27,7 +33,7 @@ async fn demo_mode_wires_the_simulator_to_an_alert_source() {
     let mut printed = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(Some(line)) = lines.next_line().await {
-            let done = line.contains("/api/now/table/incident/SYS_ID");
+            let done = line.contains("-X PATCH");
             printed.push(line);
             if done {
                 break;
@@ -49,6 +55,23 @@ async fn demo_mode_wires_the_simulator_to_an_alert_source() {
     };
     let app_url = find("listening on ");
     let sim_url = find("ServiceNow simulator: ");
+    Demo {
+        child,
+        printed,
+        app_url,
+        sim_url,
+    }
+}
+
+#[tokio::test]
+async fn demo_mode_wires_the_simulator_to_an_alert_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let Demo {
+        mut child,
+        printed,
+        app_url,
+        sim_url,
+    } = start_demo(dir.path()).await;
     assert!(
         printed
             .iter()
@@ -95,6 +118,159 @@ async fn demo_mode_wires_the_simulator_to_an_alert_source() {
     assert_eq!(
         alert,
         json!({ "summary": "Core router down", "priority": "HIGH", "status": "PENDING" })
+    );
+    let _ = child.kill().await;
+}
+
+#[tokio::test]
+async fn the_demo_writes_accept_work_notes_and_resolve_back_to_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let Demo {
+        mut child,
+        printed,
+        app_url,
+        sim_url,
+    } = start_demo(dir.path()).await;
+    // The demo prints how to read the incident (and its journal) back.
+    let read_back = printed
+        .iter()
+        .find(|l| l.contains("/api/now/table/incident/SYS_ID?sysparm_fields="))
+        .unwrap_or_else(|| panic!("no read-back curl in {printed:?}"))
+        .clone();
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("/api/now/table/sys_journal_field?sysparm_query=element_id=SYS_ID")),
+        "{printed:?}"
+    );
+
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(format!("{sim_url}/api/now/table/incident"))
+        .basic_auth(SIM_USER, Some(SIM_PASSWORD))
+        .json(&json!({ "short_description": "Core router down", "impact": "1", "urgency": "1" }))
+        .send()
+        .await
+        .expect("create an incident in the simulator")
+        .json()
+        .await
+        .unwrap();
+    let sys_id = str_field(&created["result"], "sys_id");
+    let graphql = format!("{app_url}/graphql");
+    let gql = |query: String, variables: serde_json::Value, token: Option<String>| {
+        let client = client.clone();
+        let graphql = graphql.clone();
+        async move {
+            let mut request = client
+                .post(&graphql)
+                .json(&json!({ "query": query, "variables": variables }));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let login = gql(
+        "mutation { login(email: \"admin@localhost\", password: \"glidepath-demo\") { token } }"
+            .into(),
+        json!({}),
+        None,
+    )
+    .await;
+    let token = str_field(&login["data"]["login"], "token");
+    let alert_id = eventually(Duration::from_secs(10), "the demo alert", || async {
+        let answer = gql(
+            "{ alerts { nodes { id } } }".into(),
+            json!({}),
+            Some(token.clone()),
+        )
+        .await;
+        answer["data"]["alerts"]["nodes"][0]["id"]
+            .as_str()
+            .map(String::from)
+    })
+    .await;
+    for mutation in [
+        "mutation($id: ID!) { acceptAlert(id: $id) { id } }",
+        "mutation($id: ID!) { addComment(alertId: $id, body: \"Rebooting the router\") { id } }",
+        "mutation($id: ID!) { resolveAlert(id: $id, comment: \"Replaced the line card\") { id } }",
+    ] {
+        let answer = gql(
+            mutation.into(),
+            json!({ "id": alert_id }),
+            Some(token.clone()),
+        )
+        .await;
+        assert!(answer["errors"].is_null(), "{mutation}: {answer}");
+    }
+
+    // Read the incident back as the printed curl does.
+    let url = read_back
+        .split('\'')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no quoted URL in {read_back}"))
+        .replace("SYS_ID", &sys_id);
+    let incident = eventually(
+        Duration::from_secs(15),
+        "the resolve in ServiceNow",
+        || async {
+            let answer: serde_json::Value = client
+                .get(&url)
+                .basic_auth(SIM_USER, Some(SIM_PASSWORD))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (answer["result"]["state"] == "6").then(|| answer["result"].clone())
+        },
+    )
+    .await;
+    assert_eq!(incident["close_notes"], "Replaced the line card");
+    assert!(
+        incident["close_code"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
+    // The assignee maps to the simulator's user with the admin's e-mail.
+    let users: serde_json::Value = client
+        .get(format!(
+            "{sim_url}/api/now/table/sys_user?sysparm_query=email=admin@localhost"
+        ))
+        .basic_auth(SIM_USER, Some(SIM_PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin_sys_id = str_field(&users["result"][0], "sys_id");
+    assert_eq!(incident["assigned_to"], admin_sys_id.as_str());
+    let journal: serde_json::Value = client
+        .get(format!(
+            "{sim_url}/api/now/table/sys_journal_field?sysparm_query=element_id={sys_id}&sysparm_fields=element,value"
+        ))
+        .basic_auth(SIM_USER, Some(SIM_PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        journal["result"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["element"] == "work_notes" && e["value"] == "Rebooting the router"),
+        "{journal}"
     );
     let _ = child.kill().await;
 }

@@ -159,3 +159,89 @@ async fn two_processes_import_each_entry_once() {
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn a_work_note_arrives_with_its_webhook_event_not_at_the_next_poll() {
+    // The journal poll runs once at start and then not for an hour: only the webhook event
+    // the note's update fires can bring the note in.
+    let w = World::start().await;
+    w.app
+        .create_user(&w.token, "beth.anglin@example.com", "RESPONDER")
+        .await;
+    let (sys_id, alert_id) = w.incident().await;
+    let state = w.sim.state();
+    state
+        .update_incident(
+            &sys_id,
+            &[("work_notes", "Swapped the optic")],
+            "beth.anglin",
+        )
+        .expect("work note");
+    let imported = wait_comments(&w, &alert_id, 1).await;
+    assert_eq!(imported[0]["body"], "Swapped the optic");
+    assert_eq!(imported[0]["author"]["email"], "beth.anglin@example.com");
+
+    // Several notes in a row: each imported once.
+    for i in 0..4 {
+        state
+            .update_incident(
+                &sys_id,
+                &[("work_notes", &format!("step {i}"))],
+                "fred.luddy",
+            )
+            .expect("work note");
+    }
+    wait_comments(&w, &alert_id, 5).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let bodies: Vec<Value> = comments(&w, &alert_id)
+        .await
+        .iter()
+        .map(|c| c["body"].clone())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            json!("Swapped the optic"),
+            json!("step 0"),
+            json!("step 1"),
+            json!("step 2"),
+            json!("step 3")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn journal_reads_asked_for_by_webhook_events_are_shared_by_processes() {
+    if backend() != Backend::Postgres {
+        eprintln!("skipped: several processes share a database only on PostgreSQL");
+        return;
+    }
+    // The journal poll runs only at start: every note comes in through a webhook event's read,
+    // claimed by whichever process gets to it first, and each is imported once.
+    let w = World::start().await;
+    let _sibling = w.app.spawn_sibling().await;
+    let (sys_id, alert_id) = w.incident().await;
+    let state = w.sim.state();
+    for i in 0..6 {
+        state
+            .update_incident(
+                &sys_id,
+                &[("work_notes", &format!("shared {i}"))],
+                "beth.anglin",
+            )
+            .expect("work note");
+    }
+    wait_comments(&w, &alert_id, 6).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let bodies: Vec<Value> = comments(&w, &alert_id)
+        .await
+        .iter()
+        .map(|c| c["body"].clone())
+        .collect();
+    assert_eq!(
+        bodies,
+        (0..6)
+            .map(|i| json!(format!("shared {i}")))
+            .collect::<Vec<_>>()
+    );
+}

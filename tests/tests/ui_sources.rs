@@ -27,7 +27,12 @@ async fn admin_creates_an_alert_source_and_reads_the_webhook_url_and_script() {
         .text()
         .await
         .unwrap();
-    let steps = browser.find("ol.steps").await.text().await.unwrap();
+    let steps = browser
+        .find("#business-rule-steps")
+        .await
+        .text()
+        .await
+        .unwrap();
     browser.screenshot("alert-source-setup").await;
 
     let sources = app
@@ -286,5 +291,84 @@ async fn admin_rotates_the_integration_key_and_sees_when_the_old_one_stops() {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_setup_page_waits_for_the_first_event_and_flips_when_it_arrives() {
+    let app = spawn_app().await;
+    let source = app.setup_source().await;
+    let browser = Browser::start(&app.address).await;
+    browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    browser.goto(&format!("/sources/{}", source.id)).await;
+    browser
+        .find_text(
+            "#event-status",
+            "Waiting for the first event from ServiceNow…",
+        )
+        .await;
+    browser
+        .execute("document.getElementById('events-title').scrollIntoView()")
+        .await;
+    browser.screenshot("source-waiting-for-events").await;
+    browser
+        .execute("document.getElementById('setup-title').scrollIntoView()")
+        .await;
+    browser.screenshot("source-update-set").await;
+
+    // The update set is offered as a download, webhook URL inside.
+    let href = browser
+        .find("#download-update-set")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let xml = browser
+        .execute(&format!(
+            "return decodeURIComponent({:?}.split(',').slice(1).join(','))",
+            href
+        ))
+        .await;
+    let xml = xml.as_str().unwrap_or_default();
+    assert!(
+        xml.starts_with("<?xml") && xml.contains("<sys_remote_update_set"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&source.webhook_url),
+        "the rule posts to the webhook"
+    );
+
+    // The page flips by itself (no reload: the marker set now survives) once an event arrives.
+    browser
+        .execute("window.glidepathMarker = 'same page'; return null")
+        .await;
+    let (status, _) = app
+        .post_event(&source.integration_key, &fixture("incident-new.json"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    browser.find_text("#event-status", "Receiving events").await;
+    browser
+        .find_text("#event-instance", FIXTURE_SERVER_URL)
+        .await;
+    browser.find_text("#event-counts", "1").await;
+    assert_eq!(
+        browser.execute("return window.glidepathMarker").await,
+        json!("same page")
+    );
+
+    // A rejected event is counted and its reason shown.
+    let (status, _) = app
+        .post_event(&source.integration_key, &json!({ "state": "1" }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    browser
+        .find_text("#last-rejection", "400 invalid_payload")
+        .await;
+    browser
+        .execute("document.getElementById('events-title').scrollIntoView()")
+        .await;
+    browser.screenshot("source-receiving-events").await;
     browser.close().await;
 }

@@ -8,6 +8,8 @@
 //! On SQLite the webhook's writing transactions go through [`writer`]: a task on a thread of its
 //! own that commits them in batches ([`Db::write`]).
 
+pub mod event_counts;
+pub mod journal_requests;
 mod writer;
 
 use std::time::Duration;

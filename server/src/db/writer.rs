@@ -50,6 +50,10 @@ pub struct AppendOnly {
     pub logs: Vec<alert_log::ActiveModel>,
     pub notifications: Vec<notification::ActiveModel>,
     pub sync_updates: Vec<servicenow_sync_update::ActiveModel>,
+    /// Webhook events to count ([`super::event_counts`]): one upsert per source and hour.
+    pub event_counts: Vec<super::event_counts::EventCount>,
+    /// Alerts whose journal is to be read now ([`super::journal_requests`]).
+    pub journal_requests: Vec<super::journal_requests::JournalRequest>,
 }
 
 /// Bound parameters per statement at most: SQLite allows 32,766, PostgreSQL 65,535.
@@ -61,7 +65,9 @@ impl AppendOnly {
     pub async fn insert<C: ConnectionTrait>(self, conn: &C) -> Result<(), DbErr> {
         insert_all(conn, self.logs).await?;
         insert_all(conn, self.notifications).await?;
-        insert_all(conn, self.sync_updates).await
+        insert_all(conn, self.sync_updates).await?;
+        super::event_counts::upsert(conn, self.event_counts).await?;
+        super::journal_requests::upsert(conn, self.journal_requests).await
     }
 }
 

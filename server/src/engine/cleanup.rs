@@ -1,5 +1,5 @@
-//! The token clean-up task: deletes expired sessions and API tokens every
-//! `GLIDEPATH_TOKEN_CLEANUP_SECONDS`.
+//! The clean-up task: deletes expired sessions and API tokens, and webhook event counts past
+//! their keeping time (`service::source_events::prune`), every `GLIDEPATH_TOKEN_CLEANUP_SECONDS`.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use super::{Module, Wait};
 use crate::error::AppError;
 use crate::service::Ctx;
-use crate::service::auth;
+use crate::service::{auth, source_events};
 
 pub struct Cleanup {
     pub ctx: Ctx,
@@ -29,6 +29,10 @@ impl Module for Cleanup {
             let deleted = auth::delete_expired(&self.ctx).await?;
             if deleted > 0 {
                 tracing::info!(deleted, "expired sessions and API tokens deleted");
+            }
+            let pruned = source_events::prune(&self.ctx).await?;
+            if pruned > 0 {
+                tracing::debug!(pruned, "old webhook event counts deleted");
             }
             Ok(None)
         })

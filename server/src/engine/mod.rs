@@ -9,6 +9,7 @@ pub mod cleanup;
 pub mod delivery;
 pub mod escalation;
 pub mod journal;
+pub mod journal_fetch;
 pub mod poll;
 pub mod sync;
 
@@ -96,6 +97,7 @@ impl Engine {
         }));
         modules.push(Box::new(worker));
         modules.push(Box::new(journal));
+        modules.push(Box::new(journal_fetch::JournalFetch { ctx: ctx.clone() }));
 
         let (stop, stopped) = watch::channel(false);
         let tasks = modules

@@ -22,3 +22,4 @@ pub mod servicenow_journal_seen;
 pub mod servicenow_oauth_token;
 pub mod servicenow_sync_update;
 pub mod user;
+pub mod webhook_event_hour;

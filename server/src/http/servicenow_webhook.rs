@@ -9,7 +9,9 @@ use crate::domain::webhook_auth::WebhookAuthKind;
 use crate::domain::{Incident, IngestOutcome};
 use crate::error::AppError;
 use crate::http::metrics::WEBHOOK_EVENTS;
+use crate::service::alerts;
 use crate::service::inbound::{self, Outcome, Refused};
+use crate::service::source_events::{self, Received};
 use crate::state::AppState;
 
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -39,7 +41,13 @@ pub async fn receive(
                 "no alert source has this integration key",
             ));
         }
-        Err(Refused::Unauthorized { reason, kind }) => {
+        Err(Refused::Unauthorized {
+            reason,
+            kind,
+            source_id,
+        }) => {
+            let why = format!("401 unauthorized: {reason}");
+            source_events::record_rejected(&state.ctx, &source_id, why).await;
             let challenge = match kind {
                 WebhookAuthKind::Basic => "Basic realm=\"glidepath\"",
                 _ => "Bearer realm=\"glidepath\"",
@@ -52,51 +60,60 @@ pub async fn receive(
             return Ok(response);
         }
     };
+    let source_id = source.source.id.clone();
+    // A refusal after the source is known is counted on it, with its reason.
+    let refuse = |status: StatusCode, code: &'static str, msg: String| {
+        let ctx = state.ctx.clone();
+        let source_id = source_id.clone();
+        async move {
+            let why = format!("{} {code}: {msg}", status.as_u16());
+            source_events::record_rejected(&ctx, &source_id, why).await;
+            rejected(status, code, &msg)
+        }
+    };
     let body = match read_body(&req, payload, MAX_BODY).await {
         Ok(body) => body,
         Err(BodyError::Timeout) => {
             metrics::counter!(WEBHOOK_EVENTS, "outcome" => "rejected").increment(1);
+            let why = "408: the body did not arrive in time".to_string();
+            source_events::record_rejected(&state.ctx, &source_id, why).await;
             return Ok(actix_web::ResponseError::error_response(&BodyTimeout));
         }
         Err(BodyError::TooLarge) => {
-            return Ok(rejected(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the body is larger than 1 MiB",
-            ));
+            let msg = "the body is larger than 1 MiB".to_string();
+            return Ok(refuse(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", msg).await);
         }
         Err(BodyError::Payload(_)) => {
-            return Ok(rejected(
-                StatusCode::BAD_REQUEST,
-                "invalid_payload",
-                "the body could not be read",
-            ));
+            let msg = "the body could not be read".to_string();
+            return Ok(refuse(StatusCode::BAD_REQUEST, "invalid_payload", msg).await);
         }
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
             let msg = format!("the body is not valid JSON: {e}");
-            return Ok(rejected(StatusCode::BAD_REQUEST, "invalid_payload", &msg));
+            return Ok(refuse(StatusCode::BAD_REQUEST, "invalid_payload", msg).await);
         }
     };
     let incident = match Incident::parse(&value) {
         Ok(i) => i,
         Err(e) => {
-            return Ok(rejected(
-                StatusCode::BAD_REQUEST,
-                "invalid_payload",
-                &e.to_string(),
-            ));
+            let msg = e.to_string();
+            return Ok(refuse(StatusCode::BAD_REQUEST, "invalid_payload", msg).await);
         }
     };
-    let (sys_id, state_label) = (incident.sys_id.clone(), incident.state.label());
+    let unknown_message = alerts::unknown_incident_message(&incident);
+    let received = Received {
+        at: state.ctx.now(),
+        server_url: incident.server_url.as_ref().map(|u| u.to_string()),
+    };
     let event = inbound::Event {
         source: &source.source,
         connection: source.connection.as_ref(),
         incident,
         body: &value,
         key_note: source.key_note(),
+        received: Some(received),
     };
     match inbound::apply(&state.ctx, event).await? {
         Outcome::Echo { alert_id } => {
@@ -113,12 +130,11 @@ pub async fn receive(
             Ok(HttpResponse::build(status)
                 .json(json!({"outcome": outcome.as_str(), "alertId": alert_id})))
         }
-        Outcome::UnknownIncident => {
-            let msg = format!(
-                "no alert exists for incident {} and its state is {state_label}: only a New incident creates an alert",
-                sys_id.as_str(),
-            );
-            Ok(rejected(StatusCode::BAD_REQUEST, "unknown_incident", &msg))
-        }
+        // Counted with the ingest.
+        Outcome::UnknownIncident => Ok(rejected(
+            StatusCode::BAD_REQUEST,
+            "unknown_incident",
+            &unknown_message,
+        )),
     }
 }

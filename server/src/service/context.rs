@@ -27,6 +27,8 @@ pub struct Ctx {
     pub clock: Arc<dyn Clock>,
     /// Wakes the ServiceNow sync worker after a commit that queued an update.
     pub sync_wake: Arc<Notify>,
+    /// Wakes the journal fetch worker after a commit that asked for an incident's journal.
+    pub journal_wake: Arc<Notify>,
     /// How notifications can go out.
     pub delivery: Arc<Delivery>,
     /// Password hashing, bounded (`GLIDEPATH_PASSWORD_HASH_WORKERS` / `_QUEUE`).
@@ -61,6 +63,7 @@ impl Ctx {
             servicenow: Arc::new(Connector::new(policy)),
             clock,
             sync_wake: Arc::new(Notify::new()),
+            journal_wake: Arc::new(Notify::new()),
             delivery: Arc::new(Delivery {
                 smtp_configured: false,
                 webhook_guard,
@@ -78,5 +81,10 @@ impl Ctx {
     /// Wakes the sync worker: an update was queued and committed.
     pub fn wake_sync(&self) {
         self.sync_wake.notify_one();
+    }
+
+    /// Wakes the journal fetch worker: a webhook event asked for an incident's journal.
+    pub fn wake_journal(&self) {
+        self.journal_wake.notify_one();
     }
 }

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::alerts::{self, IngestEvent, IngestResult};
+use super::source_events::{self, Received};
 use super::{log, people, sources, sync};
+use crate::db::event_counts::Counted;
 use crate::domain::webhook_auth::WebhookAuthKind;
 use crate::domain::{Incident, IngestOutcome};
 use crate::entity::{alert_source, servicenow_connection};
@@ -47,6 +49,8 @@ pub enum Refused {
     Unauthorized {
         reason: &'static str,
         kind: WebhookAuthKind,
+        /// The source the key names: the refusal is counted on it.
+        source_id: String,
     },
 }
 
@@ -68,7 +72,11 @@ pub async fn webhook_source(
     };
     if let Err(reason) = sources::check_webhook_auth(cipher, &source, authorization)? {
         let kind = sources::webhook_auth_kind(&source)?;
-        return Ok(Err(Refused::Unauthorized { reason, kind }));
+        return Ok(Err(Refused::Unauthorized {
+            reason,
+            kind,
+            source_id: source.id.clone(),
+        }));
     }
     let previous_key_until = match key_used {
         sources::KeyUsed::Current => None,
@@ -90,6 +98,8 @@ pub struct Event<'a> {
     pub body: &'a Value,
     /// A line for the log of the alert the event reaches ([`WebhookSource::key_note`]).
     pub key_note: Option<String>,
+    /// Set for a webhook event: it is counted on its source ([`source_events`]).
+    pub received: Option<Received>,
 }
 
 /// What an event came to.
@@ -115,10 +125,15 @@ pub async fn apply(ctx: &Ctx, event: Event<'_>) -> Result<Outcome, AppError> {
         mut incident,
         body,
         key_note,
+        received,
     } = event;
     if let Some(alert_id) = sync::absorb_echo(db, connection, &incident).await? {
         if let Some(note) = key_note {
             alerts::note_event(ctx, &alert_id, note, &incident).await?;
+        }
+        if let Some(received) = &received {
+            let count = received.count(&source.id, Counted::Unchanged, None);
+            source_events::record(ctx, count).await;
         }
         return Ok(Outcome::Echo { alert_id });
     }
@@ -130,6 +145,7 @@ pub async fn apply(ctx: &Ctx, event: Event<'_>) -> Result<Outcome, AppError> {
         assignee: assignee.as_ref(),
         body,
         key_note,
+        received,
     };
     Ok(match alerts::ingest(ctx, event).await? {
         IngestResult::Applied { outcome, alert_id } => Outcome::Applied { outcome, alert_id },

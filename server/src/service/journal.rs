@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use chrono::TimeDelta;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TryInsertResult, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, TryInsertResult, sea_query::Expr,
 };
 use serde_json::Value;
 
@@ -25,7 +25,7 @@ use crate::domain::LogKind;
 use crate::entity::{alert, alert_comment, servicenow_connection, servicenow_journal_seen as seen};
 use crate::error::AppError;
 use crate::service::Ctx;
-use crate::servicenow::client::TableQuery;
+use crate::servicenow::client::{Client, TableQuery};
 
 /// Incidents per query: keeps the URL well under the limits of proxies in front of instances.
 const CHUNK: usize = 100;
@@ -112,66 +112,80 @@ async fn poll(ctx: &Ctx, conn: &servicenow_connection::Model) -> Result<usize, A
     let client = servicenow::client(ctx, &conn.alert_source_id).await?;
     let mut imported = 0;
     for chunk in open.chunks(CHUNK) {
-        let ids: Vec<String> = chunk.iter().map(|a| a.id.clone()).collect();
-        let marks = watermarks(db, &ids).await?;
-        // The oldest watermark bounds the query; an alert never polled reads its whole journal.
-        let since = if marks.len() == chunk.len() {
-            marks.values().min().cloned()
-        } else {
-            None
+        imported += read_and_import(ctx, conn, &client, chunk).await?;
+    }
+    Ok(imported)
+}
+
+/// Reads the new journal entries of `chunk` (at most [`CHUNK`] alerts of the connection's
+/// source) in one query and imports them.
+async fn read_and_import(
+    ctx: &Ctx,
+    conn: &servicenow_connection::Model,
+    client: &Client,
+    chunk: &[alert::Model],
+) -> Result<usize, AppError> {
+    let db = &ctx.db;
+    let mut imported = 0;
+    let ids: Vec<String> = chunk.iter().map(|a| a.id.clone()).collect();
+    let marks = watermarks(db, &ids).await?;
+    // The oldest watermark bounds the query; an alert never polled reads its whole journal.
+    let since = if marks.len() == chunk.len() {
+        marks.values().min().cloned()
+    } else {
+        None
+    };
+    let sys_ids: Vec<&str> = chunk
+        .iter()
+        .map(|a| a.alert_key.as_str())
+        .filter(|k| k.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .collect();
+    let mut query = format!(
+        "element_idIN{}^elementINwork_notes,comments",
+        sys_ids.join(",")
+    );
+    if let Some(since) = &since {
+        query.push_str(&format!("^sys_created_on>={since}"));
+    }
+    query.push_str("^ORDERBYsys_created_on");
+    let rows = client
+        .list_all(
+            "sys_journal_field",
+            &TableQuery {
+                query: Some(query),
+                fields: [
+                    "sys_id",
+                    "element_id",
+                    "element",
+                    "value",
+                    "sys_created_on",
+                    "sys_created_by",
+                ]
+                .map(String::from)
+                .to_vec(),
+                ..TableQuery::default()
+            },
+            200,
+            MAX_ROWS,
+        )
+        .await?;
+    let by_key: HashMap<&str, &alert::Model> =
+        chunk.iter().map(|a| (a.alert_key.as_str(), a)).collect();
+    for e in rows.iter().filter_map(entry) {
+        let Some(alert) = by_key.get(e.element_id.as_str()) else {
+            continue;
         };
-        let sys_ids: Vec<&str> = chunk
-            .iter()
-            .map(|a| a.alert_key.as_str())
-            .filter(|k| k.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .collect();
-        let mut query = format!(
-            "element_idIN{}^elementINwork_notes,comments",
-            sys_ids.join(",")
-        );
-        if let Some(since) = &since {
-            query.push_str(&format!("^sys_created_on>={since}"));
+        if marks.get(&alert.id).is_some_and(|m| e.created_on < *m) {
+            continue;
         }
-        query.push_str("^ORDERBYsys_created_on");
-        let rows = client
-            .list_all(
-                "sys_journal_field",
-                &TableQuery {
-                    query: Some(query),
-                    fields: [
-                        "sys_id",
-                        "element_id",
-                        "element",
-                        "value",
-                        "sys_created_on",
-                        "sys_created_by",
-                    ]
-                    .map(String::from)
-                    .to_vec(),
-                    ..TableQuery::default()
-                },
-                200,
-                MAX_ROWS,
-            )
-            .await?;
-        let by_key: HashMap<&str, &alert::Model> =
-            chunk.iter().map(|a| (a.alert_key.as_str(), a)).collect();
-        for e in rows.iter().filter_map(entry) {
-            let Some(alert) = by_key.get(e.element_id.as_str()) else {
-                continue;
-            };
-            if marks.get(&alert.id).is_some_and(|m| e.created_on < *m) {
-                continue;
-            }
-            let own = e.created_by == conn.username;
-            let author = if own {
-                None
-            } else {
-                Some(people::by_user_name(ctx, &client, &e.created_by).await?)
-            };
-            if import(ctx, alert, &e, author).await? {
-                imported += 1;
-            }
+        let own = e.created_by == conn.username;
+        let author = if own {
+            None
+        } else {
+            Some(people::by_user_name(ctx, client, &e.created_by).await?)
+        };
+        if import(ctx, alert, &e, author).await? {
+            imported += 1;
         }
     }
     Ok(imported)
@@ -246,4 +260,152 @@ async fn import(
     log::append(&txn, ctx.now(), &alert.id, LogKind::Commented, msg, &actor).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// Requests claimed per round.
+const FETCH_BATCH: i64 = 100;
+/// How long a claimed request is left to its process before another may take it.
+const FETCH_LEASE_MS: i64 = 60_000;
+
+/// A claimed request: the alert, its source, and when it was claimed.
+struct Claimed {
+    alert_id: String,
+    source_id: String,
+    claimed_at: i64,
+}
+
+fn params(backend: sea_orm::DbBackend, n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|i| match backend {
+            sea_orm::DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_string(),
+        })
+        .collect()
+}
+
+/// Claims requested fetches whose lease is free (`SKIP LOCKED` on PostgreSQL; SQLite's single
+/// writer serialises the claim).
+async fn claim_requested(ctx: &Ctx) -> Result<Vec<Claimed>, AppError> {
+    let db = &ctx.db;
+    let backend = db.backend();
+    let now = ctx.now().timestamp_millis();
+    let p = params(backend, 3);
+    let lock = if backend == sea_orm::DbBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE journal_fetches SET claimed_at = {now}, claimed_until = {until} \
+         WHERE alert_id IN (SELECT alert_id FROM journal_fetches \
+           WHERE claimed_until IS NULL OR claimed_until < {now2} \
+           ORDER BY requested_at LIMIT {FETCH_BATCH}{lock}) \
+         RETURNING alert_id, alert_source_id, claimed_at",
+        now = p[0],
+        until = p[1],
+        now2 = p[2],
+    );
+    let rows = db
+        .write
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [now.into(), (now + FETCH_LEASE_MS).into(), now.into()],
+        ))
+        .await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for r in rows {
+        claimed.push(Claimed {
+            alert_id: r.try_get("", "alert_id")?,
+            source_id: r.try_get("", "alert_source_id")?,
+            claimed_at: r.try_get("", "claimed_at")?,
+        });
+    }
+    Ok(claimed)
+}
+
+/// Settles a claimed request: deleted when no newer request came since it was claimed, else
+/// freed for the next round.
+async fn settle(ctx: &Ctx, c: &Claimed) -> Result<(), AppError> {
+    let db = &ctx.db;
+    let backend = db.backend();
+    let p = params(backend, 2);
+    let delete = format!(
+        "DELETE FROM journal_fetches WHERE alert_id = {} AND requested_at <= {}",
+        p[0], p[1]
+    );
+    let done = db
+        .write
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            delete,
+            [c.alert_id.clone().into(), c.claimed_at.into()],
+        ))
+        .await?;
+    if done.rows_affected() == 0 {
+        let p = params(backend, 1);
+        let free = format!(
+            "UPDATE journal_fetches SET claimed_until = NULL WHERE alert_id = {}",
+            p[0]
+        );
+        db.write
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                free,
+                [c.alert_id.clone().into()],
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reads the journals webhook events asked for: the claimed alerts of each source in one query
+/// per [`CHUNK`], the sources side by side (each instance's own limit of requests in flight
+/// applies, in the `Connector`). A failed read is logged and dropped: the journal poll reads the
+/// entries later. Returns how many requests were settled, so the caller goes on while rounds are
+/// full.
+pub async fn fetch_requested(ctx: &Ctx) -> Result<usize, AppError> {
+    let claimed = claim_requested(ctx).await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let mut by_source: HashMap<String, Vec<&Claimed>> = HashMap::new();
+    for c in &claimed {
+        by_source.entry(c.source_id.clone()).or_default().push(c);
+    }
+    let reads = by_source.into_iter().map(|(source_id, requests)| async move {
+        if let Err(e) = fetch_source(ctx, &source_id, &requests).await {
+            tracing::warn!(source = %source_id, error = ?e, "journal read after a webhook event failed");
+        }
+    });
+    futures_util::future::join_all(reads).await;
+    for c in &claimed {
+        settle(ctx, c).await?;
+    }
+    Ok(claimed.len())
+}
+
+async fn fetch_source(ctx: &Ctx, source_id: &str, requests: &[&Claimed]) -> Result<(), AppError> {
+    let db = &ctx.db;
+    let Some(conn) = servicenow_connection::Entity::find_by_id(source_id.to_string())
+        .one(&db.read)
+        .await?
+    else {
+        return Ok(());
+    };
+    let ids: Vec<String> = requests.iter().map(|c| c.alert_id.clone()).collect();
+    let alerts = alert::Entity::find()
+        .filter(alert::Column::Id.is_in(ids))
+        .filter(alert::Column::AlertSourceId.eq(source_id))
+        .filter(alert::Column::Status.ne(AlertStatus::Resolved))
+        .all(&db.read)
+        .await?;
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let client = servicenow::client(ctx, source_id).await?;
+    for chunk in alerts.chunks(CHUNK) {
+        read_and_import(ctx, &conn, &client, chunk).await?;
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ pub mod rekey;
 pub mod rows;
 pub mod schedules;
 pub mod servicenow;
+pub mod source_events;
 pub mod sources;
 pub mod sync;
 pub mod users;

@@ -353,6 +353,7 @@ async fn apply(ctx: &Ctx, lease: &Lease, body: &Value, poll_since: &str) -> Resu
         incident,
         body,
         key_note: None,
+        received: None,
     };
     Ok(matches!(
         inbound::apply(ctx, event).await?,

@@ -6,4 +6,5 @@ pub mod incident;
 pub mod oauth;
 pub mod sync;
 pub mod time;
+pub mod update_set;
 pub mod users;

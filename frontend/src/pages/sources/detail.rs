@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
 use super::connection::{AttentionBanner, Connection};
+use super::events::EventStatus;
 use super::instance_settings::InstanceSettings;
 use super::rotate_key::RotateKey;
 use super::webhook_auth::WebhookAuthForm;
@@ -47,9 +48,9 @@ pub fn SourceDetail() -> impl IntoView {
 #[component]
 fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView {
     let session = expect_context::<Session>();
-    // None: loading (or not asked: only admins read the webhook URL and the script, both carry
-    // the integration key); Some((url, script)) once loaded.
-    let secrets = RwSignal::new(None::<(String, String)>);
+    // None: loading (or not asked: only admins read the webhook URL, the script and the update
+    // set, all carry the integration key); Some((url, script, update set)) once loaded.
+    let secrets = RwSignal::new(None::<(String, String, String)>);
     // The end of the replaced key's grace period, while one runs.
     let grace_end = RwSignal::new(None::<String>);
     let script_error = RwSignal::new(None::<String>);
@@ -65,6 +66,7 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
                     (
                         s.webhook_url.unwrap_or_default(),
                         s.business_rule_script.unwrap_or_default(),
+                        s.business_rule_update_set.unwrap_or_default(),
                     )
                 })),
                 Err(e) => script_error.set(Some(e.message)),
@@ -83,7 +85,7 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
             <h2 id="webhook-title">"Webhook URL"</h2>
             <p class="muted">"Treat it like a password: whoever has it can create alerts."</p>
             {move || match secrets.get() {
-                Some((webhook, _)) => {
+                Some((webhook, _, _)) => {
                     let copy = webhook.clone();
                     view! {
                         <div class="copy-line">
@@ -99,9 +101,26 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
             }}
             {admin.then(|| view! { <RotateKey source_id=source.id.clone() grace_end=grace_end on_rotated=load_script /> })}
         </section>
+        <EventStatus source_id=source.id.clone() />
         <section class="card" aria-labelledby="setup-title">
             <h2 id="setup-title">"Set up ServiceNow"</h2>
-            <ol class="steps">
+            <h3>"Import the update set (quickest)"</h3>
+            <ol class="steps" id="update-set-steps">
+                <li>"Download the update set below: it holds the business rule, webhook URL included."</li>
+                <li>"In ServiceNow, open " <strong>"System Update Sets → Retrieved Update Sets"</strong> " and choose " <strong>"Import Update Set from XML"</strong> "; upload the file."</li>
+                <li>"Open the retrieved update set, " <strong>"Preview Update Set"</strong> ", then " <strong>"Commit Update Set"</strong> "."</li>
+            </ol>
+            {move || secrets.get().map(|(_, _, xml)| {
+                let href = format!(
+                    "data:application/xml;charset=utf-8,{}",
+                    String::from(js_sys::encode_uri_component(&xml))
+                );
+                view! {
+                    <p><a id="download-update-set" class="button small" download="glidepath-business-rule.xml" href=href>"Download update set (XML)"</a></p>
+                }
+            })}
+            <h3>"Or create the business rule by hand"</h3>
+            <ol class="steps" id="business-rule-steps">
                 <li>"In ServiceNow, search for " <strong>"Incidents"</strong> " and open the incident list."</li>
                 <li>"Open the list's header menu and choose " <strong>"Configure → Business Rules"</strong> ", then " <strong>"New"</strong> "."</li>
                 <li>"Name it (e.g. " <em>"Glidepath alerts"</em> ") and tick " <strong>"Advanced"</strong> "."</li>
@@ -111,7 +130,7 @@ fn SourceSetup(source: source_detail::SourceDetailAlertSource) -> impl IntoView 
             </ol>
             <ErrorMessage error=script_error />
             {move || match secrets.get() {
-                Some((_, text)) => {
+                Some((_, text, _)) => {
                     let copy = text.clone();
                     view! {
                         <div class="copy-head">

@@ -3,6 +3,7 @@
 
 mod connection;
 mod detail;
+mod events;
 mod instance_settings;
 mod list;
 mod rotate_key;

@@ -7,12 +7,13 @@ use secrecy::ExposeSecret;
 
 use super::policy::{EscalationPolicy, load_policy};
 use super::{PriorityGql, Result, corrupt};
+use crate::db::event_counts::Counted;
 use crate::domain::webhook_auth::WebhookAuthKind as WebhookAuthKindDomain;
 use crate::entity::{alert_source, servicenow_connection, servicenow_sync_update};
 use crate::graphql::ContextExt;
 use crate::graphql::error::gql;
-use crate::service::{servicenow, sources, sync, users};
-use crate::servicenow::business_rule;
+use crate::service::{servicenow, source_events, sources, sync, users};
+use crate::servicenow::{business_rule, update_set};
 
 /// What the webhook requires on top of the integration key.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -149,6 +150,30 @@ impl AlertSource {
         })
         .await
     }
+    /// The business rule as a ServiceNow update set (XML for *System Update Sets → Retrieved
+    /// Update Sets → Import Update Set from XML*): the same script, installed as an async
+    /// insert-and-update rule on `incident`. It carries the integration key, so ADMIN only
+    /// (FORBIDDEN otherwise).
+    async fn business_rule_update_set(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> Result<Option<String>> {
+        gql(async move {
+            users::require_admin(ctx.caller()?)?;
+            let state = ctx.state()?;
+            let auth = sources::webhook_auth(&state.ctx.cipher, &self.0)?;
+            let key = sources::integration_key(&state.ctx.cipher, &self.0)?;
+            let script = business_rule::script(&state.webhook_url(key.expose_secret()), &auth);
+            let xml = update_set::xml(&update_set::Rule {
+                source_id: &self.0.id,
+                source_name: &self.0.name,
+                script: &script,
+                now: state.ctx.now(),
+            })?;
+            Ok(Some(xml))
+        })
+        .await
+    }
     /// The grace period of the integration key the last `rotateIntegrationKey` replaced: null
     /// when none is running. ADMIN only, like the key (FORBIDDEN otherwise).
     async fn key_rotation(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<KeyRotation>> {
@@ -185,6 +210,63 @@ impl AlertSource {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When the webhook last received an event (rejected ones included); null until the first.
+    async fn last_event_at(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        gql(async move { Ok(activity(ctx, &self.0.id).await?.last_event_at) }).await
+    }
+    /// What the last event came to.
+    async fn last_event_outcome(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> Result<Option<WebhookEventOutcome>> {
+        gql(async move {
+            Ok(activity(ctx, &self.0.id)
+                .await?
+                .last_outcome
+                .map(WebhookEventOutcome::from))
+        })
+        .await
+    }
+    /// The ServiceNow instance (`server_url` of the payload) of the latest applied event.
+    async fn last_event_server_url(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> Result<Option<String>> {
+        gql(async move { Ok(activity(ctx, &self.0.id).await?.last_server_url) }).await
+    }
+    /// Webhook events by outcome over the last 24 hours (the current hour and the 23 before).
+    async fn event_counts(&self, ctx: &async_graphql::Context<'_>) -> Result<WebhookEventCounts> {
+        gql(async move {
+            let c = activity(ctx, &self.0.id).await?.counts;
+            Ok(WebhookEventCounts {
+                created: c.created,
+                accepted: c.accepted,
+                resolved: c.resolved,
+                updated: c.updated,
+                unchanged: c.unchanged,
+                rejected: c.rejected,
+            })
+        })
+        .await
+    }
+    /// The latest rejected event of the last 8 days (400, 401, 408, 413) and why: the status, the
+    /// error code and the message the webhook answered.
+    async fn last_rejection(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> Result<Option<WebhookRejection>> {
+        gql(async move {
+            let a = activity(ctx, &self.0.id).await?;
+            Ok(match (a.last_rejected_at, a.last_rejection) {
+                (Some(at), Some(reason)) => Some(WebhookRejection { at, reason }),
+                _ => None,
+            })
+        })
+        .await
+    }
     /// The connection to the ServiceNow instance; null until `configureServiceNow`.
     async fn service_now(
         &self,
@@ -197,6 +279,57 @@ impl AlertSource {
         })
         .await
     }
+}
+
+async fn activity(
+    ctx: &async_graphql::Context<'_>,
+    source_id: &str,
+) -> std::result::Result<source_events::Activity, crate::error::AppError> {
+    let state = ctx.state()?;
+    source_events::activity(&state.ctx.db, source_id, state.ctx.now()).await
+}
+
+/// What a webhook event came to: the webhook's outcomes, or REJECTED (400, 401, 408, 413).
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum WebhookEventOutcome {
+    Created,
+    Accepted,
+    Resolved,
+    Updated,
+    Unchanged,
+    Rejected,
+}
+
+impl From<Counted> for WebhookEventOutcome {
+    fn from(c: Counted) -> Self {
+        match c {
+            Counted::Created => WebhookEventOutcome::Created,
+            Counted::Accepted => WebhookEventOutcome::Accepted,
+            Counted::Resolved => WebhookEventOutcome::Resolved,
+            Counted::Updated => WebhookEventOutcome::Updated,
+            Counted::Unchanged => WebhookEventOutcome::Unchanged,
+            Counted::Rejected => WebhookEventOutcome::Rejected,
+        }
+    }
+}
+
+/// Webhook events by outcome.
+#[derive(SimpleObject)]
+pub struct WebhookEventCounts {
+    pub created: i64,
+    pub accepted: i64,
+    pub resolved: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub rejected: i64,
+}
+
+/// A rejected webhook event.
+#[derive(SimpleObject)]
+pub struct WebhookRejection {
+    pub at: DateTime<Utc>,
+    /// The HTTP status, the error code and the message the webhook answered.
+    pub reason: String,
 }
 
 /// Where an alert source's ServiceNow instance is and who Glidepath signs in as. The password

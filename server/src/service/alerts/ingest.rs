@@ -13,6 +13,8 @@ use sea_orm::{
 
 use super::transition::{self, Cause, Move, Why};
 use crate::clock::Clock;
+use crate::db::event_counts::Counted;
+use crate::db::journal_requests::JournalRequest;
 use crate::db::{AppendOnly, WriteJob, for_update};
 use crate::domain::alert::{AlertSnapshot, RoutingUpdate, decide_ingest, is_stale, routing_update};
 use crate::domain::{
@@ -23,6 +25,7 @@ use crate::entity::{alert, alert_source, escalation_policy, servicenow_connectio
 use crate::error::AppError;
 use crate::service::Ctx;
 use crate::service::rows::Rows;
+use crate::service::source_events::Received;
 use crate::service::{Actor, escalation, log, new_id, people, policies, servicenow};
 
 pub enum IngestResult {
@@ -99,6 +102,8 @@ pub struct IngestEvent<'a> {
     /// A line for the log of the alert the event creates or reaches, in the same transaction (an
     /// event delivered with the previous integration key).
     pub key_note: Option<String>,
+    /// A webhook event: its outcome is counted on the source in the same transaction.
+    pub received: Option<Received>,
 }
 
 /// Applies one ServiceNow incident event to the alert source's alerts; `service::inbound` calls
@@ -117,7 +122,10 @@ pub async fn ingest(ctx: &Ctx, event: IngestEvent<'_>) -> Result<IngestResult, A
         assignee,
         body,
         key_note,
+        received,
     } = event;
+    // A webhook event for an incident on a connected source: its journal is read right away.
+    let event_has_journal = received.is_some() && connection.is_some();
     let settings = servicenow::InboundSettings::of(connection);
     let routing_value = settings
         .routing_field
@@ -147,10 +155,15 @@ pub async fn ingest(ctx: &Ctx, event: IngestEvent<'_>) -> Result<IngestResult, A
         actor,
         first,
         key_note,
+        received,
+        journal: event_has_journal,
     };
     let (result, queued_sync) = db.write(job).await?;
     if queued_sync {
         ctx.wake_sync();
+    }
+    if event_has_journal && journal_requested(&result) {
+        ctx.wake_journal();
     }
     Ok(result)
 }
@@ -170,6 +183,10 @@ struct Ingest {
     first: Option<FirstStep>,
     /// A log line for the alert the event reaches ([`IngestEvent::key_note`]).
     key_note: Option<String>,
+    received: Option<Received>,
+    /// Whether the event asks for its incident's journal to be read now
+    /// ([`journal_requested`]).
+    journal: bool,
 }
 
 impl Ingest {
@@ -197,7 +214,33 @@ impl WriteJob for Ingest {
         txn: &'a DatabaseTransaction,
         append: &'a mut AppendOnly,
     ) -> BoxFuture<'a, Result<Applied, AppError>> {
-        Box::pin(apply(txn, self, append))
+        Box::pin(async move {
+            let applied = apply(txn, self, append).await?;
+            if self.journal
+                && journal_requested(&applied.0)
+                && let IngestResult::Applied { alert_id, .. } = &applied.0
+            {
+                append.journal_requests.push(JournalRequest {
+                    alert_id: alert_id.clone(),
+                    alert_source_id: self.source.id.clone(),
+                    at_ms: self.ctx.now().timestamp_millis(),
+                });
+            }
+            if let Some(received) = &self.received {
+                let source = &self.source.id;
+                append.event_counts.push(match &applied.0 {
+                    IngestResult::Applied { outcome, .. } => {
+                        received.count(source, counted(*outcome), None)
+                    }
+                    IngestResult::UnknownIncident => {
+                        let message = unknown_incident_message(&self.incident);
+                        let reason = format!("400 unknown_incident: {message}");
+                        received.count(source, Counted::Rejected, Some(reason))
+                    }
+                });
+            }
+            Ok(applied)
+        })
     }
 }
 
@@ -677,4 +720,29 @@ fn new_alert(
             .flatten()
             .map(|id| id.as_str().into())),
     }
+}
+
+/// Whether an applied webhook event reads its incident's journal now: any event for an alert
+/// that existed before it (a new alert's journal is read by the next journal poll).
+fn journal_requested(result: &IngestResult) -> bool {
+    matches!(result, IngestResult::Applied { outcome, .. } if *outcome != IngestOutcome::Created)
+}
+
+fn counted(outcome: IngestOutcome) -> Counted {
+    match outcome {
+        IngestOutcome::Created => Counted::Created,
+        IngestOutcome::Accepted => Counted::Accepted,
+        IngestOutcome::Resolved => Counted::Resolved,
+        IngestOutcome::Updated => Counted::Updated,
+        IngestOutcome::Unchanged => Counted::Unchanged,
+    }
+}
+
+/// Why an update for an incident without an alert is refused (the webhook's 400 answer).
+pub fn unknown_incident_message(incident: &Incident) -> String {
+    format!(
+        "no alert exists for incident {} and its state is {}: only a New incident creates an alert",
+        incident.sys_id.as_str(),
+        incident.state.label(),
+    )
 }

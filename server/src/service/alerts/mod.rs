@@ -10,7 +10,7 @@ mod ingest;
 mod transition;
 
 pub use actions::{accept, comment, raise_priority, reroute, resolve};
-pub use ingest::{IngestEvent, IngestResult, exists, ingest, note_event};
+pub use ingest::{IngestEvent, IngestResult, exists, ingest, note_event, unknown_incident_message};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
