@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use lettre::message::{Mailbox, header::ContentType};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Module, Wait};
@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::net_guard::{Guard, MAX_ANSWER};
 use crate::secrets::Cipher;
 use crate::service::Ctx;
+use crate::service::notice;
 use crate::service::notifications::{self, Outcome};
 use crate::service::outbox;
 
@@ -60,6 +61,9 @@ pub struct Sender {
     guard: Guard,
     /// Opens webhook targets, sealed at rest, at send time.
     cipher: Arc<Cipher>,
+    /// `GLIDEPATH_PUBLIC_URL`: the base of the links in notifications.
+    public_url: url::Url,
+    templates: super::email::Templates,
 }
 
 /// Refuses an SMTP URL whose credentials would cross the network unencrypted: `smtp://` with a
@@ -105,13 +109,22 @@ impl Sender {
             smtp,
             guard,
             cipher,
+            public_url: url::Url::parse("http://localhost/").expect("a URL"),
+            templates: super::email::Templates::new(),
         })
     }
 
-    async fn send(&self, n: &notification::Model) -> Outcome {
+    /// The base of the links notifications carry (`GLIDEPATH_PUBLIC_URL`, known once the server
+    /// listens).
+    pub fn with_public_url(mut self, public_url: url::Url) -> Sender {
+        self.public_url = public_url;
+        self
+    }
+
+    async fn send(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
         match n.kind.as_str() {
             notifications::WEBHOOK => self.post(n).await,
-            _ => self.mail(n).await,
+            _ => self.mail(ctx, n).await,
         }
     }
 
@@ -177,7 +190,7 @@ impl Sender {
         }
     }
 
-    async fn mail(&self, n: &notification::Model) -> Outcome {
+    async fn mail(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
         let Some((transport, from)) = &self.smtp else {
             return Outcome::NotSent(notifications::NO_SMTP.into());
         };
@@ -185,20 +198,20 @@ impl Sender {
             Ok(to) => to,
             Err(e) => return Outcome::NotSent(format!("{:?} is not an address: {e}", n.target)),
         };
-        let body = serde_json::from_str::<serde_json::Value>(&n.payload)
-            .ok()
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or_else(|| n.payload.clone());
-        let message = Message::builder()
-            .from(from.clone())
-            .to(to)
-            .subject(n.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
-            .body(body);
-        let message = match message {
-            Ok(m) => m,
-            Err(e) => return Outcome::NotSent(format!("cannot build the e-mail: {e}")),
+        let notice = match notice::for_delivery(ctx, &self.public_url, n).await {
+            Ok(Some(notice)) => notice,
+            Ok(None) => return Outcome::NotSent("the alert no longer exists".into()),
+            Err(e) => {
+                e.log_if_unexpected();
+                return Outcome::Failed("the alert could not be read".into());
+            }
         };
+        let host = self.public_url.host_str().unwrap_or("glidepath.invalid");
+        let message =
+            match super::email::message(&self.templates, &notice, &n.id, host, from.clone(), to) {
+                Ok(m) => m,
+                Err(why) => return Outcome::NotSent(why),
+            };
         match transport.send(message).await {
             Ok(_) => Outcome::Sent,
             Err(e) => Outcome::Failed(format!("SMTP: {e}")),
@@ -211,7 +224,7 @@ impl Sender {
 pub async fn deliver_due(ctx: &Ctx, sender: &Sender) -> Result<usize, AppError> {
     let claimed = notifications::claim_due(ctx, BATCH).await?;
     let sends = claimed.iter().map(|n| async move {
-        let outcome = sender.send(n).await;
+        let outcome = sender.send(ctx, n).await;
         if let Outcome::Failed(why) | Outcome::NotSent(why) = &outcome {
             tracing::warn!(notification = %n.id, alert = %n.alert_id, kind = %n.kind, "notification not delivered: {why}");
         }

@@ -351,20 +351,27 @@ impl Event {
 }
 
 /// One delivery per rule, added to `rows`. Without SMTP an e-mail delivery is recorded as not
-/// sent at once, with a log entry saying so.
+/// sent at once, with a log entry saying so. The payload keeps what the notice needs from the
+/// moment of the event (the level reached, who acted); the rest is read when it is sent
+/// (`service::notice`).
 fn enqueue(
     alert: &alert::Model,
     rules: &[notification_rule::Model],
     event: Event,
-    headline: &str,
+    level: i32,
+    actor: &Actor,
     rows: &mut Rows,
 ) {
     let at = rows.clock().now();
+    let headline = super::notice::headline(event, level, &actor.label());
+    let subject = super::notice::subject(alert, &headline);
+    let message = format!("Alert {headline}");
     for rule in rules {
-        let subject = format!("[Glidepath] {headline}: {}", alert.summary);
         let payload = json!({
             "event": event.as_str(),
-            "message": headline,
+            "message": message,
+            "level": level,
+            "actor": { "kind": actor.kind(), "label": actor.label() },
             "alert": {
                 "id": alert.id,
                 "summary": alert.summary,
@@ -385,7 +392,7 @@ fn enqueue(
             rule_id: Set(Some(rule.id.clone())),
             target_label: Set(Some(rule_label(rule))),
             event: Set(event.as_str().into()),
-            subject: Set(subject),
+            subject: Set(subject.clone()),
             payload: Set(payload.to_string()),
             status: Set(if unsendable {
                 DeliveryState::Failed
@@ -420,8 +427,7 @@ pub fn escalated(
     level: i32,
     rows: &mut Rows,
 ) {
-    let headline = format!("Alert escalated to you (level {level})");
-    enqueue(alert, rules, Event::Escalated, &headline, rows);
+    enqueue(alert, rules, Event::Escalated, level, &Actor::System, rows);
 }
 
 /// Accept or resolve: the alert's responders who asked for it, but not the one who did it.
@@ -448,11 +454,7 @@ pub async fn status_changed<C: ConnectionTrait>(
         .order_by_asc(notification_rule::Column::Id)
         .all(conn)
         .await?;
-    let headline = match event {
-        Event::Accepted => format!("Alert accepted by {}", actor.label()),
-        _ => format!("Alert resolved by {}", actor.label()),
-    };
-    enqueue(alert, &rules, event, &headline, rows);
+    enqueue(alert, &rules, event, alert.escalation_level, actor, rows);
     Ok(())
 }
 
