@@ -105,7 +105,7 @@ fn state_page(state: &AppState, link: LinkState, action_path: String) -> HttpRes
             let mut p = page(
                 &format!("{} this alert?", verb(claims.action)),
                 format!(
-                    "Signed for {}. Press the button to {what}. The ServiceNow incident is updated as when you do it in Glidepath.",
+                    "Sent to {}. Press the button to {what}. The ServiceNow incident is updated as when you do it in Glidepath.",
                     user.email
                 ),
                 Some(view(state, &alert)),
