@@ -15,6 +15,7 @@ mod m20261205_000002_integration_key_rotation;
 mod m20261205_000003_account_lifecycle;
 mod m20261205_000004_login_throttle;
 mod m20261206_400001_action_link_uses;
+mod m20261206_400002_webhook_signing_secret;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_secure_notification_targets::Migration),
             Box::new(m20261205_000002_integration_key_rotation::Migration),
             Box::new(m20261206_400001_action_link_uses::Migration),
+            Box::new(m20261206_400002_webhook_signing_secret::Migration),
         ]
     }
 }

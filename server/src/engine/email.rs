@@ -112,6 +112,7 @@ mod tests {
                 accept: Some("https://glidepath.example.com/act/t.1".into()),
                 resolve: Some("https://glidepath.example.com/act/t.2".into()),
             },
+            actor: serde_json::json!({ "kind": "SYSTEM", "label": "system" }),
         }
     }
 

@@ -19,6 +19,10 @@ pub struct Model {
     /// Also tell the user when an alert they respond to is accepted or resolved.
     pub on_status_change: bool,
     pub created_at: DateTimeUtc,
+    /// A WEBHOOK rule's signing secret, sealed with the server key (bound to the rule id, see
+    /// `service::notifications::secret_context`); shown once, when the rule is added. Empty for
+    /// e-mail rules and for webhook rules older than signing.
+    pub signing_secret: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -491,7 +491,7 @@ impl MutationRoot {
                 NotificationKind::Webhook => notifications::WEBHOOK,
             };
             let state = ctx.state()?;
-            let rule = notifications::add_rule(
+            let (rule, secret) = notifications::add_rule(
                 &state.ctx,
                 caller,
                 &user_id,
@@ -502,7 +502,7 @@ impl MutationRoot {
                 },
             )
             .await?;
-            Ok(NotificationRule(rule))
+            Ok(NotificationRule(rule, secret))
         })
         .await
     }

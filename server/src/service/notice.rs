@@ -53,6 +53,41 @@ pub struct Notice {
     pub created_at: String,
     pub log: Vec<LogLine>,
     pub links: Links,
+    /// Who caused the event: `{ "kind": "USER" | "SERVICENOW" | "SYSTEM", "label": … }`.
+    pub actor: serde_json::Value,
+}
+
+/// The version of the webhook body ([`Notice::webhook_body`]); a change that is not only an added
+/// field gets a new one.
+pub const WEBHOOK_VERSION: u32 = 1;
+
+impl Notice {
+    /// The JSON body a WEBHOOK rule receives (version [`WEBHOOK_VERSION`], documented in the
+    /// README). `delivery_id` is the same on every retry of one delivery, so a receiver can drop
+    /// duplicates.
+    pub fn webhook_body(&self, delivery_id: &str, occurred_at: DateTime<Utc>) -> serde_json::Value {
+        serde_json::json!({
+            "version": WEBHOOK_VERSION,
+            "id": delivery_id,
+            "event": self.event,
+            "message": format!("Alert {}", self.headline),
+            "occurredAt": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "alert": {
+                "id": self.alert_id,
+                "summary": self.summary,
+                "details": self.details,
+                "priority": self.priority,
+                "status": self.status,
+                "ticketNumber": self.ticket_number,
+                "ticketUrl": self.ticket_url,
+                "source": self.source,
+                "policy": self.policy,
+                "level": self.level,
+                "links": self.links,
+            },
+            "actor": self.actor,
+        })
+    }
 }
 
 /// One line of text: control characters (a line break in a summary could start a new mail header
@@ -147,6 +182,10 @@ pub async fn for_delivery(
         .as_str()
         .unwrap_or("someone")
         .to_string();
+    let actor_json = serde_json::json!({
+        "kind": payload["actor"]["kind"].as_str().unwrap_or("SYSTEM"),
+        "label": actor,
+    });
     let event = match n.event.as_str() {
         "ACCEPTED" => Event::Accepted,
         "RESOLVED" => Event::Resolved,
@@ -202,6 +241,7 @@ pub async fn for_delivery(
         created_at: when(alert.created_at),
         log,
         links,
+        actor: actor_json,
     }))
 }
 

@@ -47,6 +47,11 @@ pub fn target_context(rule_id: &str) -> String {
     format!("notification_rule.target:{rule_id}")
 }
 
+/// What a webhook rule's sealed signing secret is bound to.
+pub fn secret_context(rule_id: &str) -> String {
+    format!("notification_rule.signing_secret:{rule_id}")
+}
+
 /// What a delivery's sealed target is bound to: its rule (whose sealed target it copies), or
 /// the delivery itself for a clear target an older version wrote before it had a rule id.
 pub fn delivery_context(n: &notification::Model) -> String {
@@ -147,6 +152,7 @@ pub async fn insert_default_rule<C: ConnectionTrait>(
         target_label: Set(Some(user.email.clone())),
         on_status_change: Set(false),
         created_at: Set(at),
+        signing_secret: Set(None),
     }
     .insert(conn)
     .await?;
@@ -178,12 +184,14 @@ pub async fn rules(
         .await?)
 }
 
+/// Adds a rule. A WEBHOOK rule gets a signing secret (`whsec_…`, 256 random bits), returned here
+/// in clear, once; it is stored sealed.
 pub async fn add_rule(
     ctx: &Ctx,
     caller: &Caller,
     user_id: &str,
     input: NewRule,
-) -> Result<notification_rule::Model, AppError> {
+) -> Result<(notification_rule::Model, Option<String>), AppError> {
     let db = &ctx.db;
     let cipher = &*ctx.cipher;
     may_manage(caller, user_id)?;
@@ -197,12 +205,17 @@ pub async fn add_rule(
     }
     let id = new_id();
     let label = label_for(&input.kind, &target);
-    let stored = if input.kind == WEBHOOK {
-        cipher.encrypt(&target, &target_context(&id))?
+    let (stored, secret) = if input.kind == WEBHOOK {
+        let secret = format!("whsec_{}", super::random_token());
+        let sealed = cipher.encrypt(&secret, &secret_context(&id))?;
+        (
+            cipher.encrypt(&target, &target_context(&id))?,
+            Some((secret, sealed)),
+        )
     } else {
-        target
+        (target, None)
     };
-    Ok(notification_rule::ActiveModel {
+    let rule = notification_rule::ActiveModel {
         id: Set(id),
         user_id: Set(user_id.to_string()),
         kind: Set(input.kind),
@@ -210,9 +223,11 @@ pub async fn add_rule(
         target_label: Set(Some(label)),
         on_status_change: Set(input.on_status_change),
         created_at: Set(ctx.now()),
+        signing_secret: Set(secret.as_ref().map(|(_, sealed)| sealed.clone())),
     }
     .insert(&db.write)
-    .await?)
+    .await?;
+    Ok((rule, secret.map(|(plain, _)| plain)))
 }
 
 pub async fn remove_rule(db: &Db, caller: &Caller, rule_id: &str) -> Result<(), AppError> {
@@ -456,6 +471,24 @@ pub async fn status_changed<C: ConnectionTrait>(
         .await?;
     enqueue(alert, &rules, event, alert.escalation_level, actor, rows);
     Ok(())
+}
+
+/// The signing secret of delivery `n`'s rule, opened: `None` for a rule older than signing (or
+/// deleted since), whose deliveries go unsigned.
+pub async fn signing_secret(
+    ctx: &Ctx,
+    n: &notification::Model,
+) -> Result<Option<secrecy::SecretString>, AppError> {
+    let Some(rule_id) = &n.rule_id else {
+        return Ok(None);
+    };
+    let rule = notification_rule::Entity::find_by_id(rule_id.clone())
+        .one(&ctx.db.read)
+        .await?;
+    match rule.and_then(|r| r.signing_secret) {
+        Some(sealed) => Ok(Some(ctx.cipher.decrypt(&sealed, &secret_context(rule_id))?)),
+        None => Ok(None),
+    }
 }
 
 // -- delivery ---------------------------------------------------------------------------------
