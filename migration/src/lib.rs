@@ -16,6 +16,7 @@ mod m20261205_000003_account_lifecycle;
 mod m20261205_000004_login_throttle;
 mod m20261206_400001_action_link_uses;
 mod m20261206_400002_webhook_signing_secret;
+mod m20261206_400003_notification_delay;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_integration_key_rotation::Migration),
             Box::new(m20261206_400001_action_link_uses::Migration),
             Box::new(m20261206_400002_webhook_signing_secret::Migration),
+            Box::new(m20261206_400003_notification_delay::Migration),
         ]
     }
 }

@@ -122,6 +122,14 @@ impl Sender {
     }
 
     async fn send(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
+        match notifications::moot(ctx, n).await {
+            Ok(Some(why)) => return Outcome::NotSent(why),
+            Ok(None) => {}
+            Err(e) => {
+                e.log_if_unexpected();
+                return Outcome::Failed("the alert could not be read".into());
+            }
+        }
         match n.kind.as_str() {
             notifications::WEBHOOK => self.post(ctx, n).await,
             _ => self.mail(ctx, n).await,

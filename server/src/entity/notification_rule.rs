@@ -23,6 +23,9 @@ pub struct Model {
     /// `service::notifications::secret_context`); shown once, when the rule is added. Empty for
     /// e-mail rules and for webhook rules older than signing.
     pub signing_secret: Option<String>,
+    /// Minutes an escalation notification waits before it goes out (0: at once); it is not sent
+    /// when the alert was accepted or resolved meanwhile.
+    pub delay_minutes: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -160,6 +160,10 @@ pub struct NotificationRuleInput {
     /// Also notify when an alert the user responds to is accepted or resolved.
     #[graphql(default)]
     on_status_change: bool,
+    /// Minutes an escalation notification on this rule waits (0 to 1440; 0: at once). It is
+    /// not sent when the alert is accepted or resolved before then.
+    #[graphql(default)]
+    delay_minutes: i32,
 }
 
 #[derive(InputObject)]
@@ -499,6 +503,7 @@ impl MutationRoot {
                     kind: kind.into(),
                     target: input.target,
                     on_status_change: input.on_status_change,
+                    delay_minutes: input.delay_minutes,
                 },
             )
             .await?;

@@ -39,7 +39,11 @@ pub struct NewRule {
     pub kind: String,
     pub target: String,
     pub on_status_change: bool,
+    pub delay_minutes: i32,
 }
+
+/// The longest delay a rule may ask for.
+pub const MAX_DELAY_MINUTES: i32 = 24 * 60;
 
 /// What a webhook rule's sealed target is bound to: the rule's id, so a target copied to another
 /// row does not decrypt there.
@@ -153,6 +157,7 @@ pub async fn insert_default_rule<C: ConnectionTrait>(
         on_status_change: Set(false),
         created_at: Set(at),
         signing_secret: Set(None),
+        delay_minutes: Set(0),
     }
     .insert(conn)
     .await?;
@@ -196,6 +201,12 @@ pub async fn add_rule(
     let cipher = &*ctx.cipher;
     may_manage(caller, user_id)?;
     let target = check_target(&ctx.delivery.webhook_guard, &input.kind, &input.target)?;
+    if !(0..=MAX_DELAY_MINUTES).contains(&input.delay_minutes) {
+        return Err(AppError::validation(
+            "delayMinutes",
+            format!("must be 0 to {MAX_DELAY_MINUTES}"),
+        ));
+    }
     if user::Entity::find_by_id(user_id.to_string())
         .one(&db.read)
         .await?
@@ -224,6 +235,7 @@ pub async fn add_rule(
         on_status_change: Set(input.on_status_change),
         created_at: Set(ctx.now()),
         signing_secret: Set(secret.as_ref().map(|(_, sealed)| sealed.clone())),
+        delay_minutes: Set(input.delay_minutes),
     }
     .insert(&db.write)
     .await?;
@@ -382,8 +394,16 @@ fn enqueue(
     let subject = super::notice::subject(alert, &headline);
     let message = format!("Alert {headline}");
     for rule in rules {
+        // A rule's delay holds back escalation notifications only; a status change is news now.
+        let delay = if event == Event::Escalated {
+            rule.delay_minutes.max(0)
+        } else {
+            0
+        };
+        let due = at + rows.clock().minutes(delay);
         let payload = json!({
             "event": event.as_str(),
+            "delayMinutes": delay,
             "message": message,
             "level": level,
             "actor": { "kind": actor.kind(), "label": actor.label() },
@@ -415,7 +435,7 @@ fn enqueue(
                 DeliveryState::Pending
             }),
             attempts: Set(0),
-            next_attempt_at: Set((!unsendable).then_some(at)),
+            next_attempt_at: Set((!unsendable).then_some(due)),
             last_error: Set(unsendable.then(|| NO_SMTP.to_string())),
             created_at: Set(at),
             sent_at: Set(None),
@@ -471,6 +491,27 @@ pub async fn status_changed<C: ConnectionTrait>(
         .await?;
     enqueue(alert, &rules, event, alert.escalation_level, actor, rows);
     Ok(())
+}
+
+/// Why delivery `n`, held back by its rule's delay, is moot now: its alert was accepted or
+/// resolved (or is gone) before the delay passed. `None`: send it.
+pub async fn moot(ctx: &Ctx, n: &notification::Model) -> Result<Option<String>, AppError> {
+    let payload: serde_json::Value = serde_json::from_str(&n.payload).unwrap_or_default();
+    let delay = payload["delayMinutes"].as_i64().unwrap_or(0);
+    if delay <= 0 || n.event != Event::Escalated.as_str() {
+        return Ok(None);
+    }
+    let alert = alert::Entity::find_by_id(n.alert_id.clone())
+        .one(&ctx.db.read)
+        .await?;
+    Ok(match alert.map(|a| a.status) {
+        Some(crate::domain::AlertStatus::Pending) => None,
+        Some(status) => Some(format!(
+            "the alert was {} before the {delay}-minute delay passed",
+            status.to_value().to_lowercase()
+        )),
+        None => Some("the alert no longer exists".into()),
+    })
 }
 
 /// The signing secret of delivery `n`'s rule, opened: `None` for a rule older than signing (or

@@ -51,6 +51,10 @@ impl NotificationRule {
     async fn on_status_change(&self) -> bool {
         self.0.on_status_change
     }
+    /// Minutes an escalation notification on this rule waits (0: at once).
+    async fn delay_minutes(&self) -> i32 {
+        self.0.delay_minutes
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
