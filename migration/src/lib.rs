@@ -18,6 +18,9 @@ mod m20261206_100001_servicenow_oauth;
 mod m20261206_200001_webhook_event_hours;
 mod m20261206_200002_journal_fetches;
 mod m20261206_300001_schedules;
+mod m20261206_400001_action_link_uses;
+mod m20261206_400002_webhook_signing_secret;
+mod m20261206_400003_notification_delay;
 
 pub struct Migrator;
 
@@ -41,6 +44,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_300001_schedules::Migration),
             Box::new(m20261206_200001_webhook_event_hours::Migration),
             Box::new(m20261206_200002_journal_fetches::Migration),
+            Box::new(m20261206_400001_action_link_uses::Migration),
+            Box::new(m20261206_400002_webhook_signing_secret::Migration),
+            Box::new(m20261206_400003_notification_delay::Migration),
         ]
     }
 }

@@ -29,7 +29,23 @@ pub struct Cipher {
     aead: XChaCha20Poly1305,
     /// Keys being rotated away from: they open, never seal.
     previous: Vec<XChaCha20Poly1305>,
+    /// The keys that sign the accept and resolve links of notification e-mails, derived from the
+    /// secret key (the current one first, then the previous ones, which still verify).
+    link_keys: Vec<[u8; 32]>,
 }
+
+/// A key for one purpose, derived from the secret key (HMAC-SHA256 of the purpose under it), so
+/// a signature never equals anything else made with the secret key.
+fn derive(key: &[u8; 32], purpose: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    mac.update(purpose.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&mac.finalize().into_bytes());
+    out
+}
+
+const LINK_KEY_PURPOSE: &str = "glidepath action links v1";
 
 impl Cipher {
     /// The key from the environment, else from the key file, creating it when missing; plus the
@@ -58,6 +74,7 @@ impl Cipher {
                     bail!("GLIDEPATH_SECRET_KEY_PREVIOUS repeats the current key");
                 }
                 cipher.previous.push(XChaCha20Poly1305::new((&old).into()));
+                cipher.link_keys.push(derive(&old, LINK_KEY_PURPOSE));
             }
         }
         Ok(cipher)
@@ -67,7 +84,14 @@ impl Cipher {
         Cipher {
             aead: XChaCha20Poly1305::new(key.into()),
             previous: Vec::new(),
+            link_keys: vec![derive(key, LINK_KEY_PURPOSE)],
         }
+    }
+
+    /// The keys of the e-mail action links: the first signs, every one verifies (the previous
+    /// secret keys' too, during a rotation).
+    pub fn link_keys(&self) -> &[[u8; 32]] {
+        &self.link_keys
     }
 
     /// Whether `stored` opens under the current key (as opposed to a previous one, or none).

@@ -123,6 +123,7 @@ impl Application {
             Some(url) => url,
             None => Url::parse(&format!("http://{addr}"))?,
         };
+        let sender = sender.with_public_url(public_url.clone());
         let state = AppState {
             ctx: ctx.clone(),
             public_url,
@@ -262,6 +263,11 @@ fn build_server(
                 web::resource("/graphql")
                     .route(web::post().to(http::graphql::execute))
                     .route(web::get().to(http::query_page::page)),
+            )
+            .service(
+                web::resource("/act/{token}")
+                    .route(web::get().to(http::action_link::show))
+                    .route(web::post().to(http::action_link::perform)),
             )
             .route("/graphql/query.js", web::get().to(http::query_page::script))
             .route("/graphql/query.css", web::get().to(http::query_page::style))

@@ -132,6 +132,27 @@ impl Browser {
             .unwrap_or_else(|e| panic!("open {url}: {e}"));
     }
 
+    /// Opens an absolute URL (`about:blank`, a link from an e-mail).
+    pub async fn goto_url(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    /// Shows `html` as the whole page, on a blank page of no origin (no policy of the server
+    /// applies): an e-mail's HTML part as a mail client would show it.
+    pub async fn show_html(&self, html: &str) {
+        self.goto_url("about:blank").await;
+        self.client
+            .execute(
+                "document.open(); document.write(arguments[0]); document.close(); return true;",
+                vec![Value::String(html.to_string())],
+            )
+            .await
+            .expect("write the page");
+    }
+
     /// The first element matching `css`, waiting up to `WAIT` for it.
     pub async fn find(&self, css: &str) -> Element {
         match self

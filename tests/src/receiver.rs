@@ -4,10 +4,27 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+/// One request as it arrived: its headers (names lower-cased) and its body, byte for byte.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// An HTTP server that keeps every request body (as JSON) and answers with a fixed status.
 pub struct HttpReceiver {
     pub port: u16,
     bodies: Arc<Mutex<Vec<Value>>>,
+    received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl HttpReceiver {
@@ -18,10 +35,13 @@ impl HttpReceiver {
             .expect("bind the HTTP receiver");
         let port = listener.local_addr().expect("receiver address").port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
+        let received = Arc::new(Mutex::new(Vec::new()));
         let store = Arc::clone(&bodies);
+        let raw_store = Arc::clone(&received);
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
                 let store = Arc::clone(&store);
+                let raw_store = Arc::clone(&raw_store);
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
@@ -48,6 +68,16 @@ impl HttpReceiver {
                         }
                     }
                     let body = &buf[body_start..buf.len().min(body_start + length)];
+                    let headers = String::from_utf8_lossy(&buf[..body_start])
+                        .lines()
+                        .skip(1)
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        .collect();
+                    raw_store.lock().unwrap().push(Received {
+                        headers,
+                        body: String::from_utf8_lossy(body).into_owned(),
+                    });
                     store
                         .lock()
                         .unwrap()
@@ -62,11 +92,20 @@ impl HttpReceiver {
                 });
             }
         });
-        HttpReceiver { port, bodies }
+        HttpReceiver {
+            port,
+            bodies,
+            received,
+        }
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    /// Every request with its headers and raw body, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
     }
 
     pub fn bodies(&self) -> Vec<Value> {

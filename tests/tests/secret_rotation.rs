@@ -113,10 +113,11 @@ async fn rotate_secrets_moves_every_secret_to_the_new_key() {
     let log = strip_ansi(&String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "rotate-secrets failed: {log}");
     assert!(
-        // The key, the bearer token, the password, the webhook rule's target, and its sealed
-        // copy on the delivery of each of the two alerts the admin was paged for.
-        log.contains("reencrypted=6"),
-        "six secrets re-sealed: {log}"
+        // The key, the bearer token, the password, the webhook rule's target and its signing
+        // secret, and the target's sealed copy on the delivery of each of the two alerts the
+        // admin was paged for.
+        log.contains("reencrypted=7"),
+        "seven secrets re-sealed: {log}"
     );
     assert!(!log.contains(BEARER) && !log.contains(SIM_PASSWORD) && !log.contains(RULE_URL));
 

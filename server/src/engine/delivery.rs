@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use lettre::message::{Mailbox, header::ContentType};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Module, Wait};
@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::net_guard::{Guard, MAX_ANSWER};
 use crate::secrets::Cipher;
 use crate::service::Ctx;
+use crate::service::notice;
 use crate::service::notifications::{self, Outcome};
 use crate::service::outbox;
 
@@ -60,6 +61,9 @@ pub struct Sender {
     guard: Guard,
     /// Opens webhook targets, sealed at rest, at send time.
     cipher: Arc<Cipher>,
+    /// `GLIDEPATH_PUBLIC_URL`: the base of the links in notifications.
+    public_url: url::Url,
+    templates: super::email::Templates,
 }
 
 /// Refuses an SMTP URL whose credentials would cross the network unencrypted: `smtp://` with a
@@ -105,19 +109,38 @@ impl Sender {
             smtp,
             guard,
             cipher,
+            public_url: url::Url::parse("http://localhost/").expect("a URL"),
+            templates: super::email::Templates::new(),
         })
     }
 
-    async fn send(&self, n: &notification::Model) -> Outcome {
+    /// The base of the links notifications carry (`GLIDEPATH_PUBLIC_URL`, known once the server
+    /// listens).
+    pub fn with_public_url(mut self, public_url: url::Url) -> Sender {
+        self.public_url = public_url;
+        self
+    }
+
+    async fn send(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
+        match notifications::moot(ctx, n).await {
+            Ok(Some(why)) => return Outcome::NotSent(why),
+            Ok(None) => {}
+            Err(e) => {
+                e.log_if_unexpected();
+                return Outcome::Failed("the alert could not be read".into());
+            }
+        }
         match n.kind.as_str() {
-            notifications::WEBHOOK => self.post(n).await,
-            _ => self.mail(n).await,
+            notifications::WEBHOOK => self.post(ctx, n).await,
+            _ => self.mail(ctx, n).await,
         }
     }
 
     /// Posts through the outbound guard. Failures name the host at most, never the path or
-    /// query of the target (which often hold a token): they reach the alert log.
-    async fn post(&self, n: &notification::Model) -> Outcome {
+    /// query of the target (which often hold a token): they reach the alert log. The body is the
+    /// versioned JSON of [`notice::Notice::webhook_body`], built now; a rule with a signing
+    /// secret signs it (`Glidepath-Signature`, see [`signature`]).
+    async fn post(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
         let target = if notifications::is_plain_webhook(&n.target) {
             SecretString::from(n.target.clone())
         } else {
@@ -137,16 +160,40 @@ impl Sender {
             Ok(url) => url,
             Err(_) => return Outcome::NotSent("the target is not a URL".into()),
         };
+        let notice = match notice::for_delivery(ctx, &self.public_url, n).await {
+            Ok(Some(notice)) => notice,
+            Ok(None) => return Outcome::NotSent("the alert no longer exists".into()),
+            Err(e) => {
+                e.log_if_unexpected();
+                return Outcome::Failed("the alert could not be read".into());
+            }
+        };
+        let body = notice.webhook_body(&n.id, n.created_at).to_string();
+        let secret = match notifications::signing_secret(ctx, n).await {
+            Ok(secret) => secret,
+            Err(_) => {
+                return Outcome::NotSent(
+                    "the signing secret does not decrypt with the server key".into(),
+                );
+            }
+        };
         let http = match self.guard.client_for(&url).await {
             Ok(http) => http,
             Err(why) => return Outcome::NotSent(format!("refused: {why}")),
         };
-        let response = http
+        let mut request = http
             .post(url)
             .header("content-type", "application/json")
-            .body(n.payload.clone())
-            .send()
-            .await;
+            .header("glidepath-delivery", n.id.as_str())
+            .header("glidepath-event", n.event.as_str());
+        if let Some(secret) = &secret {
+            let t = ctx.now().timestamp();
+            request = request.header(
+                "glidepath-signature",
+                signature(secret.expose_secret(), t, &body),
+            );
+        }
+        let response = request.body(body).send().await;
         let mut response = match response {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
@@ -177,7 +224,7 @@ impl Sender {
         }
     }
 
-    async fn mail(&self, n: &notification::Model) -> Outcome {
+    async fn mail(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
         let Some((transport, from)) = &self.smtp else {
             return Outcome::NotSent(notifications::NO_SMTP.into());
         };
@@ -185,20 +232,20 @@ impl Sender {
             Ok(to) => to,
             Err(e) => return Outcome::NotSent(format!("{:?} is not an address: {e}", n.target)),
         };
-        let body = serde_json::from_str::<serde_json::Value>(&n.payload)
-            .ok()
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or_else(|| n.payload.clone());
-        let message = Message::builder()
-            .from(from.clone())
-            .to(to)
-            .subject(n.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
-            .body(body);
-        let message = match message {
-            Ok(m) => m,
-            Err(e) => return Outcome::NotSent(format!("cannot build the e-mail: {e}")),
+        let notice = match notice::for_delivery(ctx, &self.public_url, n).await {
+            Ok(Some(notice)) => notice,
+            Ok(None) => return Outcome::NotSent("the alert no longer exists".into()),
+            Err(e) => {
+                e.log_if_unexpected();
+                return Outcome::Failed("the alert could not be read".into());
+            }
         };
+        let host = self.public_url.host_str().unwrap_or("glidepath.invalid");
+        let message =
+            match super::email::message(&self.templates, &notice, &n.id, host, from.clone(), to) {
+                Ok(m) => m,
+                Err(why) => return Outcome::NotSent(why),
+            };
         match transport.send(message).await {
             Ok(_) => Outcome::Sent,
             Err(e) => Outcome::Failed(format!("SMTP: {e}")),
@@ -206,12 +253,26 @@ impl Sender {
     }
 }
 
+/// The `Glidepath-Signature` header of a webhook body sent at unix time `t`:
+/// `t=<t>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the rule's secret>` (the scheme of Stripe's
+/// and GitHub's webhooks: the receiver recomputes it, compares in constant time and refuses an
+/// old `t`, so a captured delivery cannot be replayed later).
+pub fn signature(secret: &str, t: i64, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 /// Claims due deliveries, sends them, records each outcome (those that finish together in one
 /// transaction). Returns how many were claimed.
 pub async fn deliver_due(ctx: &Ctx, sender: &Sender) -> Result<usize, AppError> {
     let claimed = notifications::claim_due(ctx, BATCH).await?;
     let sends = claimed.iter().map(|n| async move {
-        let outcome = sender.send(n).await;
+        let outcome = sender.send(ctx, n).await;
         if let Outcome::Failed(why) | Outcome::NotSent(why) = &outcome {
             tracing::warn!(notification = %n.id, alert = %n.alert_id, kind = %n.kind, "notification not delivered: {why}");
         }
@@ -219,4 +280,16 @@ pub async fn deliver_due(ctx: &Ctx, sender: &Sender) -> Result<usize, AppError> 
     });
     outbox::as_they_finish(sends, |done| notifications::finish(ctx, done)).await?;
     Ok(claimed.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // Computed independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
+        assert_eq!(
+            super::signature("whsec_test", 1_700_000_000, r#"{"a":1}"#),
+            "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
+        );
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod cleanup;
 pub mod delivery;
+pub mod email;
 pub mod escalation;
 pub mod journal;
 pub mod journal_fetch;

@@ -1,6 +1,7 @@
 //! sea-orm models, one per table. They never leave the service layer: GraphQL and HTTP have their
 //! own types, so the API does not change when the schema does.
 
+pub mod action_link_use;
 pub mod alert;
 pub mod alert_comment;
 pub mod alert_log;

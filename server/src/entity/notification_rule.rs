@@ -19,6 +19,13 @@ pub struct Model {
     /// Also tell the user when an alert they respond to is accepted or resolved.
     pub on_status_change: bool,
     pub created_at: DateTimeUtc,
+    /// A WEBHOOK rule's signing secret, sealed with the server key (bound to the rule id, see
+    /// `service::notifications::secret_context`); shown once, when the rule is added. Empty for
+    /// e-mail rules and for webhook rules older than signing.
+    pub signing_secret: Option<String>,
+    /// Minutes an escalation notification waits before it goes out (0: at once); it is not sent
+    /// when the alert was accepted or resolved meanwhile.
+    pub delay_minutes: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -254,6 +254,10 @@ pub struct NotificationRuleInput {
     /// Also notify when an alert the user responds to is accepted or resolved.
     #[graphql(default)]
     on_status_change: bool,
+    /// Minutes an escalation notification on this rule waits (0 to 1440; 0: at once). It is
+    /// not sent when the alert is accepted or resolved before then.
+    #[graphql(default)]
+    delay_minutes: i32,
 }
 
 #[derive(InputObject)]
@@ -696,7 +700,7 @@ impl MutationRoot {
                 NotificationKind::Webhook => notifications::WEBHOOK,
             };
             let state = ctx.state()?;
-            let rule = notifications::add_rule(
+            let (rule, secret) = notifications::add_rule(
                 &state.ctx,
                 caller,
                 &user_id,
@@ -704,10 +708,11 @@ impl MutationRoot {
                     kind: kind.into(),
                     target: input.target,
                     on_status_change: input.on_status_change,
+                    delay_minutes: input.delay_minutes,
                 },
             )
             .await?;
-            Ok(NotificationRule(rule))
+            Ok(NotificationRule(rule, secret))
         })
         .await
     }

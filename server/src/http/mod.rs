@@ -1,5 +1,6 @@
 //! HTTP handlers: parse the request, call the service layer, shape the answer. No SQL here.
 
+pub mod action_link;
 pub mod assets;
 pub mod calendar;
 pub mod client_addr;

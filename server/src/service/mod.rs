@@ -1,6 +1,7 @@
 //! The only code that writes. Each operation runs in one transaction on the writer connection and
 //! appends its alert log entries in that same transaction.
 
+pub mod action_links;
 pub mod alerts;
 pub mod auth;
 mod context;
@@ -9,6 +10,7 @@ pub mod inbound;
 pub mod journal;
 pub mod log;
 pub mod lookup;
+pub mod notice;
 pub mod notifications;
 pub mod oauth;
 pub mod outbox;

@@ -39,12 +39,21 @@ pub struct NewRule {
     pub kind: String,
     pub target: String,
     pub on_status_change: bool,
+    pub delay_minutes: i32,
 }
+
+/// The longest delay a rule may ask for.
+pub const MAX_DELAY_MINUTES: i32 = 24 * 60;
 
 /// What a webhook rule's sealed target is bound to: the rule's id, so a target copied to another
 /// row does not decrypt there.
 pub fn target_context(rule_id: &str) -> String {
     format!("notification_rule.target:{rule_id}")
+}
+
+/// What a webhook rule's sealed signing secret is bound to.
+pub fn secret_context(rule_id: &str) -> String {
+    format!("notification_rule.signing_secret:{rule_id}")
 }
 
 /// What a delivery's sealed target is bound to: its rule (whose sealed target it copies), or
@@ -147,6 +156,8 @@ pub async fn insert_default_rule<C: ConnectionTrait>(
         target_label: Set(Some(user.email.clone())),
         on_status_change: Set(false),
         created_at: Set(at),
+        signing_secret: Set(None),
+        delay_minutes: Set(0),
     }
     .insert(conn)
     .await?;
@@ -178,16 +189,24 @@ pub async fn rules(
         .await?)
 }
 
+/// Adds a rule. A WEBHOOK rule gets a signing secret (`whsec_…`, 256 random bits), returned here
+/// in clear, once; it is stored sealed.
 pub async fn add_rule(
     ctx: &Ctx,
     caller: &Caller,
     user_id: &str,
     input: NewRule,
-) -> Result<notification_rule::Model, AppError> {
+) -> Result<(notification_rule::Model, Option<String>), AppError> {
     let db = &ctx.db;
     let cipher = &*ctx.cipher;
     may_manage(caller, user_id)?;
     let target = check_target(&ctx.delivery.webhook_guard, &input.kind, &input.target)?;
+    if !(0..=MAX_DELAY_MINUTES).contains(&input.delay_minutes) {
+        return Err(AppError::validation(
+            "delayMinutes",
+            format!("must be 0 to {MAX_DELAY_MINUTES}"),
+        ));
+    }
     if user::Entity::find_by_id(user_id.to_string())
         .one(&db.read)
         .await?
@@ -197,12 +216,17 @@ pub async fn add_rule(
     }
     let id = new_id();
     let label = label_for(&input.kind, &target);
-    let stored = if input.kind == WEBHOOK {
-        cipher.encrypt(&target, &target_context(&id))?
+    let (stored, secret) = if input.kind == WEBHOOK {
+        let secret = format!("whsec_{}", super::random_token());
+        let sealed = cipher.encrypt(&secret, &secret_context(&id))?;
+        (
+            cipher.encrypt(&target, &target_context(&id))?,
+            Some((secret, sealed)),
+        )
     } else {
-        target
+        (target, None)
     };
-    Ok(notification_rule::ActiveModel {
+    let rule = notification_rule::ActiveModel {
         id: Set(id),
         user_id: Set(user_id.to_string()),
         kind: Set(input.kind),
@@ -210,9 +234,12 @@ pub async fn add_rule(
         target_label: Set(Some(label)),
         on_status_change: Set(input.on_status_change),
         created_at: Set(ctx.now()),
+        signing_secret: Set(secret.as_ref().map(|(_, sealed)| sealed.clone())),
+        delay_minutes: Set(input.delay_minutes),
     }
     .insert(&db.write)
-    .await?)
+    .await?;
+    Ok((rule, secret.map(|(plain, _)| plain)))
 }
 
 pub async fn remove_rule(db: &Db, caller: &Caller, rule_id: &str) -> Result<(), AppError> {
@@ -351,20 +378,35 @@ impl Event {
 }
 
 /// One delivery per rule, added to `rows`. Without SMTP an e-mail delivery is recorded as not
-/// sent at once, with a log entry saying so.
+/// sent at once, with a log entry saying so. The payload keeps what the notice needs from the
+/// moment of the event (the level reached, who acted); the rest is read when it is sent
+/// (`service::notice`).
 fn enqueue(
     alert: &alert::Model,
     rules: &[notification_rule::Model],
     event: Event,
-    headline: &str,
+    level: i32,
+    actor: &Actor,
     rows: &mut Rows,
 ) {
     let at = rows.clock().now();
+    let headline = super::notice::headline(event, level, &actor.label());
+    let subject = super::notice::subject(alert, &headline);
+    let message = format!("Alert {headline}");
     for rule in rules {
-        let subject = format!("[Glidepath] {headline}: {}", alert.summary);
+        // A rule's delay holds back escalation notifications only; a status change is news now.
+        let delay = if event == Event::Escalated {
+            rule.delay_minutes.max(0)
+        } else {
+            0
+        };
+        let due = at + rows.clock().minutes(delay);
         let payload = json!({
             "event": event.as_str(),
-            "message": headline,
+            "delayMinutes": delay,
+            "message": message,
+            "level": level,
+            "actor": { "kind": actor.kind(), "label": actor.label() },
             "alert": {
                 "id": alert.id,
                 "summary": alert.summary,
@@ -385,7 +427,7 @@ fn enqueue(
             rule_id: Set(Some(rule.id.clone())),
             target_label: Set(Some(rule_label(rule))),
             event: Set(event.as_str().into()),
-            subject: Set(subject),
+            subject: Set(subject.clone()),
             payload: Set(payload.to_string()),
             status: Set(if unsendable {
                 DeliveryState::Failed
@@ -393,7 +435,7 @@ fn enqueue(
                 DeliveryState::Pending
             }),
             attempts: Set(0),
-            next_attempt_at: Set((!unsendable).then_some(at)),
+            next_attempt_at: Set((!unsendable).then_some(due)),
             last_error: Set(unsendable.then(|| NO_SMTP.to_string())),
             created_at: Set(at),
             sent_at: Set(None),
@@ -420,8 +462,7 @@ pub fn escalated(
     level: i32,
     rows: &mut Rows,
 ) {
-    let headline = format!("Alert escalated to you (level {level})");
-    enqueue(alert, rules, Event::Escalated, &headline, rows);
+    enqueue(alert, rules, Event::Escalated, level, &Actor::System, rows);
 }
 
 /// Accept or resolve: the alert's responders who asked for it, but not the one who did it.
@@ -448,12 +489,47 @@ pub async fn status_changed<C: ConnectionTrait>(
         .order_by_asc(notification_rule::Column::Id)
         .all(conn)
         .await?;
-    let headline = match event {
-        Event::Accepted => format!("Alert accepted by {}", actor.label()),
-        _ => format!("Alert resolved by {}", actor.label()),
-    };
-    enqueue(alert, &rules, event, &headline, rows);
+    enqueue(alert, &rules, event, alert.escalation_level, actor, rows);
     Ok(())
+}
+
+/// Why delivery `n`, held back by its rule's delay, is moot now: its alert was accepted or
+/// resolved (or is gone) before the delay passed. `None`: send it.
+pub async fn moot(ctx: &Ctx, n: &notification::Model) -> Result<Option<String>, AppError> {
+    let payload: serde_json::Value = serde_json::from_str(&n.payload).unwrap_or_default();
+    let delay = payload["delayMinutes"].as_i64().unwrap_or(0);
+    if delay <= 0 || n.event != Event::Escalated.as_str() {
+        return Ok(None);
+    }
+    let alert = alert::Entity::find_by_id(n.alert_id.clone())
+        .one(&ctx.db.read)
+        .await?;
+    Ok(match alert.map(|a| a.status) {
+        Some(crate::domain::AlertStatus::Pending) => None,
+        Some(status) => Some(format!(
+            "the alert was {} before the {delay}-minute delay passed",
+            status.to_value().to_lowercase()
+        )),
+        None => Some("the alert no longer exists".into()),
+    })
+}
+
+/// The signing secret of delivery `n`'s rule, opened: `None` for a rule older than signing (or
+/// deleted since), whose deliveries go unsigned.
+pub async fn signing_secret(
+    ctx: &Ctx,
+    n: &notification::Model,
+) -> Result<Option<secrecy::SecretString>, AppError> {
+    let Some(rule_id) = &n.rule_id else {
+        return Ok(None);
+    };
+    let rule = notification_rule::Entity::find_by_id(rule_id.clone())
+        .one(&ctx.db.read)
+        .await?;
+    match rule.and_then(|r| r.signing_secret) {
+        Some(sealed) => Ok(Some(ctx.cipher.decrypt(&sealed, &secret_context(rule_id))?)),
+        None => Ok(None),
+    }
 }
 
 // -- delivery ---------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ use crate::entity::{
 use crate::error::AppError;
 use crate::secrets::Cipher;
 use crate::service::Ctx;
-use crate::service::notifications::{self, delivery_context, is_plain_webhook, target_context};
+use crate::service::notifications::{
+    self, delivery_context, is_plain_webhook, secret_context, target_context,
+};
 use crate::service::oauth;
 use crate::service::servicenow::password_context;
 use crate::service::sources::{key_context, webhook_secret_context};
@@ -141,13 +143,23 @@ pub async fn reencrypt_all(ctx: &Ctx) -> Result<Rekeyed, AppError> {
     .all(&txn)
     .await?
     {
-        if is_plain_webhook(&rule.target) {
-            continue;
-        }
-        let context = target_context(&rule.id);
-        if let Some(target) = done.reseal(cipher, &rule.target, &context)? {
+        let secret = match &rule.signing_secret {
+            Some(sealed) => done.reseal(cipher, sealed, &secret_context(&rule.id))?,
+            None => None,
+        };
+        let target = if is_plain_webhook(&rule.target) {
+            None
+        } else {
+            done.reseal(cipher, &rule.target, &target_context(&rule.id))?
+        };
+        if target.is_some() || secret.is_some() {
             let mut row = rule.into_active_model();
-            row.target = Set(target);
+            if let Some(target) = target {
+                row.target = Set(target);
+            }
+            if let Some(secret) = secret {
+                row.signing_secret = Set(Some(secret));
+            }
             row.update(&txn).await?;
         }
     }

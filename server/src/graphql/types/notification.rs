@@ -15,7 +15,8 @@ pub enum NotificationKind {
     Webhook,
 }
 
-pub struct NotificationRule(pub notification_rule::Model);
+/// A rule, and (only in the answer of `addNotificationRule`) a webhook's signing secret.
+pub struct NotificationRule(pub notification_rule::Model, pub Option<String>);
 
 #[Object]
 impl NotificationRule {
@@ -50,7 +51,17 @@ impl NotificationRule {
     async fn on_status_change(&self) -> bool {
         self.0.on_status_change
     }
+    /// Minutes an escalation notification on this rule waits (0: at once).
+    async fn delay_minutes(&self) -> i32 {
+        self.0.delay_minutes
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// A WEBHOOK rule's signing secret (`whsec_…`): the key of the HMAC-SHA256 in each
+    /// delivery's `Glidepath-Signature` header. Shown once, in the answer of
+    /// `addNotificationRule`; null everywhere else.
+    async fn signing_secret(&self) -> Option<String> {
+        self.1.clone()
     }
 }

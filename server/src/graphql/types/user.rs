@@ -68,7 +68,10 @@ impl User {
         gql(async move {
             let rules =
                 notifications::rules(&ctx.state()?.ctx.db, ctx.caller()?, &self.0.id).await?;
-            Ok(rules.into_iter().map(NotificationRule).collect())
+            Ok(rules
+                .into_iter()
+                .map(|r| NotificationRule(r, None))
+                .collect())
         })
         .await
     }

@@ -10,7 +10,7 @@ use crate::db::for_update;
 use crate::domain::LogKind;
 use crate::domain::alert::{check_accept, check_raise, check_reroute, check_resolve};
 use crate::domain::{AlertId, PolicyId};
-use crate::entity::{alert, alert_comment};
+use crate::entity::{action_link_use, alert, alert_comment};
 use crate::error::AppError;
 use crate::service::Ctx;
 use crate::service::rows::Rows;
@@ -41,6 +41,17 @@ pub async fn accept(
     caller: &Caller,
     alert_id: &AlertId,
 ) -> Result<alert::Model, AppError> {
+    accept_using(ctx, caller, alert_id, None).await
+}
+
+/// Accept, marking the e-mail link that asked for it as used in the same transaction (see
+/// `service::action_links`); `None` is the plain accept.
+pub async fn accept_using(
+    ctx: &Ctx,
+    caller: &Caller,
+    alert_id: &AlertId,
+    link: Option<action_link_use::ActiveModel>,
+) -> Result<alert::Model, AppError> {
     act(ctx, alert_id, async |txn, model| {
         check_accept(model.status)?;
         let mut rows = Rows::new(ctx);
@@ -57,6 +68,9 @@ pub async fn accept(
         };
         rows.sync(&before, Change::Accept { user });
         rows.write(txn).await?;
+        if let Some(link) = link {
+            link.insert(txn).await?;
+        }
         Ok(am)
     })
     .await
@@ -67,6 +81,17 @@ pub async fn resolve(
     caller: &Caller,
     alert_id: &AlertId,
     comment: Option<String>,
+) -> Result<alert::Model, AppError> {
+    resolve_using(ctx, caller, alert_id, comment, None).await
+}
+
+/// Resolve, marking the e-mail link that asked for it as used in the same transaction.
+pub async fn resolve_using(
+    ctx: &Ctx,
+    caller: &Caller,
+    alert_id: &AlertId,
+    comment: Option<String>,
+    link: Option<action_link_use::ActiveModel>,
 ) -> Result<alert::Model, AppError> {
     let comment = comment
         .map(|c| c.trim().to_string())
@@ -101,6 +126,9 @@ pub async fn resolve(
         };
         rows.sync(&before, change);
         rows.write(txn).await?;
+        if let Some(link) = link {
+            link.insert(txn).await?;
+        }
         Ok(am)
     })
     .await

@@ -9,7 +9,7 @@ mod actions;
 mod ingest;
 mod transition;
 
-pub use actions::{accept, comment, raise_priority, reroute, resolve};
+pub use actions::{accept, accept_using, comment, raise_priority, reroute, resolve, resolve_using};
 pub use ingest::{IngestEvent, IngestResult, exists, ingest, note_event, unknown_incident_message};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
