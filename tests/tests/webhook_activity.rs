@@ -251,3 +251,27 @@ async fn the_clean_up_drops_old_hours_but_keeps_each_sources_latest() {
         "the last event is still known: {i}"
     );
 }
+
+#[tokio::test]
+async fn a_body_too_large_for_a_known_source_counts_as_rejected() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let source = app.setup_source().await;
+    let mut event = incident(&new_sys_id(), state::NEW, 0);
+    event["description"] = json!("x".repeat(1024 * 1024 + 1024));
+    let response = app
+        .client
+        .post(source.webhook_url.clone())
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&event).expect("JSON"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let a = activity(&app, &token, &source).await;
+    assert_eq!(counts(&a), [0, 0, 0, 0, 0, 1]);
+    assert_eq!(str_field(&a, "lastEventOutcome"), "REJECTED");
+    let reason = str_field(&a["lastRejection"], "reason");
+    assert!(reason.starts_with("413"), "reason: {reason}");
+    assert_eq!(app.alerts_total().await, 0);
+}

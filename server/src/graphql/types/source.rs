@@ -291,6 +291,7 @@ async fn activity(
 
 /// What a webhook event came to: the webhook's outcomes, or REJECTED (400, 401, 408, 413).
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "Counted")]
 pub enum WebhookEventOutcome {
     Created,
     Accepted,
@@ -298,19 +299,6 @@ pub enum WebhookEventOutcome {
     Updated,
     Unchanged,
     Rejected,
-}
-
-impl From<Counted> for WebhookEventOutcome {
-    fn from(c: Counted) -> Self {
-        match c {
-            Counted::Created => WebhookEventOutcome::Created,
-            Counted::Accepted => WebhookEventOutcome::Accepted,
-            Counted::Resolved => WebhookEventOutcome::Resolved,
-            Counted::Updated => WebhookEventOutcome::Updated,
-            Counted::Unchanged => WebhookEventOutcome::Unchanged,
-            Counted::Rejected => WebhookEventOutcome::Rejected,
-        }
-    }
 }
 
 /// Webhook events by outcome.
