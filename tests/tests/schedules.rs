@@ -986,4 +986,22 @@ async fn calendar_feeds_list_shifts_behind_a_rotatable_secret() {
         !dump.contains(token),
         "the feed token is not stored in clear"
     );
+    // Deleting the user removes their feed with them.
+    assert_eq!(
+        app.gql(
+            &admin,
+            "mutation($id: ID!) { deleteUser(id: $id) }",
+            json!({ "id": u[1].0 })
+        )
+        .await["deleteUser"],
+        json!(true)
+    );
+    assert_eq!(get(&app, &url).await.0, StatusCode::NOT_FOUND);
+    let feeds = app
+        .query_i64(&format!(
+            "SELECT COUNT(*) FROM calendar_feeds WHERE owner_id = '{}'",
+            u[1].0
+        ))
+        .await;
+    assert_eq!(feeds, 0, "no feed row outlives its user");
 }

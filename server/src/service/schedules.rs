@@ -326,11 +326,6 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<(), AppError> {
         .filter(calendar_feed::Column::OwnerId.eq(id))
         .exec(&txn)
         .await?;
-    calendar_feed::Entity::delete_many()
-        .filter(calendar_feed::Column::Kind.eq(FeedKind::Schedule.as_str()))
-        .filter(calendar_feed::Column::OwnerId.eq(id))
-        .exec(&txn)
-        .await?;
     schedule::Entity::delete_by_id(id.to_string())
         .exec(&txn)
         .await?;

@@ -13,7 +13,7 @@ use super::{Caller, new_id};
 use crate::db::{Db, for_update};
 use crate::domain::UserId;
 use crate::domain::{Email, Role};
-use crate::entity::user;
+use crate::entity::{calendar_feed, user};
 use crate::error::AppError;
 use crate::service::Ctx;
 
@@ -170,6 +170,12 @@ pub async fn delete_user(db: &Db, caller: &Caller, id: &UserId) -> Result<(), Ap
     let (admins, found) = admins_and_user(db, &txn, id).await?;
     check_removable(caller, &found, &admins, "delete")?;
     user::Entity::delete_by_id(found.id.clone())
+        .exec(&txn)
+        .await?;
+    // The user's calendar feed goes with them (ids are unique across users and schedules, so
+    // the owner id alone names it).
+    calendar_feed::Entity::delete_many()
+        .filter(calendar_feed::Column::OwnerId.eq(found.id.clone()))
         .exec(&txn)
         .await?;
     txn.commit().await?;
