@@ -518,7 +518,8 @@ async fn only_an_admin_or_the_user_on_call_may_override() {
     );
     // Now u0 is no longer on call then: a second hand-over of the same day is refused.
     assert_error_code(
-        &app.graphql(Some(&on_call), OVERRIDE, hand_over).await,
+        &app.graphql(Some(&on_call), OVERRIDE, hand_over.clone())
+            .await,
         "FORBIDDEN",
     );
     // Its creator may delete it; the colleague may not.
@@ -530,6 +531,79 @@ async fn only_an_admin_or_the_user_on_call_may_override() {
         "FORBIDDEN",
     );
     app.gql(&on_call, delete, json!({ "id": oid })).await;
+
+    // Someone an ADMIN added beside u0 (ADD) does not hold the on-call: they may not push u0
+    // out, neither for themselves nor for anyone else.
+    let admin = app.admin_token().await;
+    let mut beside = hand_over.clone();
+    beside["input"]["kind"] = json!("ADD");
+    app.gql(&admin, OVERRIDE, beside).await;
+    let mut take_over = hand_over.clone();
+    take_over["input"]["userId"] = json!(u[1].0);
+    assert_error_code(
+        &app.graphql(Some(&other), OVERRIDE, take_over).await,
+        "FORBIDDEN",
+    );
+    let mut push_out = hand_over.clone();
+    push_out["input"]["userId"] = json!(u[0].0);
+    assert_error_code(
+        &app.graphql(Some(&other), OVERRIDE, push_out.clone()).await,
+        "FORBIDDEN",
+    );
+    // Nor may u0 "hand over" to themselves.
+    assert_error_code(
+        &app.graphql(Some(&on_call), OVERRIDE, push_out).await,
+        "FORBIDDEN",
+    );
+}
+
+#[tokio::test]
+async fn instants_far_out_of_range_are_refused_not_computed() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let u = responders(&app, 1).await;
+    let s = create_schedule(
+        &app,
+        "Asia/Tokyo",
+        vec![layer("L", &[&u[0].0], "2029-01-01T00:00", "HOURS", 1)],
+    )
+    .await;
+    let id = id_of(&s);
+    for (from, to) in [
+        ("+262142-12-30T00:00:00Z", "+262142-12-31T20:00:00Z"),
+        ("-262000-01-01T00:00:00Z", "-262000-01-02T00:00:00Z"),
+        ("2201-01-01T00:00:00Z", "2201-01-02T00:00:00Z"),
+    ] {
+        let response = app
+            .graphql(
+                Some(&admin),
+                "query($id: ID!, $from: DateTime!, $to: DateTime!) { schedule(id: $id) { shifts(from: $from, to: $to) { start } } }",
+                json!({ "id": id, "from": from, "to": to }),
+            )
+            .await;
+        assert_error_code(&response, "BAD_USER_INPUT");
+        let response = app
+            .graphql(
+                Some(&admin),
+                OVERRIDE,
+                json!({ "id": id, "input": { "userId": u[0].0, "start": from, "end": to } }),
+            )
+            .await;
+        assert_error_code(&response, "BAD_USER_INPUT");
+    }
+    // The server is still answering.
+    let fine = app
+        .gql(
+            &admin,
+            "query($id: ID!) { schedule(id: $id) { shifts(from: \"2030-01-01T00:00:00Z\", to: \"2030-01-02T00:00:00Z\") { start } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        fine["schedule"]["shifts"].as_array().map(Vec::len),
+        Some(1),
+        "one user: one shift over the day"
+    );
 }
 
 #[tokio::test]

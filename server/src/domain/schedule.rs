@@ -377,13 +377,21 @@ impl Schedule {
             .collect()
     }
 
-    /// Whether `user` is on call at every instant of `[from, to)`.
+    /// Whether `user` holds the on-call at every instant of `[from, to)` by a layer's turn or a
+    /// replacing override; being added beside the person on call (an ADD override) does not count.
     pub fn on_call_throughout(&self, user: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        let added = |source: Source| match source {
+            Source::Override(i) => self
+                .overrides
+                .get(i)
+                .is_some_and(|o| o.kind == OverrideKind::Add),
+            Source::Layer(_) => false,
+        };
         let mut covered = from;
         let mut shifts: Vec<Shift> = self
             .shifts(from, to)
             .into_iter()
-            .filter(|s| s.user == user)
+            .filter(|s| s.user == user && !added(s.source))
             .collect();
         shifts.sort_by_key(|s| s.start);
         for s in shifts {

@@ -473,7 +473,18 @@ pub async fn load<C: ConnectionTrait>(
     }))
 }
 
+/// Whether `t` lies in the years schedules reason about (1970 to 2200, as layer starts do):
+/// far-off instants are refused before any time-zone arithmetic could overflow on them.
+fn check_instant(field: &str, t: DateTime<Utc>) -> Result<(), AppError> {
+    if !(1970..=2200).contains(&chrono::Datelike::year(&t)) {
+        return Err(AppError::validation(field, "must be between 1970 and 2200"));
+    }
+    Ok(())
+}
+
 pub fn check_range(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), AppError> {
+    check_instant("from", from)?;
+    check_instant("to", to)?;
     if to <= from {
         return Err(AppError::validation("to", "must be after from"));
     }
@@ -587,8 +598,10 @@ pub async fn user_shifts(
     Ok(out)
 }
 
-/// Adds an override. An ADMIN may add any; anyone else only a REPLACE override of a range in
-/// which they are on call throughout (handing their time to a colleague).
+/// Adds an override. An ADMIN may add any; anyone else only a REPLACE override, naming someone
+/// else, of a range in which they hold the on-call throughout by a layer's turn or a replacing
+/// override (handing their time to a colleague): someone added beside the person on call (an
+/// ADD override) cannot push that person out.
 pub async fn create_override(
     ctx: &Ctx,
     caller: &Caller,
@@ -596,6 +609,8 @@ pub async fn create_override(
     input: NewOverride,
 ) -> Result<schedule_override::Model, AppError> {
     let db = &ctx.db;
+    check_instant("start", input.start)?;
+    check_instant("end", input.end)?;
     if input.end <= input.start {
         return Err(AppError::validation("end", "must be after start"));
     }
@@ -627,6 +642,7 @@ pub async fn create_override(
     }
     if caller.role != Role::Admin {
         let allowed = input.kind == OverrideKind::Replace
+            && input.user_id != caller.user_id
             && match load(&txn, schedule_id, input.start, input.end).await? {
                 Some(loaded) => {
                     loaded
