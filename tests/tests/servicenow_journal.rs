@@ -245,3 +245,25 @@ async fn journal_reads_asked_for_by_webhook_events_are_shared_by_processes() {
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn the_work_note_written_with_the_resolution_reaches_the_resolved_alert() {
+    // As above, only the webhook event can bring the note in; this event also resolves.
+    let w = World::start().await;
+    let (sys_id, alert_id) = w.incident().await;
+    w.sim
+        .state()
+        .update_incident(
+            &sys_id,
+            &[
+                ("state", "6"),
+                ("close_code", "Solved (Permanently)"),
+                ("close_notes", "Replaced the power supply"),
+                ("work_notes", "PSU swapped, monitoring green"),
+            ],
+            "beth.anglin",
+        )
+        .expect("resolve with a work note");
+    let imported = wait_comments(&w, &alert_id, 1).await;
+    assert_eq!(imported[0]["body"], "PSU swapped, monitoring green");
+}

@@ -394,10 +394,11 @@ async fn fetch_source(ctx: &Ctx, source_id: &str, requests: &[&Claimed]) -> Resu
         return Ok(());
     };
     let ids: Vec<String> = requests.iter().map(|c| c.alert_id.clone()).collect();
+    // Resolved alerts too: the event that resolves an incident often carries the last work
+    // note (written with the resolution), and the request names the alert it is for.
     let alerts = alert::Entity::find()
         .filter(alert::Column::Id.is_in(ids))
         .filter(alert::Column::AlertSourceId.eq(source_id))
-        .filter(alert::Column::Status.ne(AlertStatus::Resolved))
         .all(&db.read)
         .await?;
     if alerts.is_empty() {
