@@ -1079,3 +1079,35 @@ async fn calendar_feeds_list_shifts_behind_a_rotatable_secret() {
         .await;
     assert_eq!(feeds, 0, "no feed row outlives its user");
 }
+
+#[tokio::test]
+async fn a_schedule_that_cannot_be_read_does_not_stop_its_level_paging_the_others() {
+    let app = spawn_app().await;
+    let u = responders(&app, 2).await;
+    let s = create_schedule(
+        &app,
+        "UTC",
+        vec![layer("L", &[&u[0].0], "2020-01-06T09:00", "WEEKS", 1)],
+    )
+    .await;
+    let sid = id_of(&s);
+    let p = escalation_policy(
+        &app,
+        json!([{ "escalationTimeoutMinutes": 30, "userIds": [u[1].0], "scheduleIds": [sid] }]),
+        0,
+    )
+    .await;
+    // The stored time zone no longer names one (as after a tz database change).
+    app.execute_sql(&format!(
+        "UPDATE schedules SET time_zone = 'Atlantis/Capital' WHERE id = '{sid}'"
+    ))
+    .await;
+    let id = alert_on(&app, &p).await;
+    let alert = escalation_of(&app, &id).await;
+    assert_eq!(responder_emails(&alert), vec![u[1].1.clone()], "{alert}");
+    let steps = escalations(&alert);
+    assert!(
+        steps[0].contains(&format!("schedule {sid} (level 1): cannot be read")),
+        "the log says why the schedule paged nobody: {steps:?}"
+    );
+}

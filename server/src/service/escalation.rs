@@ -140,10 +140,20 @@ async fn prepare<C: ConnectionTrait>(
         // Each schedule target pages whoever is on call now; the log names schedule and person.
         let mut user_ids = step.user_ids.clone();
         for schedule_id in &step.schedule_ids {
-            let Some((name, on_call)) =
-                schedules::resolve_at(conn, schedule_id, clock.now()).await?
-            else {
-                continue;
+            // A schedule whose stored rules cannot be read (say, a time zone a newer tz database
+            // dropped) is logged and skipped: the level's other targets are still paged.
+            let (name, on_call) = match schedules::resolve_at(conn, schedule_id, clock.now()).await
+            {
+                Ok(Some(found)) => found,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(schedule = %schedule_id, error = ?e, "schedule cannot be read: its level pages its other targets");
+                    resolved.push(format!(
+                        "schedule {schedule_id} (level {}): cannot be read, skipped",
+                        step.level
+                    ));
+                    continue;
+                }
             };
             if on_call.is_empty() {
                 resolved.push(format!(
