@@ -401,7 +401,11 @@ impl TokenSource for ConnectionTokens {
             if let Err(e) = self.set_attention(&db.write, Some(&why), now).await {
                 return internal(e);
             }
-            if let Err(e) = token::Entity::delete_by_id(self.source_id.clone())
+            // Only this configuration's tokens: a client of the credentials an admin has just
+            // replaced must not delete what the new ones obtained.
+            if let Err(e) = token::Entity::delete_many()
+                .filter(token::Column::AlertSourceId.eq(self.source_id.as_str()))
+                .filter(token::Column::AuthVersion.eq(self.auth_version.as_str()))
                 .exec(&db.write)
                 .await
             {
