@@ -118,6 +118,7 @@ impl QueryRoot {
 
     /// Whom each level of an escalation policy would page if it started now: its users and
     /// whoever its schedules put on call (disabled users left out).
+    #[graphql(complexity = "super::types::SHIFTS_COST + child_complexity")]
     async fn who_is_on_call(
         &self,
         ctx: &Context<'_>,

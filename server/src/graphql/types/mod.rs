@@ -30,6 +30,9 @@ type Result<T> = std::result::Result<T, async_graphql::Error>;
 /// What a list under an alert (comments, log entries, responders, sync updates) counts for in a
 /// query's complexity: its child complexity times this many entries.
 pub const LIST_COST: usize = 10;
+/// What a field that computes on-call shifts (up to 31 days of every layer, restriction and
+/// override) counts towards a query's complexity, so that one query cannot ask for thousands.
+pub const SHIFTS_COST: usize = 20;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "Role")]

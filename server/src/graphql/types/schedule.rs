@@ -80,6 +80,7 @@ impl Schedule {
     }
     /// Who is on call now, each with the end of their unbroken time on call (null: more than
     /// 31 days away).
+    #[graphql(complexity = "super::SHIFTS_COST + child_complexity")]
     async fn on_call_now(&self, ctx: &async_graphql::Context<'_>) -> Result<Vec<OnCallNow>> {
         gql(async move {
             let c = &ctx.state()?.ctx;
@@ -100,6 +101,7 @@ impl Schedule {
     }
     /// The final shifts (layers, restrictions and overrides applied) over `[from, to)`, at most
     /// 31 days.
+    #[graphql(complexity = "super::SHIFTS_COST + child_complexity")]
     async fn shifts(
         &self,
         ctx: &async_graphql::Context<'_>,
@@ -165,6 +167,7 @@ impl ScheduleLayer {
     }
     /// This layer's own shifts over `[from, to)` (restrictions applied, no overrides), at most
     /// 31 days.
+    #[graphql(complexity = "super::SHIFTS_COST + child_complexity")]
     async fn shifts(
         &self,
         ctx: &async_graphql::Context<'_>,

@@ -45,6 +45,7 @@ impl User {
         self.0.must_change_password
     }
     /// The user's shifts in every schedule over `[from, to)` (at most 31 days), by start.
+    #[graphql(complexity = "super::SHIFTS_COST + child_complexity")]
     async fn on_call_shifts(
         &self,
         ctx: &async_graphql::Context<'_>,
