@@ -131,7 +131,7 @@ impl Sender {
             }
         }
         match n.kind.as_str() {
-            notifications::WEBHOOK => self.post(ctx, n).await,
+            kind if notifications::is_url_kind(kind) => self.post(ctx, n).await,
             _ => self.mail(ctx, n).await,
         }
     }
@@ -139,7 +139,8 @@ impl Sender {
     /// Posts through the outbound guard. Failures name the host at most, never the path or
     /// query of the target (which often hold a token): they reach the alert log. The body is the
     /// versioned JSON of [`notice::Notice::webhook_body`], built now; a rule with a signing
-    /// secret signs it (`Glidepath-Signature`, see [`signature`]).
+    /// secret signs it (`Glidepath-Signature`, see [`signature`]). SLACK and TEAMS rules get the
+    /// product's message instead ([`super::chat`]), unsigned.
     async fn post(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
         let target = if notifications::is_plain_webhook(&n.target) {
             SecretString::from(n.target.clone())
@@ -168,7 +169,12 @@ impl Sender {
                 return Outcome::Failed("the alert could not be read".into());
             }
         };
-        let body = notice.webhook_body(&n.id, n.created_at).to_string();
+        let body = match n.kind.as_str() {
+            notifications::SLACK => super::chat::slack_message(&notice),
+            notifications::TEAMS => super::chat::teams_message(&notice),
+            _ => notice.webhook_body(&n.id, n.created_at),
+        }
+        .to_string();
         let secret = match notifications::signing_secret(ctx, n).await {
             Ok(secret) => secret,
             Err(_) => {
@@ -194,15 +200,21 @@ impl Sender {
             );
         }
         let response = request.body(body).send().await;
+        let what = notifications::channel_name(&n.kind);
+        let what = if what == "webhook" {
+            "the webhook".to_string()
+        } else {
+            format!("the {what} webhook")
+        };
         let mut response = match response {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
                 return Outcome::Failed(format!(
-                    "the webhook did not answer within {} ms",
+                    "{what} did not answer within {} ms",
                     self.guard.timeout.as_millis()
                 ));
             }
-            Err(_) => return Outcome::Failed("the webhook could not be reached".into()),
+            Err(_) => return Outcome::Failed(format!("{what} could not be reached")),
         };
         let status = response.status();
         // Read (and drop) at most MAX_ANSWER bytes, so the connection can be reused.
@@ -217,10 +229,10 @@ impl Sender {
             Outcome::Sent
         } else if status.is_redirection() {
             Outcome::Failed(format!(
-                "the webhook answered HTTP {status} (redirects are not followed)"
+                "{what} answered HTTP {status} (redirects are not followed)"
             ))
         } else {
-            Outcome::Failed(format!("the webhook answered HTTP {status}"))
+            Outcome::Failed(format!("{what} answered HTTP {status}"))
         }
     }
 

@@ -24,6 +24,19 @@ use crate::service::Ctx;
 
 pub const EMAIL: &str = "EMAIL";
 pub const WEBHOOK: &str = "WEBHOOK";
+/// A Slack incoming webhook: the message is Block Kit (`engine::chat`).
+pub const SLACK: &str = "SLACK";
+/// A Microsoft Teams workflow webhook ("Post to a channel when a webhook request is received"):
+/// the message is an Adaptive Card (`engine::chat`).
+pub const TEAMS: &str = "TEAMS";
+/// The kinds whose target is a URL: sealed at rest, reached through the outbound guard, shown
+/// in full to the rule's owner only.
+pub const URL_KINDS: [&str; 3] = [WEBHOOK, SLACK, TEAMS];
+
+/// Whether a rule or delivery of `kind` posts to a URL (a secret) rather than mails an address.
+pub fn is_url_kind(kind: &str) -> bool {
+    URL_KINDS.contains(&kind)
+}
 
 pub const NO_SMTP: &str = "no SMTP configured";
 
@@ -74,11 +87,11 @@ pub fn is_plain_webhook(target: &str) -> bool {
 /// What may be shown of a target: a webhook's host only (its path and query often hold a
 /// token), an e-mail address as it is.
 pub fn label_for(kind: &str, target: &str) -> String {
-    if kind == WEBHOOK {
+    if is_url_kind(kind) {
         if is_plain_webhook(target) {
             crate::net_guard::label(target)
         } else {
-            "(webhook)".into()
+            format!("({})", channel_name(kind))
         }
     } else {
         target.to_string()
@@ -99,7 +112,7 @@ pub fn shown_target(
     caller: &Caller,
     rule: &notification_rule::Model,
 ) -> Result<String, AppError> {
-    if rule.kind != WEBHOOK {
+    if !is_url_kind(&rule.kind) {
         return Ok(rule.target.clone());
     }
     if caller.user_id != rule.user_id {
@@ -124,7 +137,7 @@ fn check_target(guard: &Guard, kind: &str, target: &str) -> Result<String, AppEr
         EMAIL => Email::parse(target)
             .map(|e| e.as_str().to_string())
             .map_err(|r| AppError::validation("target", r)),
-        WEBHOOK => {
+        WEBHOOK | SLACK | TEAMS => {
             let url = url::Url::parse(target)
                 .map_err(|_| AppError::validation("target", "is not a URL"))?;
             if !matches!(url.scheme(), "http" | "https") || target.len() > 2000 {
@@ -138,7 +151,10 @@ fn check_target(guard: &Guard, kind: &str, target: &str) -> Result<String, AppEr
                 .map_err(|why| AppError::validation("target", why))?;
             Ok(url.to_string())
         }
-        _ => Err(AppError::validation("kind", "must be EMAIL or WEBHOOK")),
+        _ => Err(AppError::validation(
+            "kind",
+            "must be EMAIL, WEBHOOK, SLACK or TEAMS",
+        )),
     }
 }
 
@@ -223,6 +239,9 @@ pub async fn add_rule(
             cipher.encrypt(&target, &target_context(&id))?,
             Some((secret, sealed)),
         )
+    } else if is_url_kind(&input.kind) {
+        // Slack and Teams do not check signatures: the URL itself is the secret.
+        (cipher.encrypt(&target, &target_context(&id))?, None)
     } else {
         (target, None)
     };
@@ -270,12 +289,12 @@ pub async fn seal_plain_targets(ctx: &Ctx) -> Result<usize, AppError> {
     };
     let mut sealed = 0;
     let rules = notification_rule::Entity::find()
-        .filter(notification_rule::Column::Kind.eq(WEBHOOK))
+        .filter(notification_rule::Column::Kind.is_in(URL_KINDS))
         .filter(plain())
         .all(&db.write)
         .await?;
     let deliveries = notification::Entity::find()
-        .filter(notification::Column::Kind.eq(WEBHOOK))
+        .filter(notification::Column::Kind.is_in(URL_KINDS))
         .filter(
             Condition::any()
                 .add(notification::Column::Target.starts_with("http://"))
@@ -311,7 +330,7 @@ pub async fn seal_plain_targets(ctx: &Ctx) -> Result<usize, AppError> {
             notification_rule::Column::TargetLabel,
             Expr::col(notification_rule::Column::Target),
         )
-        .filter(notification_rule::Column::Kind.ne(WEBHOOK))
+        .filter(notification_rule::Column::Kind.is_not_in(URL_KINDS))
         .filter(notification_rule::Column::TargetLabel.is_null())
         .exec(&db.write)
         .await?;
@@ -342,7 +361,7 @@ pub async fn seal_plain_targets(ctx: &Ctx) -> Result<usize, AppError> {
             notification::Column::TargetLabel,
             Expr::col(notification::Column::Target),
         )
-        .filter(notification::Column::Kind.ne(WEBHOOK))
+        .filter(notification::Column::Kind.is_not_in(URL_KINDS))
         .filter(notification::Column::TargetLabel.is_null())
         .exec(&db.write)
         .await?;
@@ -556,12 +575,18 @@ pub enum Outcome {
     Failed(String),
 }
 
-fn channel(n: &notification::Model) -> &'static str {
-    if n.kind == WEBHOOK {
-        "webhook"
-    } else {
-        "e-mail"
+/// How the alert log names a channel.
+pub fn channel_name(kind: &str) -> &'static str {
+    match kind {
+        WEBHOOK => "webhook",
+        SLACK => "Slack",
+        TEAMS => "Teams",
+        _ => "e-mail",
     }
+}
+
+fn channel(n: &notification::Model) -> &'static str {
+    channel_name(&n.kind)
 }
 
 /// Records how claimed deliveries went, in one writing transaction. A delivery whose claim was
@@ -714,5 +739,9 @@ mod tests {
         assert!(check_target(&guard, WEBHOOK, "file:///etc/passwd").is_err());
         assert!(check_target(&guard, WEBHOOK, "a@example.com").is_err());
         assert!(check_target(&guard, "SMS", "+4912345").is_err());
+        assert!(check_target(&guard, SLACK, "https://hooks.slack.com/services/T/B/x").is_ok());
+        assert!(check_target(&guard, TEAMS, "https://10.0.0.1/workflows").is_err());
+        assert!(check_target(&guard, SLACK, "a@example.com").is_err());
+        assert_eq!(label_for(SLACK, "sealed"), "(Slack)");
     }
 }
