@@ -130,9 +130,19 @@ impl Sender {
                 return Outcome::Failed("the alert could not be read".into());
             }
         }
+        let digest = match notifications::gate(ctx, n).await {
+            Ok(notifications::Gate::Send) => None,
+            Ok(notifications::Gate::Digest(folded)) => Some(folded),
+            Ok(notifications::Gate::Folded) => return Outcome::Folded,
+            Err(e) => {
+                e.log_if_unexpected();
+                return Outcome::Failed("the throttle could not be read".into());
+            }
+        };
+        let digest = digest.as_deref();
         match n.kind.as_str() {
-            kind if notifications::is_url_kind(kind) => self.post(ctx, n).await,
-            _ => self.mail(ctx, n).await,
+            kind if notifications::is_url_kind(kind) => self.post(ctx, n, digest).await,
+            _ => self.mail(ctx, n, digest).await,
         }
     }
 
@@ -141,7 +151,12 @@ impl Sender {
     /// versioned JSON of [`notice::Notice::webhook_body`], built now; a rule with a signing
     /// secret signs it (`Glidepath-Signature`, see [`signature`]). SLACK and TEAMS rules get the
     /// product's message instead ([`super::chat`]), unsigned.
-    async fn post(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
+    async fn post(
+        &self,
+        ctx: &Ctx,
+        n: &notification::Model,
+        digest: Option<&[notification::Model]>,
+    ) -> Outcome {
         let target = if notifications::is_plain_webhook(&n.target) {
             SecretString::from(n.target.clone())
         } else {
@@ -161,7 +176,7 @@ impl Sender {
             Ok(url) => url,
             Err(_) => return Outcome::NotSent("the target is not a URL".into()),
         };
-        let notice = match notice::for_delivery(ctx, &self.public_url, n).await {
+        let notice = match notice_of(ctx, &self.public_url, n, digest).await {
             Ok(Some(notice)) => notice,
             Ok(None) => return Outcome::NotSent("the alert no longer exists".into()),
             Err(e) => {
@@ -236,7 +251,12 @@ impl Sender {
         }
     }
 
-    async fn mail(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
+    async fn mail(
+        &self,
+        ctx: &Ctx,
+        n: &notification::Model,
+        digest: Option<&[notification::Model]>,
+    ) -> Outcome {
         let Some((transport, from)) = &self.smtp else {
             return Outcome::NotSent(notifications::NO_SMTP.into());
         };
@@ -244,7 +264,7 @@ impl Sender {
             Ok(to) => to,
             Err(e) => return Outcome::NotSent(format!("{:?} is not an address: {e}", n.target)),
         };
-        let notice = match notice::for_delivery(ctx, &self.public_url, n).await {
+        let notice = match notice_of(ctx, &self.public_url, n, digest).await {
             Ok(Some(notice)) => notice,
             Ok(None) => return Outcome::NotSent("the alert no longer exists".into()),
             Err(e) => {
@@ -263,6 +283,23 @@ impl Sender {
             Err(e) => Outcome::Failed(format!("SMTP: {e}")),
         }
     }
+}
+
+/// The notice of delivery `n`; for a digest, of the one notification it folded (sent as it
+/// was, only later), or listing the several it folded.
+async fn notice_of(
+    ctx: &Ctx,
+    public_url: &url::Url,
+    n: &notification::Model,
+    digest: Option<&[notification::Model]>,
+) -> Result<Option<notice::Notice>, AppError> {
+    Ok(match digest {
+        None => notice::for_delivery(ctx, public_url, n).await?,
+        Some([one]) => notice::for_delivery(ctx, public_url, one).await?,
+        Some(folded) => notice::for_delivery(ctx, public_url, n)
+            .await?
+            .map(|notice| notice.into_digest(folded)),
+    })
 }
 
 /// The `Glidepath-Signature` header of a webhook body sent at unix time `t`:
