@@ -21,6 +21,7 @@ mod m20261206_300001_schedules;
 mod m20261206_400001_action_link_uses;
 mod m20261206_400002_webhook_signing_secret;
 mod m20261206_400003_notification_delay;
+mod m20261206_500001_notification_throttle;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_400001_action_link_uses::Migration),
             Box::new(m20261206_400002_webhook_signing_secret::Migration),
             Box::new(m20261206_400003_notification_delay::Migration),
+            Box::new(m20261206_500001_notification_throttle::Migration),
         ]
     }
 }

@@ -219,12 +219,17 @@ async fn accept_and_resolve_notices_say_who_did_it() {
     let setup = source_for(&app, &[&u1]).await;
     let id = new_alert(&app, &setup.key, "Core router packet loss").await;
     let admin = app.admin_token().await;
+    // Each step after the throttle's minute (0.1 s here), so none is folded into a digest.
+    mails_to(&sink, &email, 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     app.gql(
         &admin,
         "mutation($id: ID!) { acceptAlert(id: $id) { id } }",
         json!({ "id": id }),
     )
     .await;
+    mails_to(&sink, &email, 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     app.gql(
         &admin,
         "mutation($id: ID!) { resolveAlert(id: $id) { id } }",

@@ -148,7 +148,8 @@ async fn a_webhook_gets_a_versioned_body_signed_with_the_rules_secret() {
     let accept = alert["links"]["accept"].as_str().expect("an accept link");
     assert!(accept.starts_with(&app.url("/act/")), "{accept}");
 
-    // Accepted by the admin: the actor says who.
+    // Accepted by the admin (after the throttle's minute, 0.1 s here): the actor says who.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     app.gql(
         &admin,
         "mutation($id: ID!) { acceptAlert(id: $id) { id } }",

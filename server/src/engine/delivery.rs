@@ -130,17 +130,33 @@ impl Sender {
                 return Outcome::Failed("the alert could not be read".into());
             }
         }
+        let digest = match notifications::gate(ctx, n).await {
+            Ok(notifications::Gate::Send) => None,
+            Ok(notifications::Gate::Digest(folded)) => Some(folded),
+            Ok(notifications::Gate::Folded) => return Outcome::Folded,
+            Err(e) => {
+                e.log_if_unexpected();
+                return Outcome::Failed("the throttle could not be read".into());
+            }
+        };
+        let digest = digest.as_deref();
         match n.kind.as_str() {
-            notifications::WEBHOOK => self.post(ctx, n).await,
-            _ => self.mail(ctx, n).await,
+            kind if notifications::is_url_kind(kind) => self.post(ctx, n, digest).await,
+            _ => self.mail(ctx, n, digest).await,
         }
     }
 
     /// Posts through the outbound guard. Failures name the host at most, never the path or
     /// query of the target (which often hold a token): they reach the alert log. The body is the
     /// versioned JSON of [`notice::Notice::webhook_body`], built now; a rule with a signing
-    /// secret signs it (`Glidepath-Signature`, see [`signature`]).
-    async fn post(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
+    /// secret signs it (`Glidepath-Signature`, see [`signature`]). SLACK and TEAMS rules get the
+    /// product's message instead ([`super::chat`]), unsigned.
+    async fn post(
+        &self,
+        ctx: &Ctx,
+        n: &notification::Model,
+        digest: Option<&[notification::Model]>,
+    ) -> Outcome {
         let target = if notifications::is_plain_webhook(&n.target) {
             SecretString::from(n.target.clone())
         } else {
@@ -160,7 +176,7 @@ impl Sender {
             Ok(url) => url,
             Err(_) => return Outcome::NotSent("the target is not a URL".into()),
         };
-        let notice = match notice::for_delivery(ctx, &self.public_url, n).await {
+        let notice = match notice_of(ctx, &self.public_url, n, digest).await {
             Ok(Some(notice)) => notice,
             Ok(None) => return Outcome::NotSent("the alert no longer exists".into()),
             Err(e) => {
@@ -168,7 +184,12 @@ impl Sender {
                 return Outcome::Failed("the alert could not be read".into());
             }
         };
-        let body = notice.webhook_body(&n.id, n.created_at).to_string();
+        let body = match n.kind.as_str() {
+            notifications::SLACK => super::chat::slack_message(&notice),
+            notifications::TEAMS => super::chat::teams_message(&notice),
+            _ => notice.webhook_body(&n.id, n.created_at),
+        }
+        .to_string();
         let secret = match notifications::signing_secret(ctx, n).await {
             Ok(secret) => secret,
             Err(_) => {
@@ -194,15 +215,21 @@ impl Sender {
             );
         }
         let response = request.body(body).send().await;
+        let what = notifications::channel_name(&n.kind);
+        let what = if what == "webhook" {
+            "the webhook".to_string()
+        } else {
+            format!("the {what} webhook")
+        };
         let mut response = match response {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
                 return Outcome::Failed(format!(
-                    "the webhook did not answer within {} ms",
+                    "{what} did not answer within {} ms",
                     self.guard.timeout.as_millis()
                 ));
             }
-            Err(_) => return Outcome::Failed("the webhook could not be reached".into()),
+            Err(_) => return Outcome::Failed(format!("{what} could not be reached")),
         };
         let status = response.status();
         // Read (and drop) at most MAX_ANSWER bytes, so the connection can be reused.
@@ -217,14 +244,19 @@ impl Sender {
             Outcome::Sent
         } else if status.is_redirection() {
             Outcome::Failed(format!(
-                "the webhook answered HTTP {status} (redirects are not followed)"
+                "{what} answered HTTP {status} (redirects are not followed)"
             ))
         } else {
-            Outcome::Failed(format!("the webhook answered HTTP {status}"))
+            Outcome::Failed(format!("{what} answered HTTP {status}"))
         }
     }
 
-    async fn mail(&self, ctx: &Ctx, n: &notification::Model) -> Outcome {
+    async fn mail(
+        &self,
+        ctx: &Ctx,
+        n: &notification::Model,
+        digest: Option<&[notification::Model]>,
+    ) -> Outcome {
         let Some((transport, from)) = &self.smtp else {
             return Outcome::NotSent(notifications::NO_SMTP.into());
         };
@@ -232,7 +264,7 @@ impl Sender {
             Ok(to) => to,
             Err(e) => return Outcome::NotSent(format!("{:?} is not an address: {e}", n.target)),
         };
-        let notice = match notice::for_delivery(ctx, &self.public_url, n).await {
+        let notice = match notice_of(ctx, &self.public_url, n, digest).await {
             Ok(Some(notice)) => notice,
             Ok(None) => return Outcome::NotSent("the alert no longer exists".into()),
             Err(e) => {
@@ -251,6 +283,23 @@ impl Sender {
             Err(e) => Outcome::Failed(format!("SMTP: {e}")),
         }
     }
+}
+
+/// The notice of delivery `n`; for a digest, of the one notification it folded (sent as it
+/// was, only later), or listing the several it folded.
+async fn notice_of(
+    ctx: &Ctx,
+    public_url: &url::Url,
+    n: &notification::Model,
+    digest: Option<&[notification::Model]>,
+) -> Result<Option<notice::Notice>, AppError> {
+    Ok(match digest {
+        None => notice::for_delivery(ctx, public_url, n).await?,
+        Some([one]) => notice::for_delivery(ctx, public_url, one).await?,
+        Some(folded) => notice::for_delivery(ctx, public_url, n)
+            .await?
+            .map(|notice| notice.into_digest(folded)),
+    })
 }
 
 /// The `Glidepath-Signature` header of a webhook body sent at unix time `t`:

@@ -113,6 +113,7 @@ mod tests {
                 resolve: Some("https://glidepath.example.com/act/t.2".into()),
             },
             actor: serde_json::json!({ "kind": "SYSTEM", "label": "system" }),
+            digest: Vec::new(),
         }
     }
 

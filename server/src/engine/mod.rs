@@ -5,6 +5,7 @@
 //! Each worker is a [`Module`] in a file of its own; this file only runs them: wait, one cycle
 //! under a panic guard, back off after an error, stop between two cycles.
 
+pub mod chat;
 pub mod cleanup;
 pub mod delivery;
 pub mod email;

@@ -15,6 +15,7 @@ pub mod escalation_rule_schedule;
 pub mod escalation_rule_user;
 pub mod notification;
 pub mod notification_rule;
+pub mod notification_throttle;
 pub mod schedule;
 pub mod schedule_layer;
 pub mod schedule_override;

@@ -28,6 +28,8 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    /// A FOLDED delivery: the digest delivery it went into (see `notification_throttle`).
+    pub digest_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -47,4 +49,8 @@ pub enum DeliveryState {
     /// Given up, or never sendable (an e-mail without SMTP).
     #[sea_orm(string_value = "FAILED")]
     Failed,
+    /// Not sent on its own: its contact was notified about the alert less than a minute before,
+    /// so it went into a digest (`digest_id`).
+    #[sea_orm(string_value = "FOLDED")]
+    Folded,
 }

@@ -8,7 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub user_id: String,
-    /// `EMAIL` or `WEBHOOK`.
+    /// `EMAIL`, `WEBHOOK`, `SLACK` or `TEAMS`.
     pub kind: String,
     /// An e-mail address, or an http(s) URL sealed with the server key (bound to the rule id,
     /// see `service::notifications::target_context`).

@@ -249,7 +249,8 @@ fn new_policy(
 #[derive(InputObject)]
 pub struct NotificationRuleInput {
     kind: NotificationKind,
-    /// An e-mail address (EMAIL) or an http(s) URL that receives a JSON POST (WEBHOOK).
+    /// An e-mail address (EMAIL), an http(s) URL that receives a JSON POST (WEBHOOK), a Slack
+    /// incoming-webhook URL (SLACK) or a Teams workflow webhook URL (TEAMS).
     target: String,
     /// Also notify when an alert the user responds to is accepted or resolved.
     #[graphql(default)]
@@ -698,6 +699,8 @@ impl MutationRoot {
             let kind = match input.kind {
                 NotificationKind::Email => notifications::EMAIL,
                 NotificationKind::Webhook => notifications::WEBHOOK,
+                NotificationKind::Slack => notifications::SLACK,
+                NotificationKind::Teams => notifications::TEAMS,
             };
             let state = ctx.state()?;
             let (rule, secret) = notifications::add_rule(

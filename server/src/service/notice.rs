@@ -55,6 +55,8 @@ pub struct Notice {
     pub links: Links,
     /// Who caused the event: `{ "kind": "USER" | "SERVICENOW" | "SYSTEM", "label": … }`.
     pub actor: serde_json::Value,
+    /// A DIGEST: what each folded notification said, oldest first (empty otherwise).
+    pub digest: Vec<String>,
 }
 
 /// The version of the webhook body ([`Notice::webhook_body`]); a change that is not only an added
@@ -86,7 +88,48 @@ impl Notice {
                 "links": self.links,
             },
             "actor": self.actor,
+            "digest": self.digest,
         })
+    }
+}
+
+impl Notice {
+    /// The notice of a digest: what `folded` (the notifications held back during a minute) said,
+    /// in the headline and subject; the rest is the alert as it is now.
+    pub fn into_digest(mut self, folded: &[notification::Model]) -> Notice {
+        let lines: Vec<String> = folded
+            .iter()
+            .map(|f| {
+                let payload: serde_json::Value =
+                    serde_json::from_str(&f.payload).unwrap_or_default();
+                payload["message"]
+                    .as_str()
+                    .unwrap_or(f.event.as_str())
+                    .trim_start_matches("Alert ")
+                    .to_string()
+            })
+            .collect();
+        let count = lines.len();
+        self.headline = one_line(
+            &format!(
+                "{count} update{} in the last minute: {}",
+                if count == 1 { "" } else { "s" },
+                lines.join("; ")
+            ),
+            400,
+        );
+        let base = self
+            .subject
+            .rsplit_once(" — ")
+            .map(|(base, _)| base.to_string())
+            .unwrap_or_else(|| self.subject.clone());
+        self.subject = format!(
+            "{base} — {count} update{}",
+            if count == 1 { "" } else { "s" }
+        );
+        self.event = super::notifications::DIGEST.into();
+        self.digest = lines;
+        self
     }
 }
 
@@ -242,6 +285,7 @@ pub async fn for_delivery(
         log,
         links,
         actor: actor_json,
+        digest: Vec::new(),
     }))
 }
 

@@ -16,7 +16,9 @@ use crate::db::Db;
 use crate::domain::Email;
 use crate::domain::LogKind;
 use crate::entity::notification::DeliveryState;
-use crate::entity::{alert, alert_responder, notification, notification_rule, user};
+use crate::entity::{
+    alert, alert_responder, notification, notification_rule, notification_throttle, user,
+};
 use crate::error::AppError;
 use crate::net_guard::Guard;
 use crate::secrets::Cipher;
@@ -24,6 +26,19 @@ use crate::service::Ctx;
 
 pub const EMAIL: &str = "EMAIL";
 pub const WEBHOOK: &str = "WEBHOOK";
+/// A Slack incoming webhook: the message is Block Kit (`engine::chat`).
+pub const SLACK: &str = "SLACK";
+/// A Microsoft Teams workflow webhook ("Post to a channel when a webhook request is received"):
+/// the message is an Adaptive Card (`engine::chat`).
+pub const TEAMS: &str = "TEAMS";
+/// The kinds whose target is a URL: sealed at rest, reached through the outbound guard, shown
+/// in full to the rule's owner only.
+pub const URL_KINDS: [&str; 3] = [WEBHOOK, SLACK, TEAMS];
+
+/// Whether a rule or delivery of `kind` posts to a URL (a secret) rather than mails an address.
+pub fn is_url_kind(kind: &str) -> bool {
+    URL_KINDS.contains(&kind)
+}
 
 pub const NO_SMTP: &str = "no SMTP configured";
 
@@ -74,11 +89,11 @@ pub fn is_plain_webhook(target: &str) -> bool {
 /// What may be shown of a target: a webhook's host only (its path and query often hold a
 /// token), an e-mail address as it is.
 pub fn label_for(kind: &str, target: &str) -> String {
-    if kind == WEBHOOK {
+    if is_url_kind(kind) {
         if is_plain_webhook(target) {
             crate::net_guard::label(target)
         } else {
-            "(webhook)".into()
+            format!("({})", channel_name(kind))
         }
     } else {
         target.to_string()
@@ -99,7 +114,7 @@ pub fn shown_target(
     caller: &Caller,
     rule: &notification_rule::Model,
 ) -> Result<String, AppError> {
-    if rule.kind != WEBHOOK {
+    if !is_url_kind(&rule.kind) {
         return Ok(rule.target.clone());
     }
     if caller.user_id != rule.user_id {
@@ -124,7 +139,7 @@ fn check_target(guard: &Guard, kind: &str, target: &str) -> Result<String, AppEr
         EMAIL => Email::parse(target)
             .map(|e| e.as_str().to_string())
             .map_err(|r| AppError::validation("target", r)),
-        WEBHOOK => {
+        WEBHOOK | SLACK | TEAMS => {
             let url = url::Url::parse(target)
                 .map_err(|_| AppError::validation("target", "is not a URL"))?;
             if !matches!(url.scheme(), "http" | "https") || target.len() > 2000 {
@@ -138,7 +153,10 @@ fn check_target(guard: &Guard, kind: &str, target: &str) -> Result<String, AppEr
                 .map_err(|why| AppError::validation("target", why))?;
             Ok(url.to_string())
         }
-        _ => Err(AppError::validation("kind", "must be EMAIL or WEBHOOK")),
+        _ => Err(AppError::validation(
+            "kind",
+            "must be EMAIL, WEBHOOK, SLACK or TEAMS",
+        )),
     }
 }
 
@@ -223,6 +241,9 @@ pub async fn add_rule(
             cipher.encrypt(&target, &target_context(&id))?,
             Some((secret, sealed)),
         )
+    } else if is_url_kind(&input.kind) {
+        // Slack and Teams do not check signatures: the URL itself is the secret.
+        (cipher.encrypt(&target, &target_context(&id))?, None)
     } else {
         (target, None)
     };
@@ -270,12 +291,12 @@ pub async fn seal_plain_targets(ctx: &Ctx) -> Result<usize, AppError> {
     };
     let mut sealed = 0;
     let rules = notification_rule::Entity::find()
-        .filter(notification_rule::Column::Kind.eq(WEBHOOK))
+        .filter(notification_rule::Column::Kind.is_in(URL_KINDS))
         .filter(plain())
         .all(&db.write)
         .await?;
     let deliveries = notification::Entity::find()
-        .filter(notification::Column::Kind.eq(WEBHOOK))
+        .filter(notification::Column::Kind.is_in(URL_KINDS))
         .filter(
             Condition::any()
                 .add(notification::Column::Target.starts_with("http://"))
@@ -311,7 +332,7 @@ pub async fn seal_plain_targets(ctx: &Ctx) -> Result<usize, AppError> {
             notification_rule::Column::TargetLabel,
             Expr::col(notification_rule::Column::Target),
         )
-        .filter(notification_rule::Column::Kind.ne(WEBHOOK))
+        .filter(notification_rule::Column::Kind.is_not_in(URL_KINDS))
         .filter(notification_rule::Column::TargetLabel.is_null())
         .exec(&db.write)
         .await?;
@@ -342,7 +363,7 @@ pub async fn seal_plain_targets(ctx: &Ctx) -> Result<usize, AppError> {
             notification::Column::TargetLabel,
             Expr::col(notification::Column::Target),
         )
-        .filter(notification::Column::Kind.ne(WEBHOOK))
+        .filter(notification::Column::Kind.is_not_in(URL_KINDS))
         .filter(notification::Column::TargetLabel.is_null())
         .exec(&db.write)
         .await?;
@@ -439,6 +460,7 @@ fn enqueue(
             last_error: Set(unsendable.then(|| NO_SMTP.to_string())),
             created_at: Set(at),
             sent_at: Set(None),
+            digest_id: Set(None),
         });
         if unsendable {
             let msg = format!(
@@ -532,6 +554,158 @@ pub async fn signing_secret(
     }
 }
 
+// -- throttling -------------------------------------------------------------------------------
+
+/// The event of a digest delivery: what one contact was not sent on its own during a minute.
+pub const DIGEST: &str = "DIGEST";
+
+/// What the throttle says about a claimed delivery, just before it would be sent.
+pub enum Gate {
+    /// Send it.
+    Send,
+    /// A digest: send it, listing these folded deliveries (oldest first).
+    Digest(Vec<notification::Model>),
+    /// Its contact was notified about the alert less than a minute ago: it went into the
+    /// minute's digest, nothing is sent now.
+    Folded,
+}
+
+/// At most one notification per contact (rule) per alert per minute (scaled by
+/// `GLIDEPATH_TIME_SCALE`): decided in one writing transaction on the contact's
+/// `notification_throttles` row (locked on PostgreSQL, so several processes agree; SQLite's one
+/// writer serialises it). The first notification is sent and opens the minute; the next ones
+/// within it are marked FOLDED into one digest delivery, due when the minute ends. Sending the
+/// digest opens the next minute and writes the log entry that says how many it folded.
+pub async fn gate(ctx: &Ctx, n: &notification::Model) -> Result<Gate, AppError> {
+    use sea_orm::TransactionTrait;
+    let Some(rule_id) = n.rule_id.clone() else {
+        return Ok(Gate::Send);
+    };
+    let now = ctx.now();
+    let minute = ctx.clock.minutes(1);
+    let backend = ctx.db.backend();
+    let txn = ctx.db.write.begin().await?;
+    notification_throttle::Entity::insert(notification_throttle::ActiveModel {
+        alert_id: Set(n.alert_id.clone()),
+        rule_id: Set(rule_id.clone()),
+        window_until: Set(DateTime::<Utc>::UNIX_EPOCH),
+        digest_id: Set(None),
+    })
+    .on_conflict_do_nothing_on([
+        notification_throttle::Column::AlertId,
+        notification_throttle::Column::RuleId,
+    ])
+    .exec_without_returning(&txn)
+    .await?;
+    let key = (n.alert_id.clone(), rule_id.clone());
+    let Some(throttle) = crate::db::for_update(
+        notification_throttle::Entity::find_by_id(key.clone()),
+        backend,
+    )
+    .one(&txn)
+    .await?
+    else {
+        return Ok(Gate::Send);
+    };
+    let open_minute = |digest: Option<String>| {
+        notification_throttle::Entity::update_many()
+            .col_expr(
+                notification_throttle::Column::WindowUntil,
+                Expr::value(now + minute),
+            )
+            .col_expr(notification_throttle::Column::DigestId, Expr::value(digest))
+            .filter(notification_throttle::Column::AlertId.eq(key.0.as_str()))
+            .filter(notification_throttle::Column::RuleId.eq(key.1.as_str()))
+    };
+    if n.event == DIGEST {
+        let folded = notification::Entity::find()
+            .filter(notification::Column::DigestId.eq(n.id.as_str()))
+            .order_by_asc(notification::Column::CreatedAt)
+            .order_by_asc(notification::Column::Id)
+            .all(&txn)
+            .await?;
+        open_minute(None).exec(&txn).await?;
+        super::log::append(
+            &txn,
+            now,
+            &n.alert_id,
+            LogKind::Notified,
+            digest_log(n, folded.len()),
+            &Actor::System,
+        )
+        .await?;
+        txn.commit().await?;
+        return Ok(Gate::Digest(folded));
+    }
+    let digest_id = match throttle.digest_id {
+        Some(digest_id) => digest_id,
+        None if throttle.window_until <= now => {
+            open_minute(None).exec(&txn).await?;
+            txn.commit().await?;
+            return Ok(Gate::Send);
+        }
+        None => {
+            // The minute's first folded notification: the digest, due when the minute ends.
+            let digest_id = new_id();
+            let mut digest: notification::ActiveModel = n.clone().into();
+            digest.id = Set(digest_id.clone());
+            digest.event = Set(DIGEST.into());
+            digest.status = Set(DeliveryState::Pending);
+            digest.attempts = Set(0);
+            digest.next_attempt_at = Set(Some(throttle.window_until));
+            digest.last_error = Set(None);
+            digest.created_at = Set(now);
+            digest.sent_at = Set(None);
+            digest.digest_id = Set(None);
+            notification::Entity::insert(digest)
+                .exec_without_returning(&txn)
+                .await?;
+            notification_throttle::Entity::update_many()
+                .col_expr(
+                    notification_throttle::Column::DigestId,
+                    Expr::value(Some(digest_id.clone())),
+                )
+                .filter(notification_throttle::Column::AlertId.eq(key.0.as_str()))
+                .filter(notification_throttle::Column::RuleId.eq(key.1.as_str()))
+                .exec(&txn)
+                .await?;
+            digest_id
+        }
+    };
+    let folded = notification::Entity::update_many()
+        .col_expr(
+            notification::Column::Status,
+            Expr::value(DeliveryState::Folded),
+        )
+        .col_expr(notification::Column::DigestId, Expr::value(Some(digest_id)))
+        .col_expr(notification::Column::NextAttemptAt, outbox::no_time())
+        .filter(notification::Column::Id.eq(n.id.as_str()))
+        .filter(notification::Column::Status.eq(DeliveryState::Pending))
+        .filter(notification::Column::Attempts.eq(n.attempts))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    // A claim taken over meanwhile: the process that has it decides.
+    Ok(if folded.rows_affected == 1 {
+        Gate::Folded
+    } else {
+        Gate::Send
+    })
+}
+
+/// The log line of a digest about to be sent: how many notifications it folded, for whom.
+pub fn digest_log(n: &notification::Model, folded: usize) -> String {
+    let shown = n
+        .target_label
+        .clone()
+        .unwrap_or_else(|| label_for(&n.kind, &n.target));
+    format!(
+        "{folded} notification{} to {shown} by {} folded into a digest (at most one per contact and alert per minute)",
+        if folded == 1 { "" } else { "s" },
+        channel(n)
+    )
+}
+
 // -- delivery ---------------------------------------------------------------------------------
 
 const COLUMNS: outbox::Columns<notification::Entity> = outbox::Columns {
@@ -551,17 +725,25 @@ pub async fn claim_due(ctx: &Ctx, limit: u64) -> Result<Vec<notification::Model>
 
 pub enum Outcome {
     Sent,
+    /// Folded into a digest by [`gate`], which recorded it: nothing to settle.
+    Folded,
     /// Nothing can send it (no SMTP configured): no point retrying.
     NotSent(String),
     Failed(String),
 }
 
-fn channel(n: &notification::Model) -> &'static str {
-    if n.kind == WEBHOOK {
-        "webhook"
-    } else {
-        "e-mail"
+/// How the alert log names a channel.
+pub fn channel_name(kind: &str) -> &'static str {
+    match kind {
+        WEBHOOK => "webhook",
+        SLACK => "Slack",
+        TEAMS => "Teams",
+        _ => "e-mail",
     }
+}
+
+fn channel(n: &notification::Model) -> &'static str {
+    channel_name(&n.kind)
 }
 
 /// Records how claimed deliveries went, in one writing transaction. A delivery whose claim was
@@ -575,6 +757,7 @@ pub async fn finish(
     let minute = ctx.clock.minutes(1);
     let settlements = outcomes
         .into_iter()
+        .filter(|(_, outcome)| !matches!(outcome, Outcome::Folded))
         .map(|(claimed, outcome)| settlement(claimed, outcome, at, minute))
         .collect();
     outbox::settle_all(ctx, &COLUMNS, settlements).await
@@ -593,6 +776,7 @@ fn settlement(
         .unwrap_or_else(|| label_for(&claimed.kind, &claimed.target));
     let who = format!("{shown} by {} ({})", channel(claimed), claimed.event);
     let (changes, (kind, message)) = match &outcome {
+        Outcome::Folded => (Vec::new(), (LogKind::Notified, String::new())),
         Outcome::Sent => {
             let changes = vec![
                 (
@@ -714,5 +898,9 @@ mod tests {
         assert!(check_target(&guard, WEBHOOK, "file:///etc/passwd").is_err());
         assert!(check_target(&guard, WEBHOOK, "a@example.com").is_err());
         assert!(check_target(&guard, "SMS", "+4912345").is_err());
+        assert!(check_target(&guard, SLACK, "https://hooks.slack.com/services/T/B/x").is_ok());
+        assert!(check_target(&guard, TEAMS, "https://10.0.0.1/workflows").is_err());
+        assert!(check_target(&guard, SLACK, "a@example.com").is_err());
+        assert_eq!(label_for(SLACK, "sealed"), "(Slack)");
     }
 }

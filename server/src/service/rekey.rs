@@ -137,7 +137,7 @@ pub async fn reencrypt_all(ctx: &Ctx) -> Result<Rekeyed, AppError> {
     // Webhook targets of notification rules, and their copies on deliveries.
     for rule in for_update(
         notification_rule::Entity::find()
-            .filter(notification_rule::Column::Kind.eq(notifications::WEBHOOK)),
+            .filter(notification_rule::Column::Kind.is_in(notifications::URL_KINDS)),
         backend,
     )
     .all(&txn)
@@ -164,7 +164,8 @@ pub async fn reencrypt_all(ctx: &Ctx) -> Result<Rekeyed, AppError> {
         }
     }
     for n in for_update(
-        notification::Entity::find().filter(notification::Column::Kind.eq(notifications::WEBHOOK)),
+        notification::Entity::find()
+            .filter(notification::Column::Kind.is_in(notifications::URL_KINDS)),
         backend,
     )
     .all(&txn)

@@ -12,7 +12,12 @@ use crate::service::notifications;
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum NotificationKind {
     Email,
+    /// A JSON POST of Glidepath's own (versioned, signed) body.
     Webhook,
+    /// A Slack incoming webhook: a Block Kit message.
+    Slack,
+    /// A Microsoft Teams workflow webhook: an Adaptive Card.
+    Teams,
 }
 
 /// A rule, and (only in the answer of `addNotificationRule`) a webhook's signing secret.
@@ -28,21 +33,23 @@ impl NotificationRule {
             match self.0.kind.as_str() {
                 notifications::EMAIL => Ok(NotificationKind::Email),
                 notifications::WEBHOOK => Ok(NotificationKind::Webhook),
+                notifications::SLACK => Ok(NotificationKind::Slack),
+                notifications::TEAMS => Ok(NotificationKind::Teams),
                 other => Err(corrupt("notification kind", other)),
             }
         })
         .await
     }
-    /// The e-mail address, or the URL that receives a JSON POST. A webhook's URL (stored
-    /// encrypted) is shown in full to the rule's owner only; an admin reading another user's
-    /// rule gets `targetLabel`.
+    /// The e-mail address, or the URL that receives a POST (WEBHOOK, SLACK, TEAMS). A URL
+    /// (stored encrypted) is shown in full to the rule's owner only; an admin reading another
+    /// user's rule gets `targetLabel`.
     async fn target(&self, ctx: &async_graphql::Context<'_>) -> Result<String> {
         gql(async move {
             notifications::shown_target(&ctx.state()?.ctx.cipher, ctx.caller()?, &self.0)
         })
         .await
     }
-    /// What may be shown of the target to anyone: the address, or the webhook's host
+    /// What may be shown of the target to anyone: the address, or the URL's host
     /// (`https://host/…`, without the path or query that often hold a token).
     async fn target_label(&self) -> String {
         notifications::rule_label(&self.0)
