@@ -131,7 +131,7 @@ pub async fn measure(
     })
 }
 
-async fn open_database(path: &Path) -> Result<SqlitePool> {
+pub(crate) async fn open_database(path: &Path) -> Result<SqlitePool> {
     let options = SqliteConnectOptions::new().filename(path).read_only(true);
     SqlitePool::connect_with(options)
         .await
@@ -156,7 +156,7 @@ async fn due_times(pool: &SqlitePool) -> Result<std::collections::HashMap<String
 }
 
 /// Timestamps as the server stores them in SQLite (RFC 3339, with a space or a `T`).
-fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     let normalised = text.replacen(' ', "T", 1).replace(' ', "");
     DateTime::parse_from_rfc3339(&normalised)
         .map(|t| t.with_timezone(&Utc))

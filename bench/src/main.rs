@@ -3,6 +3,7 @@
 //! Glidepath costs relative to what this machine can do at all, not just raw numbers.
 
 mod baseline;
+mod delivery;
 mod driver;
 mod escalation;
 mod glidepath;
@@ -147,6 +148,20 @@ struct Args {
     /// With --journal-lag: the server's journal poll interval (its default is 60).
     #[arg(long, default_value_t = 60)]
     journal_poll_seconds: u64,
+
+    /// Measure the notification delivery lag (alert escalates → its e-mail reaches an SMTP
+    /// server) with many alerts escalating at once, against a baseline of a few, instead of the
+    /// webhook and escalation lag.
+    #[arg(long, conflicts_with_all = ["escalation_only", "sync_lag", "journal_lag"])]
+    delivery: bool,
+
+    /// With --delivery: alerts escalating together in the measured phase.
+    #[arg(long, default_value_t = 1000)]
+    delivery_alerts: usize,
+
+    /// With --delivery: alerts escalating together in the baseline phase.
+    #[arg(long, default_value_t = 20)]
+    delivery_baseline_alerts: usize,
 }
 
 fn default_bin() -> PathBuf {
@@ -211,6 +226,9 @@ async fn run(args: Args) -> Result<ExitCode> {
 
     if args.sync_lag {
         return run_sync_lag(&args).await;
+    }
+    if args.delivery {
+        return run_delivery(&args).await;
     }
     if args.journal_lag {
         return run_journal_lag(&args).await;
@@ -335,6 +353,56 @@ async fn run(args: Args) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn run_delivery(args: &Args) -> Result<ExitCode> {
+    if args.delivery_alerts == 0 || args.delivery_baseline_alerts == 0 {
+        bail!("the --delivery-* settings must be at least 1");
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("glidepath-bench-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let client = driver::client(args.concurrency)?;
+    let machine = report::Machine::detect().describe();
+    let date = chrono::Utc::now().format("%Y-%m-%d");
+    for (name, alerts) in [
+        ("baseline", args.delivery_baseline_alerts),
+        ("measured", args.delivery_alerts),
+    ] {
+        println!(
+            "\ndelivery lag: {alerts} alerts escalating together ({name}); about half a minute"
+        );
+        let dir = temp.path().join(format!("delivery-{name}"));
+        let lag = delivery::measure(
+            &args.bin,
+            &dir,
+            &client,
+            alerts,
+            args.concurrency,
+            args.seed.wrapping_add(3),
+        )
+        .await?;
+        println!(
+            "{name}: {} of {} e-mails; escalation to SMTP receipt p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            lag.delivered,
+            lag.alerts,
+            lag.quantile_ms(0.5),
+            lag.quantile_ms(0.99),
+            lag.quantile_ms(1.0)
+        );
+        if args.markdown {
+            println!(
+                "| {date} | {machine} | {name} | {} | {} | {:.0} | {:.0} | {:.0} |",
+                lag.alerts,
+                lag.delivered,
+                lag.quantile_ms(0.5),
+                lag.quantile_ms(0.99),
+                lag.quantile_ms(1.0)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_journal_lag(args: &Args) -> Result<ExitCode> {
