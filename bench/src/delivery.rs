@@ -17,10 +17,9 @@ use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use reqwest::Client;
 use serde_json::json;
-use sqlx::Row;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::escalation::{open_database, parse_time};
+use crate::escalation::{level_two_lags, open_database};
 use crate::glidepath::{self, str_at};
 use crate::{driver, workload};
 
@@ -29,7 +28,7 @@ const RESPONDER_EMAIL: &str = "bench-responder@localhost";
 
 pub struct DeliveryLag {
     pub alerts: usize,
-    pub delivered: usize,
+    pub delivered: u64,
     pub lag_ms: Histogram<u64>,
 }
 
@@ -214,24 +213,8 @@ pub async fn measure(
     };
 
     let pool = open_database(&dir.join("glidepath.db")).await?;
-    let rows = sqlx::query(
-        "SELECT alert_id, created_at FROM alert_log \
-         WHERE kind = 'ESCALATED' AND message LIKE 'Escalated to level 2%'",
-    )
-    .fetch_all(&pool)
-    .await
-    .context("reading level-2 steps")?;
-    let mut lag_ms = Histogram::<u64>::new_with_bounds(1, 3_600_000, 3)?;
-    let mut delivered = 0;
-    for row in rows {
-        let alert_id: String = row.try_get("alert_id")?;
-        let escalated = parse_time(&row.try_get::<String, _>("created_at")?)?;
-        if let Some(at) = received.get(&alert_id) {
-            let ms = (*at - escalated).num_milliseconds().max(1);
-            lag_ms.saturating_record(u64::try_from(ms)?);
-            delivered += 1;
-        }
-    }
+    let (delivered, lag_ms) =
+        level_two_lags(&pool, &received, |escalated, at| at - escalated).await?;
     pool.close().await;
     server.stop().await?;
     Ok(DeliveryLag {

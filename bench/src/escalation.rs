@@ -103,25 +103,7 @@ pub async fn measure(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    let rows = sqlx::query(
-        "SELECT alert_id, created_at FROM alert_log \
-         WHERE kind = 'ESCALATED' AND message LIKE 'Escalated to level 2%'",
-    )
-    .fetch_all(&pool)
-    .await
-    .context("reading level-2 steps")?;
-    let mut lag_ms = Histogram::<u64>::new_with_bounds(1, 3_600_000, 3)?;
-    let mut steps = 0;
-    for row in rows {
-        let alert_id: String = row.try_get("alert_id")?;
-        let written = parse_time(&row.try_get::<String, _>("created_at")?)?;
-        let Some(due_at) = due.get(&alert_id) else {
-            continue;
-        };
-        let ms = (written - *due_at).num_milliseconds().max(1);
-        lag_ms.saturating_record(u64::try_from(ms)?);
-        steps += 1;
-    }
+    let (steps, lag_ms) = level_two_lags(&pool, &due, |written, due_at| written - due_at).await?;
     pool.close().await;
     server.stop().await?;
     Ok(LagStats {
@@ -129,6 +111,36 @@ pub async fn measure(
         steps,
         lag_ms,
     })
+}
+
+/// The level-2 steps the server logged, each measured against `other[alert]` by
+/// `lag(step written, other)`, as a histogram in milliseconds with their number (alerts missing
+/// from `other` are left out).
+pub(crate) async fn level_two_lags(
+    pool: &SqlitePool,
+    other: &std::collections::HashMap<String, DateTime<Utc>>,
+    lag: impl Fn(DateTime<Utc>, DateTime<Utc>) -> chrono::TimeDelta,
+) -> Result<(u64, Histogram<u64>)> {
+    let rows = sqlx::query(
+        "SELECT alert_id, created_at FROM alert_log \
+         WHERE kind = 'ESCALATED' AND message LIKE 'Escalated to level 2%'",
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading level-2 steps")?;
+    let mut lag_ms = Histogram::<u64>::new_with_bounds(1, 3_600_000, 3)?;
+    let mut steps = 0;
+    for row in rows {
+        let alert_id: String = row.try_get("alert_id")?;
+        let written = parse_time(&row.try_get::<String, _>("created_at")?)?;
+        let Some(at) = other.get(&alert_id) else {
+            continue;
+        };
+        let ms = lag(written, *at).num_milliseconds().max(1);
+        lag_ms.saturating_record(u64::try_from(ms)?);
+        steps += 1;
+    }
+    Ok((steps, lag_ms))
 }
 
 pub(crate) async fn open_database(path: &Path) -> Result<SqlitePool> {
@@ -156,7 +168,7 @@ async fn due_times(pool: &SqlitePool) -> Result<std::collections::HashMap<String
 }
 
 /// Timestamps as the server stores them in SQLite (RFC 3339, with a space or a `T`).
-pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     let normalised = text.replacen(' ', "T", 1).replace(' ', "");
     DateTime::parse_from_rfc3339(&normalised)
         .map(|t| t.with_timezone(&Utc))
